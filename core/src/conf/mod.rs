@@ -1,0 +1,1 @@
+//! The NATS configuration file grammar (being written).

@@ -1,0 +1,1 @@
+//! Subject validation (being written).

@@ -1,1 +1,174 @@
-fn main(){}
+//! `rnats-server`: a drop-in replacement for `nats-server`.
+//!
+//! Reads flags and the configuration file the way the reference does, binds the client
+//! port, and runs the core node under tokio until SIGINT or SIGTERM.
+
+mod cli;
+mod log;
+mod server;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser as _;
+use rnats_core::node::{Node, REFERENCE_VERSION, RNATS_VERSION};
+use rnats_core::options::{Options, DEFAULT_PORT};
+
+use crate::cli::Cli;
+use crate::log::Logger;
+
+fn main() -> ExitCode {
+    let args = cli::normalize(std::env::args());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("{}", e.to_string().trim_end());
+            eprint!("{}", cli::USAGE);
+            return ExitCode::from(1);
+        }
+    };
+    if cli.help {
+        print!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if cli.help_tls {
+        println!("TLS is not built into rnats-server yet.");
+        return ExitCode::SUCCESS;
+    }
+    if cli.version {
+        println!("rnats-server: v{RNATS_VERSION} (nats-server v{REFERENCE_VERSION} compatible)");
+        return ExitCode::SUCCESS;
+    }
+    let (opts, warnings) = match configure(&cli) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("rnats-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if cli.test_config {
+        println!("rnats-server: configuration file {} is valid", cli.config.as_deref().unwrap_or("<none>"));
+        return ExitCode::SUCCESS;
+    }
+    let logger = match Logger::new(opts.log_file.as_deref(), opts.logtime, opts.debug, opts.trace) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            eprintln!("rnats-server: cannot open log file: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for w in warnings {
+        logger.warn(&w);
+    }
+    for w in cli.unsupported() {
+        logger.warn(w);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            logger.fatal(&format!("cannot start runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(opts, logger.clone())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            logger.fatal(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Defaults, then the configuration file, then the flags that were given.
+fn configure(cli: &Cli) -> Result<(Options, Vec<String>), String> {
+    let mut opts = Options::default();
+    let mut warnings = Vec::new();
+    if let Some(path) = &cli.config {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("error opening config file: {e}"))?;
+        let dir = Path::new(path).parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut include = |name: &str| {
+            std::fs::read_to_string(dir.join(name)).map_err(|e| format!("error opening include file {name}: {e}"))
+        };
+        let env = rnats_core::conf::Env {
+            include: &mut include,
+            var: &|name: &str| std::env::var(name).ok(),
+        };
+        let conf = rnats_core::conf::parse_with(&text, env).map_err(|e| format!("{path}: {e}"))?;
+        warnings = opts.apply_conf(&conf).map_err(|e| format!("{path}: {e}"))?;
+    }
+    cli.apply(&mut opts)?;
+    Ok((opts, warnings))
+}
+
+async fn run(opts: Options, logger: Arc<Logger>) -> Result<(), String> {
+    let port = match opts.port {
+        -1 => 0,
+        0 => DEFAULT_PORT as u16,
+        p => u16::try_from(p).map_err(|_| format!("invalid port {p}"))?,
+    };
+    let listener = tokio::net::TcpListener::bind((opts.host.as_str(), port))
+        .await
+        .map_err(|e| format!("Error listening on port: {}, \"{e}\"", host_port(&opts.host, port)))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let seed = rand_seed();
+    let node = Node::new(opts.clone(), bound, seed);
+    logger.info("Starting rnats-server");
+    logger.info(&format!("  Version:  {RNATS_VERSION} (nats-server {REFERENCE_VERSION} compatible)"));
+    logger.info("  Git:      [not set]");
+    logger.info(&format!("  Name:     {}", node.info().server_name));
+    logger.info(&format!("  ID:       {}", node.info().server_id));
+    if opts.jetstream {
+        logger.warn("JetStream is not built yet in this version of rnats-server; running without it");
+    }
+    if let Some(pid_file) = &opts.pid_file {
+        std::fs::write(pid_file, std::process::id().to_string())
+            .map_err(|e| format!("Could not write pidfile: {e}"))?;
+    }
+    logger.info(&format!(
+        "Listening for client connections on {}",
+        host_port(&opts.host, bound)
+    ));
+    logger.info("Server is ready");
+    let shared = server::Shared::new(node, logger.clone());
+    tokio::spawn(server::accept_loop(shared.clone(), listener));
+    tokio::spawn(server::timer_loop(shared.clone()));
+    wait_for_signal().await;
+    logger.info("Initiating Shutdown...");
+    shared.shutdown().await;
+    if let Some(pid_file) = &opts.pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    logger.info("Server Exiting..");
+    Ok(())
+}
+
+/// `host:port`, with brackets around an IPv6 host, as Go's `net.JoinHostPort` writes it.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// A seed for the node's generator, from the OS (the core itself never asks the OS).
+fn rand_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers, run until killed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,1 +1,799 @@
-//! Node state machine.
+//! The node: one server's client-facing state machine.
+//!
+//! The shell drives it the way quinn-proto's endpoint is driven: it reports what happened
+//! ([`Node::accept`], [`Node::receive`], [`Node::written`], [`Node::closed`],
+//! [`Node::tick`]), each with the current time, then drains [`Node::poll_output`] and carries
+//! out what it says, and asks [`Node::poll_timeout`] when to tick next. Bytes for a client
+//! wait in that client's buffer until the shell takes them with [`Node::take_outbound`].
+
+mod client;
+mod close;
+mod connect;
+mod info;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use client::{ConnId, SubRef};
+pub use close::CloseReason;
+pub use connect::ConnectOptions;
+pub use info::{ServerInfo, REFERENCE_VERSION, RNATS_VERSION};
+
+use crate::hash::FixedMap;
+use crate::options::{Auth, Options};
+use crate::proto::{
+    encode_err, encode_hmsg_header, encode_msg_header, ClientOp, ParseError, Parser,
+};
+use crate::rng::Rng;
+use crate::sublist::{MatchResult, Sublist};
+use crate::time::Instant;
+use client::{Client, Subscription};
+
+/// How important a log line is, as the reference's `[INF]`, `[DBG]`... markers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// What the node asks the shell to do.
+#[derive(Debug, PartialEq)]
+pub enum Output {
+    /// The connection has bytes to send: call [`Node::take_outbound`].
+    Transmit(ConnId),
+    /// Write `last` (what was still queued, such as a final `-ERR`), then close the socket.
+    /// The node has already forgotten the connection.
+    Close { conn: ConnId, last: Vec<Bytes> },
+    /// A line for the server log (only produced at the levels the options enable).
+    Log { level: Level, text: String },
+}
+
+/// Server-wide counters, the raw material for monitoring.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub slow_consumers: u64,
+    pub total_connections: u64,
+}
+
+/// The status message sent back to a requester when nobody is subscribed.
+const NO_RESPONDERS_HDR: &[u8] = b"NATS/1.0 503\r\n\r\n";
+
+/// One server node.
+pub struct Node {
+    opts: Options,
+    info: ServerInfo,
+    rng: Rng,
+    next_cid: ConnId,
+    clients: FixedMap<ConnId, Client>,
+    sublist: Sublist<SubRef>,
+    /// Clients by the instant they next need attention (pings, auth deadline).
+    timers: BTreeSet<(Instant, ConnId)>,
+    outputs: VecDeque<Output>,
+    stats: NodeStats,
+}
+
+impl Node {
+    /// A node with `opts`, telling clients it listens on `port` (the port actually bound,
+    /// which differs from the option when that asked for a random one). `seed` drives every
+    /// random choice the node makes, its server id included.
+    pub fn new(opts: Options, port: u16, seed: u64) -> Node {
+        let mut rng = Rng::new(seed);
+        let mut raw = [0u8; 32];
+        rng.fill(&mut raw);
+        let server_id = info::server_id(raw);
+        let info = ServerInfo {
+            server_name: opts
+                .server_name
+                .clone()
+                .unwrap_or_else(|| server_id.clone()),
+            server_id,
+            version: REFERENCE_VERSION.to_string(),
+            proto: 1,
+            go: format!("rnats-{RNATS_VERSION}"),
+            host: opts.host.clone(),
+            port,
+            headers: true,
+            auth_required: opts.auth != Auth::None,
+            max_payload: opts.max_payload,
+        };
+        Node {
+            opts,
+            info,
+            rng,
+            next_cid: 1,
+            clients: FixedMap::default(),
+            sublist: Sublist::new(),
+            timers: BTreeSet::new(),
+            outputs: VecDeque::new(),
+            stats: NodeStats::default(),
+        }
+    }
+
+    /// The server-wide part of `INFO`.
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    pub fn stats(&self) -> &NodeStats {
+        &self.stats
+    }
+
+    /// Connected clients.
+    pub fn num_clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Subscriptions across all clients.
+    pub fn num_subscriptions(&self) -> usize {
+        self.sublist.count()
+    }
+
+    /// A new client connection from `peer`: queues its `INFO` and returns its id.
+    pub fn accept(&mut self, now: Instant, peer: SocketAddr) -> ConnId {
+        let id = self.next_cid;
+        self.next_cid += 1;
+        self.stats.total_connections += 1;
+        let parser = Parser::new(self.opts.max_control_line, self.opts.max_payload);
+        let ip = peer.ip().to_string();
+        let mut client = Client::new(
+            id,
+            peer.to_string(),
+            ip,
+            parser,
+            now + self.opts.ping_interval,
+        );
+        if self.info.auth_required {
+            client.auth_deadline = Some(now + self.opts.auth_timeout);
+        }
+        let line = self.info.line_for(id, &client.ip);
+        client.out.push_slice(&line);
+        let too_many = self.clients.len() >= self.opts.max_connections;
+        self.clients.insert(id, client);
+        self.log(Level::Debug, id, "Client connection created");
+        if too_many {
+            self.close_with_err(
+                id,
+                "maximum connections exceeded",
+                CloseReason::MaxConnectionsExceeded,
+            );
+        } else {
+            self.reschedule(id);
+            self.queue_transmit(id);
+        }
+        id
+    }
+
+    /// Bytes that arrived from a client.
+    pub fn receive(&mut self, now: Instant, conn: ConnId, mut data: Bytes) {
+        loop {
+            let Some(client) = self.clients.get_mut(&conn) else {
+                return;
+            };
+            if client.auth_deadline.is_some()
+                && client.parser.at_op_start()
+                && data.first().is_some_and(|b| !b.eq_ignore_ascii_case(&b'C'))
+            {
+                // Until it has authenticated, a client may send nothing but CONNECT; the
+                // reference rejects the first byte of anything else.
+                self.close_with_err(
+                    conn,
+                    "Authorization Violation",
+                    CloseReason::AuthenticationViolation,
+                );
+                return;
+            }
+            match client.parser.next(&mut data) {
+                Ok(Some(op)) => self.process(now, conn, op),
+                Ok(None) => return,
+                Err(e) => return self.parse_error(conn, e),
+            }
+        }
+    }
+
+    /// Moves the bytes queued for `conn` into `out`; they count as in flight (towards the
+    /// slow-consumer limit) until [`Node::written`] reports them written.
+    pub fn take_outbound(&mut self, conn: ConnId, out: &mut Vec<Bytes>) {
+        if let Some(client) = self.clients.get_mut(&conn) {
+            client.in_flight += client.out.len();
+            client.out.drain_into(out);
+            client.transmit_queued = false;
+        }
+    }
+
+    /// The shell wrote `n` bytes of what it took for `conn` to the socket.
+    pub fn written(&mut self, conn: ConnId, n: usize) {
+        if let Some(client) = self.clients.get_mut(&conn) {
+            client.in_flight = client.in_flight.saturating_sub(n);
+        }
+    }
+
+    /// A write to `conn` has been blocked for longer than `write_deadline`.
+    pub fn write_stalled(&mut self, conn: ConnId) {
+        if self.clients.contains_key(&conn) {
+            self.stats.slow_consumers += 1;
+            self.close(conn, CloseReason::SlowConsumerWriteDeadline);
+        }
+    }
+
+    /// The connection ended on the shell's side (EOF, reset, read or write error).
+    pub fn closed(&mut self, conn: ConnId, reason: CloseReason) {
+        if self.clients.contains_key(&conn) {
+            self.close(conn, reason);
+        }
+    }
+
+    /// Closes every connection (server shutdown).
+    pub fn shutdown(&mut self) {
+        let mut ids: Vec<ConnId> = self.clients.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.close(id, CloseReason::ServerShutdown);
+        }
+    }
+
+    /// Time has reached `now`: send PINGs, close stale and unauthenticated connections.
+    pub fn tick(&mut self, now: Instant) {
+        while let Some(&(at, conn)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(client) = self.clients.get_mut(&conn) else {
+                continue;
+            };
+            client.timer_key = None;
+            if client.auth_deadline.is_some_and(|d| d <= now) {
+                self.close_with_err(
+                    conn,
+                    "Authentication Timeout",
+                    CloseReason::AuthenticationTimeout,
+                );
+                continue;
+            }
+            if client.next_ping <= now {
+                if client.pings_out + 1 > self.opts.ping_max {
+                    self.close_with_err(conn, "Stale Connection", CloseReason::StaleConnection);
+                    continue;
+                }
+                client.pings_out += 1;
+                client.next_ping = now + self.opts.ping_interval;
+                client.out.push_slice(b"PING\r\n");
+                self.trace_out(conn, "PING");
+                self.queue_transmit(conn);
+            }
+            self.reschedule(conn);
+        }
+    }
+
+    /// The next thing for the shell to do, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When the node next needs [`Node::tick`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|&(at, _)| at)
+    }
+
+    fn process(&mut self, now: Instant, conn: ConnId, op: ClientOp) {
+        if self.opts.trace {
+            self.trace_in(conn, &op);
+        }
+        match op {
+            ClientOp::Connect(json) => self.process_connect(now, conn, &json),
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.process_pub(conn, subject, reply, None, payload),
+            ClientOp::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => {
+                if !self.client(conn).opts.headers {
+                    // The reference drops a client that sends headers it never announced.
+                    self.log(
+                        Level::Error,
+                        conn,
+                        "Client sent HPUB without headers support",
+                    );
+                    return self.close(conn, CloseReason::ProtocolViolation);
+                }
+                self.process_pub(conn, subject, reply, Some(header_len), message)
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.process_sub(conn, subject, queue, sid),
+            ClientOp::Unsub { sid, max } => self.process_unsub(conn, &sid, max),
+            ClientOp::Ping => {
+                self.client_mut(conn).out.push_slice(b"PONG\r\n");
+                self.trace_out(conn, "PONG");
+                self.queue_transmit(conn);
+            }
+            ClientOp::Pong => self.client_mut(conn).pings_out = 0,
+            ClientOp::Info(json) => {
+                if serde_json::from_slice::<serde_json::Value>(&json).is_err() {
+                    self.close(conn, CloseReason::ProtocolViolation);
+                }
+            }
+            ClientOp::Ok => {}
+            ClientOp::Err(text) => {
+                let text = format!("Client Error {}", String::from_utf8_lossy(&text));
+                self.log(Level::Error, conn, &text);
+                self.close(conn, CloseReason::ParseError);
+            }
+        }
+    }
+
+    fn process_connect(&mut self, _now: Instant, conn: ConnId, json: &[u8]) {
+        let opts = match ConnectOptions::parse(json) {
+            Ok(opts) => opts,
+            Err(e) => {
+                self.log(Level::Error, conn, &format!("Invalid CONNECT: {e}"));
+                return self.close(conn, CloseReason::ProtocolViolation);
+            }
+        };
+        if opts.no_responders && !opts.headers {
+            return self.close_with_err(
+                conn,
+                "no responders requires headers support",
+                CloseReason::ProtocolViolation,
+            );
+        }
+        if !self.authorized(&opts) {
+            self.log(Level::Error, conn, "authentication error");
+            return self.close_with_err(
+                conn,
+                "Authorization Violation",
+                CloseReason::AuthenticationViolation,
+            );
+        }
+        let client = self.client_mut(conn);
+        if opts.version.is_some() || opts.lang.is_some() || opts.name.is_some() {
+            client.label = Some(format!(
+                "v{}:{}:{}",
+                opts.version.as_deref().unwrap_or(""),
+                opts.lang.as_deref().unwrap_or(""),
+                opts.name.as_deref().unwrap_or("")
+            ));
+        }
+        client.opts = opts;
+        client.connected = true;
+        client.auth_deadline = None;
+        self.reschedule(conn);
+        self.send_ok(conn);
+    }
+
+    fn authorized(&self, opts: &ConnectOptions) -> bool {
+        match &self.opts.auth {
+            Auth::None => true,
+            Auth::UserPass { user, pass } => {
+                opts.user.as_deref().is_some_and(|u| constant_eq(u, user))
+                    && opts.pass.as_deref().is_some_and(|p| constant_eq(p, pass))
+            }
+            Auth::Token(token) => opts
+                .auth_token
+                .as_deref()
+                .is_some_and(|t| constant_eq(t, token)),
+        }
+    }
+
+    fn process_pub(
+        &mut self,
+        conn: ConnId,
+        subject: Bytes,
+        reply: Option<Bytes>,
+        header_len: Option<usize>,
+        message: Bytes,
+    ) {
+        let client = self.client_mut(conn);
+        client.in_msgs += 1;
+        client.in_bytes += message.len() as u64;
+        let pedantic = client.opts.pedantic;
+        let echo = client.opts.echo;
+        let wants_503 = client.opts.no_responders && client.opts.headers;
+        self.stats.in_msgs += 1;
+        self.stats.in_bytes += message.len() as u64;
+        if pedantic && !crate::subject::is_valid_literal_subject(&subject) {
+            // Reported, yet still delivered: the reference only warns here.
+            self.send_err(conn, "Invalid Publish Subject");
+        }
+        // The reference acknowledges before it delivers (a client subscribed to its own
+        // subject sees +OK, then the message).
+        self.send_ok(conn);
+        let result = self.sublist.matches(&subject);
+        let delivered = self.deliver_all(
+            conn,
+            echo,
+            &result,
+            &subject,
+            reply.as_deref(),
+            header_len,
+            &message,
+        );
+        if delivered == 0 && wants_503 {
+            if let Some(reply) = &reply {
+                self.send_no_responders(conn, reply);
+            }
+        }
+    }
+
+    /// Delivers one message to every plain subscription and one member of every queue group
+    /// that match; returns how many deliveries were made.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_all(
+        &mut self,
+        from: ConnId,
+        echo: bool,
+        result: &Arc<MatchResult<SubRef>>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: &Bytes,
+    ) -> usize {
+        let mut delivered = 0;
+        for &sub in &result.plain {
+            if (echo || sub.conn != from) && self.deliver(sub, subject, reply, header_len, message)
+            {
+                delivered += 1;
+            }
+        }
+        for group in &result.queues {
+            let members = &group.members;
+            if members.is_empty() {
+                continue;
+            }
+            let start = self.rng.below(members.len());
+            // Try members from a random one onwards, so the load spreads and a member that
+            // cannot take the message (our own, without echo) passes it to the next.
+            for i in 0..members.len() {
+                let sub = members[(start + i) % members.len()];
+                if (echo || sub.conn != from)
+                    && self.deliver(sub, subject, reply, header_len, message)
+                {
+                    delivered += 1;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Queues one message for one subscription; whether it was queued.
+    fn deliver(
+        &mut self,
+        sub: SubRef,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: &Bytes,
+    ) -> bool {
+        let max_pending = self.opts.max_pending as usize;
+        let Some(client) = self.clients.get_mut(&sub.conn) else {
+            return false;
+        };
+        let Some(s) = client.sub_mut(sub.slot) else {
+            return false;
+        };
+        s.delivered += 1;
+        let done = s.max.is_some_and(|max| s.delivered >= max);
+        let sid = s.sid.clone();
+        let sent = match header_len {
+            Some(h) if client.opts.headers => {
+                encode_hmsg_header(&mut client.out, subject, &sid, reply, h, message.len());
+                client.out.push_bytes(message);
+                message.len()
+            }
+            // A client that does not do headers gets the payload alone.
+            Some(h) => {
+                let payload = message.slice(h..);
+                encode_msg_header(&mut client.out, subject, &sid, reply, payload.len());
+                client.out.push_bytes(&payload);
+                payload.len()
+            }
+            None => {
+                encode_msg_header(&mut client.out, subject, &sid, reply, message.len());
+                client.out.push_bytes(message);
+                message.len()
+            }
+        };
+        client.out.push_slice(b"\r\n");
+        client.out_msgs += 1;
+        client.out_bytes += sent as u64;
+        let over = client.pending() > max_pending;
+        self.stats.out_msgs += 1;
+        self.stats.out_bytes += sent as u64;
+        if done {
+            self.remove_sub(sub.conn, sub.slot);
+        }
+        if over {
+            self.stats.slow_consumers += 1;
+            let text = format!("Slow Consumer Detected: MaxPending of {max_pending} Exceeded");
+            self.log(Level::Info, sub.conn, &text);
+            self.close(sub.conn, CloseReason::SlowConsumerPendingBytes);
+        } else {
+            self.queue_transmit(sub.conn);
+        }
+        true
+    }
+
+    fn send_no_responders(&mut self, conn: ConnId, reply: &[u8]) {
+        let Some(client) = self.clients.get_mut(&conn) else {
+            return;
+        };
+        let Some(sid) = client.sub_for_reply(reply).map(|s| s.sid.clone()) else {
+            return;
+        };
+        let n = NO_RESPONDERS_HDR.len();
+        encode_hmsg_header(&mut client.out, reply, &sid, None, n, n);
+        client.out.push_slice(NO_RESPONDERS_HDR);
+        client.out.push_slice(b"\r\n");
+        self.queue_transmit(conn);
+    }
+
+    fn process_sub(&mut self, conn: ConnId, subject: Bytes, queue: Option<Bytes>, sid: Bytes) {
+        let max_subs = self.opts.max_subscriptions;
+        let client = self.client_mut(conn);
+        if client.slot_of(&sid).is_some() {
+            // A second SUB with a sid in use is ignored, as the reference does.
+            return self.send_ok(conn);
+        }
+        if max_subs > 0 && client.sub_count() >= max_subs {
+            self.log(Level::Error, conn, "Maximum Subscriptions Exceeded");
+            return self.send_err(conn, "Maximum Subscriptions Exceeded");
+        }
+        if !crate::subject::is_valid_subject(&subject)
+            || queue
+                .as_ref()
+                .is_some_and(|q| !crate::subject::is_valid_queue_name(q))
+        {
+            return self.send_err(conn, "Invalid Subject");
+        }
+        let slot = client.add_sub(Subscription {
+            subject: subject.clone(),
+            queue: queue.clone(),
+            sid,
+            max: None,
+            delivered: 0,
+        });
+        let sub = SubRef { conn, slot };
+        if self
+            .sublist
+            .insert(&subject, queue.as_deref(), sub)
+            .is_err()
+        {
+            self.client_mut(conn).remove_sub(slot);
+            return self.send_err(conn, "Invalid Subject");
+        }
+        self.send_ok(conn);
+    }
+
+    fn process_unsub(&mut self, conn: ConnId, sid: &[u8], max: Option<u64>) {
+        let client = self.client_mut(conn);
+        if let Some(slot) = client.slot_of(sid) {
+            let sub = client.sub_mut(slot).expect("slot of a live sid");
+            match max {
+                Some(max) if max > sub.delivered => sub.max = Some(max),
+                _ => self.remove_sub(conn, slot),
+            }
+        }
+        self.send_ok(conn);
+    }
+
+    fn remove_sub(&mut self, conn: ConnId, slot: u32) {
+        if let Some(sub) = self.client_mut(conn).remove_sub(slot) {
+            self.sublist
+                .remove(&sub.subject, sub.queue.as_deref(), SubRef { conn, slot });
+        }
+    }
+
+    fn parse_error(&mut self, conn: ConnId, e: ParseError) {
+        let reason = match e {
+            ParseError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
+            ParseError::MaxControlLine => CloseReason::MaxControlLineExceeded,
+            ParseError::UnknownOp => CloseReason::ParseError,
+            ParseError::BadArgs(_) | ParseError::BadHeaderSize => CloseReason::ProtocolViolation,
+        };
+        if let ParseError::BadArgs(args) = &e {
+            self.log(
+                Level::Error,
+                conn,
+                &format!("processPub Parse Error: '{args}'"),
+            );
+        }
+        match e.err_text() {
+            Some(text) => self.close_with_err(conn, text, reason),
+            None => self.close(conn, reason),
+        }
+    }
+
+    fn send_ok(&mut self, conn: ConnId) {
+        let client = self.client_mut(conn);
+        if client.opts.verbose {
+            client.out.push_slice(b"+OK\r\n");
+            self.trace_out(conn, "OK");
+            self.queue_transmit(conn);
+        }
+    }
+
+    fn send_err(&mut self, conn: ConnId, text: &str) {
+        encode_err(&mut self.client_mut(conn).out, text);
+        self.trace_out(conn, &format!("-ERR '{text}'"));
+        self.queue_transmit(conn);
+    }
+
+    fn close_with_err(&mut self, conn: ConnId, text: &str, reason: CloseReason) {
+        self.send_err(conn, text);
+        self.close(conn, reason);
+    }
+
+    /// Forgets the connection, removes its subscriptions, and hands the shell what was
+    /// still queued for it along with the order to close.
+    fn close(&mut self, conn: ConnId, reason: CloseReason) {
+        let Some(mut client) = self.clients.remove(&conn) else {
+            return;
+        };
+        if let Some(at) = client.timer_key {
+            self.timers.remove(&(at, conn));
+        }
+        for (slot, sub) in client.drain_subs() {
+            self.sublist
+                .remove(&sub.subject, sub.queue.as_deref(), SubRef { conn, slot });
+        }
+        let mut last = Vec::new();
+        let slow = matches!(
+            reason,
+            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
+        );
+        if !slow {
+            // A final -ERR still goes out; a slow consumer's backlog is dropped.
+            client.out.drain_into(&mut last);
+        }
+        if self.opts.debug {
+            let text = format!(
+                "{} - Client connection closed: {reason}",
+                client.log_prefix()
+            );
+            self.outputs.push_back(Output::Log {
+                level: Level::Debug,
+                text,
+            });
+        }
+        self.outputs.push_back(Output::Close { conn, last });
+    }
+
+    /// Moves `conn` in the timer set to its current next deadline.
+    fn reschedule(&mut self, conn: ConnId) {
+        let client = self.clients.get_mut(&conn).expect("live client");
+        let at = client.next_timer();
+        if client.timer_key == Some(at) {
+            return;
+        }
+        if let Some(old) = client.timer_key.replace(at) {
+            self.timers.remove(&(old, conn));
+        }
+        self.timers.insert((at, conn));
+    }
+
+    fn queue_transmit(&mut self, conn: ConnId) {
+        let client = self.client_mut(conn);
+        if !client.transmit_queued {
+            client.transmit_queued = true;
+            self.outputs.push_back(Output::Transmit(conn));
+        }
+    }
+
+    fn client(&self, conn: ConnId) -> &Client {
+        self.clients.get(&conn).expect("live client")
+    }
+
+    fn client_mut(&mut self, conn: ConnId) -> &mut Client {
+        self.clients.get_mut(&conn).expect("live client")
+    }
+
+    fn log(&mut self, level: Level, conn: ConnId, msg: &str) {
+        let enabled = match level {
+            Level::Trace => self.opts.trace,
+            Level::Debug => self.opts.debug,
+            _ => true,
+        };
+        if enabled {
+            if let Some(client) = self.clients.get(&conn) {
+                let text = format!("{} - {msg}", client.log_prefix());
+                self.outputs.push_back(Output::Log { level, text });
+            }
+        }
+    }
+
+    fn trace_in(&mut self, conn: ConnId, op: &ClientOp) {
+        let line = match op {
+            ClientOp::Connect(json) => format!("CONNECT {}", String::from_utf8_lossy(json)),
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => format!(
+                "PUB {}{} {}",
+                String::from_utf8_lossy(subject),
+                reply_suffix(reply),
+                payload.len()
+            ),
+            ClientOp::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => format!(
+                "HPUB {}{} {} {}",
+                String::from_utf8_lossy(subject),
+                reply_suffix(reply),
+                header_len,
+                message.len()
+            ),
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => format!(
+                "SUB {}{} {}",
+                String::from_utf8_lossy(subject),
+                reply_suffix(queue),
+                String::from_utf8_lossy(sid)
+            ),
+            ClientOp::Unsub { sid, max } => match max {
+                Some(max) => format!("UNSUB {} {max}", String::from_utf8_lossy(sid)),
+                None => format!("UNSUB {}", String::from_utf8_lossy(sid)),
+            },
+            ClientOp::Ping => "PING".to_string(),
+            ClientOp::Pong => "PONG".to_string(),
+            ClientOp::Info(json) => format!("INFO {}", String::from_utf8_lossy(json)),
+            ClientOp::Ok => "OK".to_string(),
+            ClientOp::Err(text) => format!("-ERR {}", String::from_utf8_lossy(text)),
+        };
+        self.log(Level::Trace, conn, &format!("<<- [{line}]"));
+        if let ClientOp::Pub { payload: m, .. } | ClientOp::HPub { message: m, .. } = op {
+            let text = format!("<<- MSG_PAYLOAD: [{:?}]", String::from_utf8_lossy(m));
+            self.log(Level::Trace, conn, &text);
+        }
+    }
+
+    fn trace_out(&mut self, conn: ConnId, line: &str) {
+        if self.opts.trace {
+            self.log(Level::Trace, conn, &format!("->> [{line}]"));
+        }
+    }
+}
+
+fn reply_suffix(extra: &Option<Bytes>) -> String {
+    match extra {
+        Some(r) => format!(" {}", String::from_utf8_lossy(r)),
+        None => String::new(),
+    }
+}
+
+/// Compares secrets in time independent of where they differ.
+fn constant_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! What the node keeps for one client connection.
+
+use bytes::Bytes;
+
+use super::connect::ConnectOptions;
+use crate::hash::FixedMap;
+use crate::proto::{OutBuf, Parser};
+use crate::time::Instant;
+
+/// A connection's id: the `client_id` (`cid`) the reference shows in `INFO`, logs and
+/// monitoring. Assigned by the node, increasing, never reused.
+pub type ConnId = u64;
+
+/// Where a subscription lives: its connection and its slot there. This is what the sublist
+/// stores, so a match leads straight to the subscription without hashing its sid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubRef {
+    pub conn: ConnId,
+    pub slot: u32,
+}
+
+/// One subscription of a client.
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    pub sid: Bytes,
+    /// Auto-unsubscribe after this many deliveries (`UNSUB sid max`).
+    pub max: Option<u64>,
+    pub delivered: u64,
+}
+
+/// A client connection's state.
+#[derive(Debug)]
+pub struct Client {
+    pub id: ConnId,
+    /// The peer address as `ip:port`, for logs.
+    pub peer: String,
+    pub ip: String,
+    pub parser: Parser,
+    /// Options from `CONNECT`; the reference's defaults until one arrives.
+    pub opts: ConnectOptions,
+    pub connected: bool,
+    /// `"vVERSION:LANG:NAME"` once the client has told any of them, for log lines.
+    pub label: Option<String>,
+    subs: Vec<Option<Subscription>>,
+    free_slots: Vec<u32>,
+    by_sid: FixedMap<Bytes, u32>,
+    /// Bytes waiting to be taken by the shell.
+    pub out: OutBuf,
+    /// Bytes the shell has taken but not yet reported written.
+    pub in_flight: usize,
+    /// Whether a `Transmit` for this connection is already queued for the shell.
+    pub transmit_queued: bool,
+    /// PINGs sent without a PONG back.
+    pub pings_out: u32,
+    pub next_ping: Instant,
+    /// When an unauthenticated client is cut off; `None` once authenticated.
+    pub auth_deadline: Option<Instant>,
+    /// The instant under which this client sits in the node's timer set.
+    pub timer_key: Option<Instant>,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+impl Client {
+    pub fn new(id: ConnId, peer: String, ip: String, parser: Parser, next_ping: Instant) -> Client {
+        Client {
+            id,
+            peer,
+            ip,
+            parser,
+            opts: ConnectOptions::default(),
+            connected: false,
+            label: None,
+            subs: Vec::new(),
+            free_slots: Vec::new(),
+            by_sid: FixedMap::default(),
+            out: OutBuf::default(),
+            in_flight: 0,
+            transmit_queued: false,
+            pings_out: 0,
+            next_ping,
+            auth_deadline: None,
+            timer_key: None,
+            in_msgs: 0,
+            in_bytes: 0,
+            out_msgs: 0,
+            out_bytes: 0,
+        }
+    }
+
+    /// The earliest instant this client needs the node's attention.
+    pub fn next_timer(&self) -> Instant {
+        match self.auth_deadline {
+            Some(d) => d.min(self.next_ping),
+            None => self.next_ping,
+        }
+    }
+
+    /// Bytes queued or in flight: what the slow-consumer limit is checked against.
+    pub fn pending(&self) -> usize {
+        self.out.len() + self.in_flight
+    }
+
+    /// The prefix of this client's log lines: `ip:port - cid:N` and, once known,
+    /// `- "vVERSION:LANG:NAME"`, as the reference writes it.
+    pub fn log_prefix(&self) -> String {
+        match &self.label {
+            Some(label) => format!("{} - cid:{} - \"{}\"", self.peer, self.id, label),
+            None => format!("{} - cid:{}", self.peer, self.id),
+        }
+    }
+
+    pub fn sub_count(&self) -> usize {
+        self.by_sid.len()
+    }
+
+    pub fn slot_of(&self, sid: &[u8]) -> Option<u32> {
+        self.by_sid.get(sid).copied()
+    }
+
+    pub fn sub_mut(&mut self, slot: u32) -> Option<&mut Subscription> {
+        self.subs.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// Stores a subscription; its slot.
+    pub fn add_sub(&mut self, sub: Subscription) -> u32 {
+        let sid = sub.sid.clone();
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.subs[slot as usize] = Some(sub);
+                slot
+            }
+            None => {
+                self.subs.push(Some(sub));
+                (self.subs.len() - 1) as u32
+            }
+        };
+        self.by_sid.insert(sid, slot);
+        slot
+    }
+
+    /// Removes the subscription in `slot`; it, if there was one.
+    pub fn remove_sub(&mut self, slot: u32) -> Option<Subscription> {
+        let sub = self.subs.get_mut(slot as usize)?.take()?;
+        self.by_sid.remove(&sub.sid);
+        self.free_slots.push(slot);
+        Some(sub)
+    }
+
+    /// Every subscription with its slot, emptying the client (on close).
+    pub fn drain_subs(&mut self) -> Vec<(u32, Subscription)> {
+        self.by_sid.clear();
+        self.free_slots.clear();
+        std::mem::take(&mut self.subs)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(slot, sub)| sub.map(|s| (slot as u32, s)))
+            .collect()
+    }
+
+    /// The subscription a no-responders status for `reply` goes to: the first of this
+    /// client's subscriptions whose subject matches the reply subject.
+    pub fn sub_for_reply(&self, reply: &[u8]) -> Option<&Subscription> {
+        self.subs
+            .iter()
+            .flatten()
+            .find(|s| crate::subject::matches(&s.subject, reply))
+    }
+}

@@ -1,0 +1,92 @@
+//! The `INFO` line a client gets on connect.
+
+use serde::Serialize;
+
+/// The release of the reference server whose client-facing behaviour rnats implements.
+/// Clients gate features on `version`, so it names that release, not rnats's own version.
+pub const REFERENCE_VERSION: &str = "2.9.10";
+
+/// rnats's own version, for `--version`, the log and the `go` field's place in `INFO`.
+pub const RNATS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The server-wide part of `INFO`, in the reference server's field order.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerInfo {
+    pub server_id: String,
+    pub server_name: String,
+    pub version: String,
+    pub proto: u32,
+    pub go: String,
+    pub host: String,
+    pub port: u16,
+    pub headers: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auth_required: bool,
+    pub max_payload: u64,
+}
+
+/// One client's `INFO`: the server part plus what is particular to the connection.
+#[derive(Serialize)]
+struct ClientInfo<'a> {
+    #[serde(flatten)]
+    server: &'a ServerInfo,
+    client_id: u64,
+    client_ip: &'a str,
+}
+
+impl ServerInfo {
+    /// The full `INFO {...} \r\n` line for one client (the reference ends it with a blank
+    /// before the line end, and some client parsers expect the exact shape).
+    pub fn line_for(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
+        let info = ClientInfo {
+            server: self,
+            client_id,
+            client_ip,
+        };
+        let mut line = b"INFO ".to_vec();
+        serde_json::to_writer(&mut line, &info).expect("INFO serializes");
+        line.extend_from_slice(b" \r\n");
+        line
+    }
+}
+
+/// A server id in the reference's form: the public key of a server nkey, made from 32
+/// bytes of the node's seeded randomness.
+pub fn server_id(random: [u8; 32]) -> String {
+    nkeys::KeyPair::new_from_raw(nkeys::KeyPairType::Server, random)
+        .expect("32 random bytes make a key")
+        .public_key()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_id_looks_like_the_reference() {
+        let id = server_id([1; 32]);
+        assert_eq!(id.len(), 56);
+        assert!(id.starts_with('N'));
+        assert_eq!(id, server_id([1; 32]));
+    }
+
+    #[test]
+    fn info_line_shape() {
+        let info = ServerInfo {
+            server_id: "NABC".into(),
+            server_name: "n".into(),
+            version: REFERENCE_VERSION.into(),
+            proto: 1,
+            go: "x".into(),
+            host: "0.0.0.0".into(),
+            port: 4222,
+            headers: true,
+            auth_required: false,
+            max_payload: 1048576,
+        };
+        let line = String::from_utf8(info.line_for(7, "127.0.0.1")).unwrap();
+        assert!(line.starts_with("INFO {\"server_id\":\"NABC\",\"server_name\":\"n\""));
+        assert!(line.ends_with("\"client_id\":7,\"client_ip\":\"127.0.0.1\"} \r\n"));
+        assert!(!line.contains("auth_required"));
+    }
+}

@@ -1,1 +1,0 @@
-//! The subscription index (being written).

@@ -1,0 +1,51 @@
+//! Every example file in `configs/` parses, includes and all, so none of them rots.
+
+use std::path::{Path, PathBuf};
+
+use rnats_core::conf::{parse_with, Env, Map, Value};
+
+fn configs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs")
+}
+
+fn load(path: &Path) -> Map {
+    let dir = configs_dir();
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut include =
+        |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| e.to_string());
+    parse_with(
+        &text,
+        Env {
+            include: &mut include,
+            var: &|_| None,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_example_config_parses() {
+    let mut parsed = 0;
+    for entry in std::fs::read_dir(configs_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("conf") {
+            continue;
+        }
+        assert!(!load(&path).is_empty(), "{} is empty", path.display());
+        parsed += 1;
+    }
+    assert!(parsed > 0, "no example configs found");
+}
+
+#[test]
+fn includes_and_variables_of_the_token_example() {
+    let conf = load(&configs_dir().join("auth-token.conf"));
+    assert_eq!(conf.get("max_payload"), Some(&Value::Integer(512 * 1024)));
+    let Some(Value::Map(auth)) = conf.get("authorization") else {
+        panic!("no authorization block: {conf:?}");
+    };
+    assert_eq!(
+        auth.get("token"),
+        Some(&Value::String("example-token".into()))
+    );
+}

@@ -11,7 +11,11 @@ use rnats_core::options::{Auth, Options};
 /// Flags of the reference server. Every value is optional so that only flags actually
 /// given override the configuration file, as the reference merges them.
 #[derive(Parser, Debug, Default)]
-#[command(name = "rnats-server", disable_help_flag = true, disable_version_flag = true)]
+#[command(
+    name = "rnats-server",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
 pub struct Cli {
     #[arg(short = 'a', long = "addr", visible_alias = "net")]
     pub addr: Option<String>,
@@ -280,13 +284,24 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Cli {
-        let args = std::iter::once("rnats-server".to_string()).chain(args.iter().map(|s| s.to_string()));
+        let args =
+            std::iter::once("rnats-server".to_string()).chain(args.iter().map(|s| s.to_string()));
         Cli::try_parse_from(normalize(args)).unwrap()
     }
 
     #[test]
     fn reference_style_flags() {
-        let cli = parse(&["-p", "-1", "-a", "127.0.0.1", "-js", "-sd", "/tmp/x", "-DV", "-T=false"]);
+        let cli = parse(&[
+            "-p",
+            "-1",
+            "-a",
+            "127.0.0.1",
+            "-js",
+            "-sd",
+            "/tmp/x",
+            "-DV",
+            "-T=false",
+        ]);
         assert_eq!(cli.port, Some(-1));
         assert_eq!(cli.addr.as_deref(), Some("127.0.0.1"));
         assert_eq!(cli.jetstream, Some(true));

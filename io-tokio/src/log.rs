@@ -23,7 +23,9 @@ impl Logger {
     /// A logger writing to `path` (appending) or, without one, to stderr.
     pub fn new(path: Option<&str>, logtime: bool, debug: bool, trace: bool) -> io::Result<Logger> {
         let file = match path {
-            Some(p) => Some(Mutex::new(OpenOptions::new().create(true).append(true).open(p)?)),
+            Some(p) => Some(Mutex::new(
+                OpenOptions::new().create(true).append(true).open(p)?,
+            )),
             None => None,
         };
         Ok(Logger {
@@ -84,7 +86,10 @@ impl Logger {
         };
         // A log line that cannot be written has nowhere better to go.
         let _ = match &self.file {
-            Some(f) => f.lock().unwrap_or_else(|e| e.into_inner()).write_all(line.as_bytes()),
+            Some(f) => f
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .write_all(line.as_bytes()),
             None => io::stderr().lock().write_all(line.as_bytes()),
         };
     }

@@ -48,10 +48,18 @@ fn main() -> ExitCode {
         }
     };
     if cli.test_config {
-        println!("rnats-server: configuration file {} is valid", cli.config.as_deref().unwrap_or("<none>"));
+        println!(
+            "rnats-server: configuration file {} is valid",
+            cli.config.as_deref().unwrap_or("<none>")
+        );
         return ExitCode::SUCCESS;
     }
-    let logger = match Logger::new(opts.log_file.as_deref(), opts.logtime, opts.debug, opts.trace) {
+    let logger = match Logger::new(
+        opts.log_file.as_deref(),
+        opts.logtime,
+        opts.debug,
+        opts.trace,
+    ) {
         Ok(l) => Arc::new(l),
         Err(e) => {
             eprintln!("rnats-server: cannot open log file: {e}");
@@ -64,7 +72,10 @@ fn main() -> ExitCode {
     for w in cli.unsupported() {
         logger.warn(w);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             logger.fatal(&format!("cannot start runtime: {e}"));
@@ -85,10 +96,15 @@ fn configure(cli: &Cli) -> Result<(Options, Vec<String>), String> {
     let mut opts = Options::default();
     let mut warnings = Vec::new();
     if let Some(path) = &cli.config {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("error opening config file: {e}"))?;
-        let dir = Path::new(path).parent().map(Path::to_path_buf).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("error opening config file: {e}"))?;
+        let dir = Path::new(path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let mut include = |name: &str| {
-            std::fs::read_to_string(dir.join(name)).map_err(|e| format!("error opening include file {name}: {e}"))
+            std::fs::read_to_string(dir.join(name))
+                .map_err(|e| format!("error opening include file {name}: {e}"))
         };
         let env = rnats_core::conf::Env {
             include: &mut include,
@@ -109,17 +125,25 @@ async fn run(opts: Options, logger: Arc<Logger>) -> Result<(), String> {
     };
     let listener = tokio::net::TcpListener::bind((opts.host.as_str(), port))
         .await
-        .map_err(|e| format!("Error listening on port: {}, \"{e}\"", host_port(&opts.host, port)))?;
+        .map_err(|e| {
+            format!(
+                "Error listening on port: {}, \"{e}\"",
+                host_port(&opts.host, port)
+            )
+        })?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?.port();
     let seed = rand_seed();
     let node = Node::new(opts.clone(), bound, seed);
     logger.info("Starting rnats-server");
-    logger.info(&format!("  Version:  {RNATS_VERSION} (nats-server {REFERENCE_VERSION} compatible)"));
+    logger.info(&format!(
+        "  Version:  {RNATS_VERSION} (nats-server {REFERENCE_VERSION} compatible)"
+    ));
     logger.info("  Git:      [not set]");
     logger.info(&format!("  Name:     {}", node.info().server_name));
     logger.info(&format!("  ID:       {}", node.info().server_id));
     if opts.jetstream {
-        logger.warn("JetStream is not built yet in this version of rnats-server; running without it");
+        logger
+            .warn("JetStream is not built yet in this version of rnats-server; running without it");
     }
     if let Some(pid_file) = &opts.pid_file {
         std::fs::write(pid_file, std::process::id().to_string())
@@ -156,14 +180,22 @@ fn host_port(host: &str, port: u16) -> String {
 fn rand_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.write_u32(std::process::id());
     h.finish()
 }
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers, run until killed.
         return std::future::pending().await;
     };

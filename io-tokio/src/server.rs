@@ -139,7 +139,9 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             Ok((stream, peer)) => start_conn(&shared, stream, peer),
             Err(e) => {
                 // Out of file descriptors and the like: log, back off, keep serving.
-                shared.logger.error(&format!("Error accepting client connection: {e}"));
+                shared
+                    .logger
+                    .error(&format!("Error accepting client connection: {e}"));
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -198,9 +200,14 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, conn: Arc<Conn>, mut wr: Ow
     let mut bufs: Vec<Bytes> = Vec::new();
     loop {
         conn.wake.notified().await;
-        let closing = conn.closing.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let closing = conn
+            .closing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(mut last) = closing {
-            let _ = tokio::time::timeout(shared.write_deadline, write_all(&mut wr, &mut last)).await;
+            let _ =
+                tokio::time::timeout(shared.write_deadline, write_all(&mut wr, &mut last)).await;
             let _ = wr.shutdown().await;
             if let Some(reader) = conn.reader.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 reader.abort();

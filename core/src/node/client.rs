@@ -55,6 +55,12 @@ pub struct Client {
     /// PINGs sent without a PONG back.
     pub pings_out: u32,
     pub next_ping: Instant,
+    /// When bytes last arrived: a client that is busy talking is not PINGed.
+    pub last_activity: Instant,
+    /// When the PING now outstanding was sent, to measure the round trip.
+    pub ping_sent: Option<Instant>,
+    /// The round trip measured by the first PING/PONG, shown by monitoring.
+    pub rtt: Option<std::time::Duration>,
     /// When an unauthenticated client is cut off; `None` once authenticated.
     pub auth_deadline: Option<Instant>,
     /// The instant under which this client sits in the node's timer set.
@@ -83,6 +89,9 @@ impl Client {
             transmit_queued: false,
             pings_out: 0,
             next_ping,
+            last_activity: Instant::ZERO,
+            ping_sent: None,
+            rtt: None,
             auth_deadline: None,
             timer_key: None,
             in_msgs: 0,

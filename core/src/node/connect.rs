@@ -1,11 +1,11 @@
 //! The options a client sends in `CONNECT`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `CONNECT` options, with the reference server's defaults for whatever a client leaves out
 /// (verbose and pedantic included: a bare `CONNECT {}` gets `+OK`s and subject checks).
 /// Unknown fields are ignored, as the reference does, so newer clients keep working.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct ConnectOptions {
     /// Acknowledge every op with `+OK`.
@@ -55,10 +55,44 @@ impl Default for ConnectOptions {
     }
 }
 
+/// Why a `CONNECT` was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Not a JSON object of the right shape: the reference closes without a word.
+    Json(String),
+    /// A `protocol` the server does not speak: answered with `-ERR`.
+    Protocol,
+}
+
 impl ConnectOptions {
-    /// Parses the JSON of a `CONNECT` line.
-    pub fn parse(json: &[u8]) -> Result<ConnectOptions, serde_json::Error> {
-        serde_json::from_slice(json)
+    /// Parses the JSON of a `CONNECT` line on top of these options: like the reference, a
+    /// field left out keeps its current value (a second CONNECT changes only what it names).
+    /// Anything but a JSON object, a field of the wrong type, or a `protocol` other than 0
+    /// or 1 is an error.
+    pub fn merge(&self, json: &[u8]) -> Result<ConnectOptions, ConnectError> {
+        let bad = |e: serde_json::Error| ConnectError::Json(e.to_string());
+        let given: serde_json::Value = serde_json::from_slice(json).map_err(bad)?;
+        let serde_json::Value::Object(given) = given else {
+            return Err(ConnectError::Json(
+                "CONNECT options must be a JSON object".into(),
+            ));
+        };
+        let mut merged = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(current)) => current,
+            _ => unreachable!("options serialize to an object"),
+        };
+        merged.extend(given);
+        let opts: ConnectOptions =
+            serde_json::from_value(serde_json::Value::Object(merged)).map_err(bad)?;
+        if !(0..=1).contains(&opts.protocol) {
+            return Err(ConnectError::Protocol);
+        }
+        Ok(opts)
+    }
+
+    /// Parses the JSON of a first `CONNECT` (on top of the defaults).
+    pub fn parse(json: &[u8]) -> Result<ConnectOptions, ConnectError> {
+        ConnectOptions::default().merge(json)
     }
 }
 
@@ -72,5 +106,10 @@ mod tests {
         assert!(o.verbose && o.echo && o.headers && o.pedantic);
         assert_eq!(o.name.as_deref(), Some("x"));
         assert!(ConnectOptions::parse(b"{nope").is_err());
+        assert!(ConnectOptions::parse(b"[]").is_err());
+        assert!(ConnectOptions::parse(br#"{"verbose":"yes"}"#).is_err());
+        assert!(ConnectOptions::parse(br#"{"protocol":2}"#).is_err());
+        let second = o.merge(br#"{"verbose":false}"#).unwrap();
+        assert!(!second.verbose && second.headers);
     }
 }

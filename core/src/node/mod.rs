@@ -14,12 +14,13 @@ mod info;
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
 pub use client::{ConnId, SubRef};
 pub use close::CloseReason;
-pub use connect::ConnectOptions;
+pub use connect::{ConnectError, ConnectOptions};
 pub use info::{ServerInfo, REFERENCE_VERSION, RNATS_VERSION};
 
 use crate::hash::FixedMap;
@@ -64,6 +65,9 @@ pub struct NodeStats {
     pub slow_consumers: u64,
     pub total_connections: u64,
 }
+
+/// The longest wait before a new client's first PING.
+const FIRST_PING: Duration = Duration::from_secs(2);
 
 /// The status message sent back to a requester when nobody is subscribed.
 const NO_RESPONDERS_HDR: &[u8] = b"NATS/1.0 503\r\n\r\n";
@@ -149,13 +153,8 @@ impl Node {
         self.stats.total_connections += 1;
         let parser = Parser::new(self.opts.max_control_line, self.opts.max_payload);
         let ip = peer.ip().to_string();
-        let mut client = Client::new(
-            id,
-            peer.to_string(),
-            ip,
-            parser,
-            now + self.opts.ping_interval,
-        );
+        let mut client = Client::new(id, peer.to_string(), ip, parser, now + self.first_ping());
+        client.last_activity = now;
         if self.info.auth_required {
             client.auth_deadline = Some(now + self.opts.auth_timeout);
         }
@@ -177,8 +176,20 @@ impl Node {
         id
     }
 
+    /// The first PING goes out early, to measure the round trip: after the ping interval
+    /// or 2 s, whichever is shorter, plus up to 20% so that clients that connected together
+    /// are not all PINGed together.
+    fn first_ping(&mut self) -> Duration {
+        let base = self.opts.ping_interval.min(FIRST_PING);
+        let jitter_ms = (base.as_millis() / 5) as usize;
+        base + Duration::from_millis(self.rng.below(jitter_ms + 1) as u64)
+    }
+
     /// Bytes that arrived from a client.
     pub fn receive(&mut self, now: Instant, conn: ConnId, mut data: Bytes) {
+        if let Some(client) = self.clients.get_mut(&conn) {
+            client.last_activity = now;
+        }
         loop {
             let Some(client) = self.clients.get_mut(&conn) else {
                 return;
@@ -269,11 +280,17 @@ impl Node {
                     self.close_with_err(conn, "Stale Connection", CloseReason::StaleConnection);
                     continue;
                 }
-                client.pings_out += 1;
                 client.next_ping = now + self.opts.ping_interval;
-                client.out.push_slice(b"PING\r\n");
-                self.trace_out(conn, "PING");
-                self.queue_transmit(conn);
+                // Once the round trip is known, a client that sent something within the
+                // interval is evidently alive and is spared the PING, as in the reference.
+                let busy = now.saturating_since(client.last_activity) < self.opts.ping_interval;
+                if client.rtt.is_none() || !busy {
+                    client.pings_out += 1;
+                    client.ping_sent = Some(now);
+                    client.out.push_slice(b"PING\r\n");
+                    self.trace_out(conn, "PING");
+                    self.queue_transmit(conn);
+                }
             }
             self.reschedule(conn);
         }
@@ -315,7 +332,9 @@ impl Node {
                     );
                     return self.close(conn, CloseReason::ProtocolViolation);
                 }
-                self.process_pub(conn, subject, reply, Some(header_len), message)
+                // An empty header block makes a plain message, as in the reference.
+                let header_len = (header_len > 0).then_some(header_len);
+                self.process_pub(conn, subject, reply, header_len, message)
             }
             ClientOp::Sub {
                 subject,
@@ -328,7 +347,13 @@ impl Node {
                 self.trace_out(conn, "PONG");
                 self.queue_transmit(conn);
             }
-            ClientOp::Pong => self.client_mut(conn).pings_out = 0,
+            ClientOp::Pong => {
+                let client = self.client_mut(conn);
+                client.pings_out = 0;
+                if let Some(sent) = client.ping_sent.take() {
+                    client.rtt.get_or_insert(now.saturating_since(sent));
+                }
+            }
             ClientOp::Info(json) => {
                 if serde_json::from_slice::<serde_json::Value>(&json).is_err() {
                     self.close(conn, CloseReason::ProtocolViolation);
@@ -344,10 +369,14 @@ impl Node {
     }
 
     fn process_connect(&mut self, _now: Instant, conn: ConnId, json: &[u8]) {
-        let opts = match ConnectOptions::parse(json) {
+        let opts = match self.client(conn).opts.merge(json) {
             Ok(opts) => opts,
-            Err(e) => {
-                self.log(Level::Error, conn, &format!("Invalid CONNECT: {e}"));
+            Err(ConnectError::Protocol) => {
+                let text = "invalid client protocol";
+                return self.close_with_err(conn, text, CloseReason::ProtocolViolation);
+            }
+            Err(ConnectError::Json(e)) => {
+                self.log(Level::Error, conn, &e);
                 return self.close(conn, CloseReason::ProtocolViolation);
             }
         };
@@ -557,8 +586,8 @@ impl Node {
             return self.send_ok(conn);
         }
         if max_subs > 0 && client.sub_count() >= max_subs {
-            self.log(Level::Error, conn, "Maximum Subscriptions Exceeded");
-            return self.send_err(conn, "Maximum Subscriptions Exceeded");
+            self.log(Level::Error, conn, "maximum subscriptions exceeded");
+            return self.send_err(conn, "maximum subscriptions exceeded");
         }
         if !crate::subject::is_valid_subject(&subject)
             || queue

@@ -201,9 +201,13 @@ fn hpub_without_headers_support_closes() {
 fn max_payload_violation_closes_without_allocating() {
     let mut h = Harness::new(Options::default());
     let c = h.client(QUIET);
-    h.send(c, "PUB foo 2000000000\r\n");
+    h.send(c, "PUB foo 999999999\r\n");
     assert_eq!(h.take(c), "-ERR 'Maximum Payload Violation'\r\n");
     assert!(h.is_closed(c));
+    let d = h.client(QUIET);
+    h.send(d, "PUB foo 2000000000\r\n");
+    assert_eq!(h.take(d), "");
+    assert!(h.is_closed(d));
 }
 
 #[test]
@@ -244,16 +248,28 @@ fn stale_connection_after_ping_max() {
     };
     let mut h = Harness::new(opts);
     let c = h.client(QUIET);
-    h.advance(Duration::from_secs(1));
-    h.advance(Duration::from_secs(1));
+    // Steps longer than the interval plus the first PING's jitter.
+    let step = Duration::from_millis(1250);
+    h.advance(step);
+    h.advance(step);
     assert_eq!(h.take(c), "PING\r\nPING\r\n");
-    h.advance(Duration::from_secs(1));
+    h.advance(step);
     assert_eq!(h.take(c), "-ERR 'Stale Connection'\r\n");
     assert!(h.is_closed(c));
 }
 
 #[test]
-fn pong_keeps_the_connection_alive() {
+fn first_ping_comes_within_two_seconds() {
+    let mut h = Harness::new(Options::default());
+    let c = h.client(QUIET);
+    h.advance(Duration::from_millis(1900));
+    assert_eq!(h.take(c), "");
+    h.advance(Duration::from_millis(500));
+    assert_eq!(h.take(c), "PING\r\n");
+}
+
+#[test]
+fn answering_pings_keeps_the_connection_alive() {
     let opts = Options {
         ping_interval: Duration::from_secs(1),
         ping_max: 1,
@@ -261,11 +277,35 @@ fn pong_keeps_the_connection_alive() {
     };
     let mut h = Harness::new(opts);
     let c = h.client(QUIET);
-    for _ in 0..5 {
-        h.advance(Duration::from_secs(1));
-        assert_eq!(h.take(c), "PING\r\n");
-        h.send(c, "PONG\r\n");
+    let mut pings = 0;
+    for _ in 0..10 {
+        h.advance(Duration::from_millis(700));
+        if h.take(c) == "PING\r\n" {
+            pings += 1;
+            h.send(c, "PONG\r\n");
+        }
     }
+    assert!(pings >= 2, "{pings}");
+    assert!(!h.is_closed(c));
+}
+
+#[test]
+fn busy_clients_are_not_pinged_after_the_first() {
+    let opts = Options {
+        ping_interval: Duration::from_secs(1),
+        ping_max: 1,
+        ..Options::default()
+    };
+    let mut h = Harness::new(opts);
+    let c = h.client(QUIET);
+    h.advance(Duration::from_millis(1250));
+    assert_eq!(h.take(c), "PING\r\n");
+    h.send(c, "PONG\r\n");
+    for _ in 0..10 {
+        h.advance(Duration::from_millis(500));
+        h.send(c, "PUB x 0\r\n\r\n");
+    }
+    assert_eq!(h.take(c), "");
     assert!(!h.is_closed(c));
 }
 
@@ -351,7 +391,7 @@ fn max_connections_and_subscriptions() {
         .ends_with("-ERR 'maximum connections exceeded'\r\n"));
     assert!(h.is_closed(b));
     h.send(a, "SUB a 1\r\nSUB b 2\r\n");
-    assert_eq!(h.take(a), "-ERR 'Maximum Subscriptions Exceeded'\r\n");
+    assert_eq!(h.take(a), "-ERR 'maximum subscriptions exceeded'\r\n");
     assert!(!h.is_closed(a));
 }
 

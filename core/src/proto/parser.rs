@@ -74,7 +74,7 @@ impl ParseError {
     pub fn err_text(&self) -> Option<&'static str> {
         match self {
             ParseError::UnknownOp => Some("Unknown Protocol Operation"),
-            ParseError::MaxControlLine => Some("Maximum Control Line Exceeded"),
+            ParseError::MaxControlLine => Some("maximum control line exceeded"),
             ParseError::MaxPayload { .. } => Some("Maximum Payload Violation"),
             ParseError::BadArgs(_) => None,
             ParseError::BadHeaderSize => None,
@@ -391,9 +391,10 @@ fn split_args(args: &Bytes) -> Vec<Bytes> {
     out
 }
 
-/// A decimal size: digits only, no sign, and at most what fits in 63 bits.
+/// A decimal size: digits only, no sign, at most nine of them (the reference refuses longer
+/// sizes outright, which also keeps a hostile size from ever reaching an allocation).
 fn parse_size(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 18 {
+    if s.is_empty() || s.len() > 9 {
         return None;
     }
     s.iter().try_fold(0u64, |n, &b| {
@@ -537,11 +538,15 @@ mod tests {
     fn payload_over_limit_is_refused_before_allocation() {
         let mut p = Parser::new(4096, 1024);
         assert_eq!(
-            p.next(&mut b("PUB foo 2000000000\r\n")),
-            Err(ParseError::MaxPayload {
-                size: 2_000_000_000
-            })
+            p.next(&mut b("PUB foo 999999999\r\n")),
+            Err(ParseError::MaxPayload { size: 999_999_999 })
         );
+        // Ten digits or more is not a size at all (a 2 GB declaration closes silently).
+        let mut p = Parser::new(4096, 1024);
+        assert!(matches!(
+            p.next(&mut b("PUB foo 2000000000\r\n")),
+            Err(ParseError::BadArgs(_))
+        ));
     }
 
     #[test]

@@ -23,9 +23,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            eprintln!("{}", e.to_string().trim_end());
-            eprint!("{}", cli::USAGE);
-            return ExitCode::from(1);
+            // As the reference (Go's flag package): the complaint on stderr, the usage on
+            // stdout, and exit status 0.
+            eprintln!("{}", e.to_string().lines().next().unwrap_or("bad flag"));
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
         }
     };
     if cli.help {

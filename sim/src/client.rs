@@ -1,0 +1,387 @@
+//! A simulated raw-protocol client: speaks NATS bytes over madsim TCP, records what it sends
+//! and receives in the [`History`].
+//!
+//! Writes go out in random-sized chunks, each flushed, so the server reads at random byte
+//! boundaries; reads ask for random amounts. A background reader task parses what arrives
+//! (`INFO`, `MSG`, `PING`, `PONG`, `+OK`, `-ERR`) and answers server `PING`s.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, BytesMut};
+use madsim::net::TcpStream;
+use madsim::rand::{thread_rng, Rng};
+use madsim::task::JoinHandle;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::Notify;
+
+use crate::history::{self, ClientId, Event, History};
+use crate::wire::{Window, Wires};
+
+/// How a client behaves on the wire.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub id: ClientId,
+    pub server: SocketAddr,
+    /// Writes are 1..=this bytes, chosen at random.
+    pub max_write_chunk: usize,
+    /// Reads ask for 1..=this bytes, chosen at random.
+    pub max_read: usize,
+    /// If set, the server may have at most this many bytes unread by this client in flight
+    /// (a socket buffer), registered in `wires`.
+    pub window: Option<usize>,
+    pub wires: Wires,
+    /// How long [`Client::flush`] waits for its `PONG`.
+    pub flush_timeout: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(id: ClientId, server: SocketAddr) -> ClientConfig {
+        ClientConfig {
+            id,
+            server,
+            max_write_chunk: 64,
+            max_read: 256,
+            window: None,
+            wires: Wires::default(),
+            flush_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a client operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// The connection has ended.
+    Closed,
+    /// No `PONG` within the flush timeout.
+    Timeout,
+    Io(String),
+}
+
+#[derive(Default)]
+struct Status {
+    pongs: u64,
+    closed: bool,
+    paused: bool,
+}
+
+struct Shared {
+    id: ClientId,
+    status: Mutex<Status>,
+    changed: Notify,
+    history: History,
+    writer: tokio::sync::Mutex<WriteHalf<TcpStream>>,
+    max_write_chunk: usize,
+}
+
+impl Shared {
+    fn status(&self) -> MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `data` in random-sized, separately flushed chunks.
+    async fn send(&self, data: &[u8]) -> Result<(), ClientError> {
+        let mut wr = self.writer.lock().await;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = thread_rng()
+                .gen_range(1..=self.max_write_chunk)
+                .min(rest.len());
+            wr.write_all(&rest[..n])
+                .await
+                .map_err(|e| ClientError::Io(e.to_string()))?;
+            wr.flush()
+                .await
+                .map_err(|e| ClientError::Io(e.to_string()))?;
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+}
+
+/// One connected client.
+pub struct Client {
+    id: ClientId,
+    shared: Arc<Shared>,
+    reader: JoinHandle<()>,
+    pings: u64,
+    next_seq: u64,
+    flush_timeout: Duration,
+}
+
+impl Client {
+    /// Connects (retrying refused connects), sends `CONNECT` and starts the reader.
+    pub async fn connect(cfg: ClientConfig, history: History) -> Result<Client, ClientError> {
+        let mut tries = 0;
+        let stream = loop {
+            match TcpStream::connect(cfg.server).await {
+                Ok(s) => break s,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    madsim::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(ClientError::Io(e.to_string())),
+            }
+        };
+        let window = cfg.window.map(|cap| Arc::new(Window::new(cap)));
+        if let (Some(w), Ok(addr)) = (&window, stream.local_addr()) {
+            cfg.wires.register(addr, w.clone());
+        }
+        let (rd, wr) = tokio::io::split(stream);
+        let shared = Arc::new(Shared {
+            id: cfg.id,
+            status: Mutex::new(Status::default()),
+            changed: Notify::new(),
+            history,
+            writer: tokio::sync::Mutex::new(wr),
+            max_write_chunk: cfg.max_write_chunk.max(1),
+        });
+        let reader =
+            madsim::task::spawn(read_loop(shared.clone(), rd, window, cfg.max_read.max(1)));
+        let client = Client {
+            id: cfg.id,
+            shared,
+            reader,
+            pings: 0,
+            next_seq: 0,
+            flush_timeout: cfg.flush_timeout,
+        };
+        let connect = format!(
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":true,\"lang\":\"sim\",\"version\":\"0.1\",\"name\":\"c{}\",\"protocol\":1}}\r\n",
+            cfg.id
+        );
+        client.shared.send(connect.as_bytes()).await?;
+        Ok(client)
+    }
+
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.status().closed
+    }
+
+    pub async fn subscribe(
+        &mut self,
+        subject: &str,
+        queue: Option<&str>,
+        sid: &str,
+    ) -> Result<(), ClientError> {
+        self.shared.history.record(Event::Subscribe {
+            client: self.id,
+            sid: sid.to_string(),
+            subject: subject.to_string(),
+            queue: queue.map(str::to_string),
+        });
+        let line = match queue {
+            Some(q) => format!("SUB {subject} {q} {sid}\r\n"),
+            None => format!("SUB {subject} {sid}\r\n"),
+        };
+        self.shared.send(line.as_bytes()).await
+    }
+
+    pub async fn unsubscribe(&mut self, sid: &str) -> Result<(), ClientError> {
+        self.shared.history.record(Event::Unsubscribe {
+            client: self.id,
+            sid: sid.to_string(),
+        });
+        self.shared
+            .send(format!("UNSUB {sid}\r\n").as_bytes())
+            .await
+    }
+
+    /// Publishes this client's next sequence number to `subject`, with `filler` bytes of
+    /// padding; returns the sequence number.
+    pub async fn publish(&mut self, subject: &str, filler: usize) -> Result<u64, ClientError> {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let payload = history::payload(self.id, seq, filler);
+        self.shared.history.record(Event::Publish {
+            publisher: self.id,
+            seq,
+            subject: subject.to_string(),
+        });
+        let mut msg = format!("PUB {subject} {}\r\n", payload.len()).into_bytes();
+        msg.extend_from_slice(&payload);
+        msg.extend_from_slice(b"\r\n");
+        self.shared.send(&msg).await?;
+        Ok(seq)
+    }
+
+    /// Sends raw bytes (for protocol-level scenarios).
+    pub async fn send_raw(&mut self, data: &[u8]) -> Result<(), ClientError> {
+        self.shared.send(data).await
+    }
+
+    /// `PING`, then waits for its `PONG`: afterwards the server has processed everything
+    /// this client sent before.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        self.pings += 1;
+        let target = self.pings;
+        self.shared.send(b"PING\r\n").await?;
+        let wait = async {
+            loop {
+                let changed = self.shared.changed.notified();
+                {
+                    let st = self.shared.status();
+                    if st.pongs >= target {
+                        return Ok(());
+                    }
+                    if st.closed {
+                        return Err(ClientError::Closed);
+                    }
+                }
+                changed.await;
+            }
+        };
+        match madsim::time::timeout(self.flush_timeout, wait).await {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::Timeout),
+        }
+    }
+
+    /// Stops reading from the socket (a stuck consumer) until [`Client::resume_reading`].
+    pub fn stop_reading(&self) {
+        self.shared.status().paused = true;
+    }
+
+    pub fn resume_reading(&self) {
+        self.shared.status().paused = false;
+        self.shared.changed.notify_waiters();
+    }
+
+    /// Waits until the connection ends or `limit` passes; whether it ended.
+    pub async fn wait_closed(&self, limit: Duration) -> bool {
+        let wait = async {
+            loop {
+                let changed = self.shared.changed.notified();
+                if self.shared.status().closed {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        madsim::time::timeout(limit, wait).await.is_ok()
+    }
+
+    /// Closes the connection from the client's side.
+    pub async fn close(self) {
+        self.reader.abort();
+        let mut wr = self.shared.writer.lock().await;
+        let _ = wr.shutdown().await;
+        let mut st = self.shared.status();
+        if !st.closed {
+            st.closed = true;
+            self.shared
+                .history
+                .record(Event::Closed { client: self.id });
+        }
+    }
+}
+
+async fn read_loop(
+    shared: Arc<Shared>,
+    mut rd: ReadHalf<TcpStream>,
+    window: Option<Arc<Window>>,
+    max_read: usize,
+) {
+    let mut buf = BytesMut::new();
+    loop {
+        loop {
+            let changed = shared.changed.notified();
+            if !shared.status().paused {
+                break;
+            }
+            changed.await;
+        }
+        let want = thread_rng().gen_range(1..=max_read);
+        buf.reserve(want);
+        let res = rd.read_buf(&mut (&mut buf).limit(want)).await;
+        let n = match res {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(w) = &window {
+            w.consumed(n);
+        }
+        if !parse(&shared, &mut buf).await {
+            break;
+        }
+    }
+    let mut st = shared.status();
+    if !st.closed {
+        st.closed = true;
+        shared.history.record(Event::Closed { client: shared.id });
+    }
+    drop(st);
+    shared.changed.notify_waiters();
+}
+
+/// Handles every complete operation in `buf`; false if the stream is garbled.
+async fn parse(shared: &Shared, buf: &mut BytesMut) -> bool {
+    loop {
+        let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") else {
+            return true;
+        };
+        let line = String::from_utf8_lossy(&buf[..eol]).into_owned();
+        let mut words = line.split_ascii_whitespace();
+        let op = words.next().unwrap_or("").to_ascii_uppercase();
+        match op.as_str() {
+            "MSG" => {
+                let args: Vec<&str> = words.collect();
+                if args.len() < 3 || args.len() > 4 {
+                    return false;
+                }
+                let Ok(size) = args[args.len() - 1].parse::<usize>() else {
+                    return false;
+                };
+                let total = eol + 2 + size + 2;
+                if buf.len() < total {
+                    return true;
+                }
+                let payload = &buf[eol + 2..eol + 2 + size];
+                let event = match history::parse_payload(payload) {
+                    Some((publisher, seq)) => Event::Deliver {
+                        client: shared.id,
+                        sid: args[1].to_string(),
+                        subject: args[0].to_string(),
+                        publisher,
+                        seq,
+                    },
+                    None => Event::Error {
+                        client: shared.id,
+                        text: format!("unparsable payload on {}", args[0]),
+                    },
+                };
+                shared.history.record(event);
+                buf.advance(total);
+                continue;
+            }
+            "PING" => {
+                if shared.send(b"PONG\r\n").await.is_err() {
+                    return false;
+                }
+            }
+            "PONG" => {
+                shared.status().pongs += 1;
+                shared.history.record(Event::Flushed { client: shared.id });
+                shared.changed.notify_waiters();
+            }
+            "-ERR" => {
+                let text = line[4..].trim().to_string();
+                shared.history.record(Event::Error {
+                    client: shared.id,
+                    text,
+                });
+            }
+            "INFO" | "+OK" => {}
+            _ => return false,
+        }
+        buf.advance(eol + 2);
+    }
+}

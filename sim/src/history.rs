@@ -1,0 +1,101 @@
+//! The record of what clients did and saw, in the order it happened in simulated time.
+//!
+//! Clients are numbered by the scenario (not by madsim task or node ids, which come from
+//! process-wide counters). A published payload carries `publisher:seq:` then filler, so a
+//! delivery names the publish it came from.
+
+use std::sync::{Arc, Mutex};
+
+/// A client as the scenario numbered it.
+pub type ClientId = u32;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The client sent `SUB subject [queue] sid`.
+    Subscribe {
+        client: ClientId,
+        sid: String,
+        subject: String,
+        queue: Option<String>,
+    },
+    /// The client sent `UNSUB sid`.
+    Unsubscribe { client: ClientId, sid: String },
+    /// The client sent a `PUB` whose payload starts `publisher:seq:`.
+    Publish {
+        publisher: ClientId,
+        seq: u64,
+        subject: String,
+    },
+    /// The client got the `PONG` for a `PING` it sent: the server has processed everything
+    /// the client sent before that `PING`.
+    Flushed { client: ClientId },
+    /// The client received a `MSG`.
+    Deliver {
+        client: ClientId,
+        sid: String,
+        subject: String,
+        publisher: ClientId,
+        seq: u64,
+    },
+    /// The client received `-ERR text`.
+    Error { client: ClientId, text: String },
+    /// The client's connection ended (EOF or error), or the client closed it.
+    Closed { client: ClientId },
+}
+
+/// The shared, append-only history of one run.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl History {
+    pub fn new() -> History {
+        History::default()
+    }
+
+    pub fn record(&self, e: Event) {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(e);
+    }
+
+    /// A copy of everything recorded so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A stable hash of the whole history (FNV-1a over its debug text): equal for equal
+    /// histories in every process, unlike `std`'s randomly keyed hasher.
+    pub fn digest(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for e in self.events() {
+            for b in format!("{e:?};").bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    }
+}
+
+/// The payload of message `seq` from `publisher`, padded with `filler` bytes.
+pub fn payload(publisher: ClientId, seq: u64, filler: usize) -> Vec<u8> {
+    let mut p = format!("{publisher}:{seq}:").into_bytes();
+    p.extend((0..filler).map(|i| b'a' + (i % 26) as u8));
+    p
+}
+
+/// The publisher and sequence number a payload starts with.
+pub fn parse_payload(p: &[u8]) -> Option<(ClientId, u64)> {
+    let s = std::str::from_utf8(p).ok()?;
+    let mut it = s.splitn(3, ':');
+    let publisher = it.next()?.parse().ok()?;
+    let seq = it.next()?.parse().ok()?;
+    it.next()?;
+    Some((publisher, seq))
+}

@@ -1,0 +1,363 @@
+//! The sim shell: one core [`Node`] on a simulated host.
+//!
+//! Shaped like the tokio shell (`io-tokio/src/server.rs`): a listener task accepts
+//! connections, each connection has a reader task (bytes into the node) and a writer task
+//! (the node's queued bytes out), and a timer task ticks the node when it asks. The node sits
+//! behind one mutex never held across an `await`. Differences: time is madsim's virtual
+//! clock shifted by a per-node offset (clock skew), writes go out in random-sized chunks
+//! (each flushed, so the peer reads them at random boundaries), and a client that registered
+//! a [`Window`](crate::wire::Window) pushes back on the writer like a full socket buffer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use madsim::net::{TcpListener, TcpStream};
+use madsim::rand::{thread_rng, Rng};
+use madsim::task::JoinHandle;
+use rnats_core::node::{CloseReason, ConnId, Level, Node, NodeStats, Output};
+use rnats_core::options::Options;
+use rnats_core::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::Notify;
+
+use crate::wire::Wires;
+
+/// How one simulated server is set up.
+#[derive(Clone, Debug)]
+pub struct ShellConfig {
+    pub opts: Options,
+    pub port: u16,
+    /// Seeds the node's own generator.
+    pub seed: u64,
+    /// Added to madsim's clock before it reaches the node (clock skew between nodes).
+    pub clock_offset: Duration,
+    /// The largest chunk the writer sends at once (chunks are 1..=this, chosen at random).
+    pub max_write_chunk: usize,
+    /// The largest read the reader asks for at once.
+    pub max_read: usize,
+    /// Socket windows registered by clients.
+    pub wires: Wires,
+}
+
+impl ShellConfig {
+    pub fn new(opts: Options, port: u16, seed: u64) -> ShellConfig {
+        ShellConfig {
+            opts,
+            port,
+            seed,
+            clock_offset: Duration::ZERO,
+            max_write_chunk: 4096,
+            max_read: 4096,
+            wires: Wires::default(),
+        }
+    }
+}
+
+/// What a test can see of a running server from outside: its stats and log lines. Survives
+/// restarts of the host (it is re-pointed at the new node).
+#[derive(Clone, Default)]
+pub struct ServerView {
+    inner: Arc<Mutex<Option<Arc<Shared>>>>,
+}
+
+impl ServerView {
+    pub fn stats(&self) -> NodeStats {
+        self.get()
+            .map(|s| s.lock().node.stats().clone())
+            .unwrap_or_default()
+    }
+
+    pub fn num_clients(&self) -> usize {
+        self.get().map(|s| s.lock().node.num_clients()).unwrap_or(0)
+    }
+
+    /// Every log line the node produced so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.get()
+            .map(|s| s.logs.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    fn get(&self) -> Option<Arc<Shared>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The shell's side of one connection.
+struct Conn {
+    wake: Notify,
+    /// Interrupts a write blocked on a full window when the node closes the connection.
+    close_now: Notify,
+    closing: Mutex<Option<Vec<Bytes>>>,
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct State {
+    node: Node,
+    conns: BTreeMap<ConnId, Arc<Conn>>,
+    timer_at: Option<Instant>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    logs: Mutex<Vec<String>>,
+    epoch: madsim::time::Instant,
+    offset: Duration,
+    timer_wake: Notify,
+    write_deadline: Duration,
+    max_write_chunk: usize,
+    max_read: usize,
+    wires: Wires,
+}
+
+impl Shared {
+    fn now(&self) -> Instant {
+        let d = self.epoch.elapsed() + self.offset;
+        Instant::from_nanos(d.as_nanos() as u64)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut st = self.lock();
+        let r = f(&mut st);
+        self.dispatch(&mut st);
+        r
+    }
+
+    fn with_node<R>(&self, f: impl FnOnce(&mut Node) -> R) -> R {
+        self.with_state(|st| f(&mut st.node))
+    }
+
+    fn dispatch(&self, st: &mut State) {
+        while let Some(out) = st.node.poll_output() {
+            match out {
+                Output::Transmit(id) => {
+                    if let Some(conn) = st.conns.get(&id) {
+                        conn.wake.notify_one();
+                    }
+                }
+                Output::Close { conn: id, last } => {
+                    if let Some(conn) = st.conns.remove(&id) {
+                        *conn.closing.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+                        conn.wake.notify_one();
+                        conn.close_now.notify_one();
+                    }
+                }
+                Output::Log { level, text } => {
+                    let line = format!("[{}] {text}", level_tag(level));
+                    self.logs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(line);
+                }
+            }
+        }
+        let next = st.node.poll_timeout();
+        if next.is_some() && (st.timer_at.is_none() || next < st.timer_at) {
+            st.timer_at = next;
+            self.timer_wake.notify_one();
+        }
+    }
+}
+
+fn level_tag(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERR",
+        Level::Warn => "WRN",
+        Level::Info => "INF",
+        Level::Debug => "DBG",
+        Level::Trace => "TRC",
+    }
+}
+
+/// Runs a server until the host is killed: binds `0.0.0.0:port`, accepts and serves.
+/// Use it as (part of) a madsim node's `init`.
+pub async fn run(cfg: ShellConfig, view: ServerView) {
+    let listener = TcpListener::bind(("0.0.0.0", cfg.port))
+        .await
+        .expect("bind the simulated listener");
+    let write_deadline = cfg.opts.write_deadline.max(Duration::from_millis(1));
+    let node = Node::new(cfg.opts, cfg.port, cfg.seed);
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            node,
+            conns: BTreeMap::new(),
+            timer_at: None,
+        }),
+        logs: Mutex::new(Vec::new()),
+        epoch: madsim::time::Instant::now(),
+        offset: cfg.clock_offset,
+        timer_wake: Notify::new(),
+        write_deadline,
+        max_write_chunk: cfg.max_write_chunk.max(1),
+        max_read: cfg.max_read.max(1),
+        wires: cfg.wires,
+    });
+    *view.inner.lock().unwrap_or_else(|e| e.into_inner()) = Some(shared.clone());
+    madsim::task::spawn(timer_loop(shared.clone()));
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => start_conn(&shared, stream, peer),
+            Err(_) => madsim::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+fn start_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let (rd, wr) = tokio::io::split(stream);
+    let conn = Arc::new(Conn {
+        wake: Notify::new(),
+        close_now: Notify::new(),
+        closing: Mutex::new(None),
+        reader: Mutex::new(None),
+    });
+    let now = shared.now();
+    let id = shared.with_state(|st| {
+        let id = st.node.accept(now, peer);
+        st.conns.insert(id, conn.clone());
+        id
+    });
+    let reader = madsim::task::spawn(read_loop(shared.clone(), id, rd));
+    *conn.reader.lock().unwrap_or_else(|e| e.into_inner()) = Some(reader);
+    madsim::task::spawn(write_loop(shared.clone(), id, conn, wr, peer));
+}
+
+async fn read_loop(shared: Arc<Shared>, id: ConnId, mut rd: ReadHalf<TcpStream>) {
+    let mut buf = BytesMut::new();
+    loop {
+        let want = thread_rng().gen_range(1..=shared.max_read);
+        buf.reserve(want);
+        let mut limited = (&mut buf).limit(want);
+        match rd.read_buf(&mut limited).await {
+            Ok(0) => {
+                shared.with_node(|n| n.closed(id, CloseReason::ClientClosed));
+                return;
+            }
+            Ok(_) => {
+                let data = buf.split().freeze();
+                let now = shared.now();
+                shared.with_node(|node| node.receive(now, id, data));
+            }
+            Err(_) => {
+                shared.with_node(|n| n.closed(id, CloseReason::ReadError));
+                return;
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    shared: Arc<Shared>,
+    id: ConnId,
+    conn: Arc<Conn>,
+    mut wr: WriteHalf<TcpStream>,
+    peer: SocketAddr,
+) {
+    let mut bufs: Vec<Bytes> = Vec::new();
+    loop {
+        conn.wake.notified().await;
+        let closing = conn
+            .closing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut last) = closing {
+            let deadline = shared.write_deadline;
+            let _ = madsim::time::timeout(
+                deadline,
+                write_chunks(&shared, peer, &mut wr, &mut last, None),
+            )
+            .await;
+            let _ = wr.shutdown().await;
+            if let Some(reader) = conn.reader.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                reader.abort();
+            }
+            // Dropping both halves ends the simulated stream: the client reads EOF.
+            return;
+        }
+        shared.with_node(|n| n.take_outbound(id, &mut bufs));
+        if bufs.is_empty() {
+            continue;
+        }
+        let write = madsim::time::timeout(
+            shared.write_deadline,
+            write_chunks(&shared, peer, &mut wr, &mut bufs, Some(id)),
+        );
+        tokio::select! {
+            biased;
+            _ = conn.close_now.notified() => {
+                // The node dropped the connection: the next wake-up carries out the close.
+                conn.wake.notify_one();
+            }
+            res = write => match res {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => shared.with_node(|n| n.closed(id, CloseReason::WriteError)),
+                Err(_) => shared.with_node(|n| n.write_stalled(id)),
+            },
+        }
+        bufs.clear();
+    }
+}
+
+/// Writes every chunk in order, in random-sized pieces, each flushed (madsim sends on
+/// flush), waiting for room in the client's window if it has one. Reports each piece to
+/// the node as written when `report` names the connection.
+async fn write_chunks(
+    shared: &Shared,
+    peer: SocketAddr,
+    wr: &mut WriteHalf<TcpStream>,
+    bufs: &mut Vec<Bytes>,
+    report: Option<ConnId>,
+) -> std::io::Result<()> {
+    let mut window = None;
+    for buf in bufs.iter_mut() {
+        while buf.has_remaining() {
+            let mut n = thread_rng()
+                .gen_range(1..=shared.max_write_chunk)
+                .min(buf.len());
+            if window.is_none() {
+                window = shared.wires.get(peer);
+            }
+            if let Some(w) = &window {
+                n = w.reserve(n).await;
+            }
+            wr.write_all(&buf[..n]).await?;
+            wr.flush().await?;
+            buf.advance(n);
+            if let Some(id) = report {
+                shared.with_node(|node| node.written(id, n));
+            }
+        }
+    }
+    bufs.clear();
+    Ok(())
+}
+
+/// Ticks the node whenever it asked to be ticked.
+async fn timer_loop(shared: Arc<Shared>) {
+    loop {
+        let next = shared.lock().timer_at;
+        let sleep = match next {
+            Some(at) => at.saturating_since(shared.now()),
+            None => Duration::from_secs(3600),
+        };
+        // biased: tokio's own branch shuffling would draw from an RNG madsim does not seed.
+        tokio::select! {
+            biased;
+            _ = madsim::time::sleep(sleep) => {
+                let now = shared.now();
+                shared.with_state(|st| {
+                    st.timer_at = None;
+                    st.node.tick(now);
+                });
+            }
+            _ = shared.timer_wake.notified() => {}
+        }
+    }
+}

@@ -125,14 +125,12 @@ async fn run(opts: Options, logger: Arc<Logger>) -> Result<(), String> {
         0 => DEFAULT_PORT as u16,
         p => u16::try_from(p).map_err(|_| format!("invalid port {p}"))?,
     };
-    let listener = tokio::net::TcpListener::bind((opts.host.as_str(), port))
-        .await
-        .map_err(|e| {
-            format!(
-                "Error listening on port: {}, \"{e}\"",
-                host_port(&opts.host, port)
-            )
-        })?;
+    let listener = listen(&opts.host, port).await.map_err(|e| {
+        format!(
+            "Error listening on port: {}, \"{e}\"",
+            host_port(&opts.host, port)
+        )
+    })?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?.port();
     let seed = rand_seed();
     let node = Node::new(opts.clone(), bound, seed);
@@ -167,6 +165,32 @@ async fn run(opts: Options, logger: Arc<Logger>) -> Result<(), String> {
     }
     logger.info("Server Exiting..");
     Ok(())
+}
+
+/// How many connections may wait to be accepted. tokio's default (128) drops some of a
+/// burst of a thousand connects, which then hang without ever seeing `INFO`; the reference
+/// asks for more and the kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the client listener, with address reuse (a restarted server can take its port
+/// straight back) and a deep accept backlog.
+async fn listen(host: &str, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last_err = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = match addr {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::ErrorKind::AddrNotAvailable.into()))
 }
 
 /// `host:port`, with brackets around an IPv6 host, as Go's `net.JoinHostPort` writes it.

@@ -2,26 +2,38 @@
 //!
 //! Each returns a list of violations, empty when the history is fine. What they check:
 //! - a delivery names a publish that was sent, on the published subject, to a subscription
-//!   whose subject matches it, not after its `UNSUB` was flushed;
-//! - no subscription gets the same message twice;
-//! - each subscription sees each publisher's messages in publish order;
+//!   of the client's current connection whose subject matches it, not after its `UNSUB`
+//!   was flushed;
+//! - no subscription (across reconnects of its client) gets the same message twice;
+//! - each subscription sees the messages of each publisher connection in publish order;
 //! - a queue group gets each matching message at most once, and exactly once when all its
 //!   members are healthy; a healthy plain subscription gets every matching message.
 //!
-//! "Flushed" and "healthy" use the `PING`/`PONG` syncs in the history: an operation is
-//! flushed at the first `Flushed` of its client after it; a subscription surely receives a
-//! publish if it was flushed before the publish was sent, was not unsubscribed before the
-//! publish was flushed, and its client flushed again after that (so the message had to
-//! arrive before that `PONG`).
+//! Connections: a client's `Connected` events split its history into connections; a `SUB`
+//! lives only in the connection that sent it (a client that reconnects sends it again,
+//! which starts a new incarnation of the subscription). Core NATS is at-most-once, so a
+//! subscription is owed only what was published while it was live and flushed.
+//!
+//! "Flushed" uses the `PING`/`PONG` syncs: within one connection the k-th `Ping` pairs with
+//! the k-th `Flushed` (a history without `Ping` events treats each `Flushed` as its own
+//! `PING`). An operation is flushed at the `PONG` of the first sync whose `PING` was sent
+//! after it, in the same connection. A subscription surely receives a publish if it was
+//! flushed before the publish was sent, was not unsubscribed before the publish was
+//! flushed, and a `PING` of the same connection sent after the publish was flushed got its
+//! `PONG` (so the message had to be queued before that `PONG`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::{ClientId, Event};
 
+/// One incarnation of a subscription: a `SUB` in one connection of its client.
 #[derive(Clone, Debug)]
 struct Sub {
+    client: ClientId,
+    sid: String,
     subject: String,
     queue: Option<String>,
+    conn: u32,
     at: usize,
     flushed: Option<usize>,
     unsub: Option<usize>,
@@ -32,32 +44,69 @@ struct Sub {
 struct Pub {
     subject: String,
     at: usize,
+    conn: u32,
     flushed: Option<usize>,
 }
 
 /// The history, indexed.
 struct Index<'a> {
     events: &'a [Event],
-    subs: BTreeMap<(ClientId, String), Sub>,
+    subs: Vec<Sub>,
     pubs: BTreeMap<(ClientId, u64), Pub>,
-    flushes: BTreeMap<ClientId, Vec<usize>>,
+    /// (ping sent, pong received) per connection, in order.
+    syncs: BTreeMap<(ClientId, u32), Vec<(usize, usize)>>,
+    /// For each delivery (by event index), the incarnation it went to.
+    delivered_to: BTreeMap<usize, usize>,
 }
 
 impl<'a> Index<'a> {
     fn new(events: &'a [Event]) -> Index<'a> {
-        let mut flushes: BTreeMap<ClientId, Vec<usize>> = BTreeMap::new();
+        // Pass 1: the connection of every event, and the syncs.
+        let mut conn_of: BTreeMap<ClientId, u32> = BTreeMap::new();
+        let mut conns = Vec::with_capacity(events.len());
+        let mut pings: BTreeMap<(ClientId, u32), Vec<usize>> = BTreeMap::new();
+        let mut pongs: BTreeMap<(ClientId, u32), Vec<usize>> = BTreeMap::new();
         for (i, e) in events.iter().enumerate() {
-            if let Event::Flushed { client } = e {
-                flushes.entry(*client).or_default().push(i);
+            let Some(client) = event_client(e) else {
+                conns.push(0);
+                continue;
+            };
+            if matches!(e, Event::Connected { .. }) {
+                *conn_of.entry(client).or_default() += 1;
+            }
+            let c = conn_of.get(&client).copied().unwrap_or(0);
+            conns.push(c);
+            match e {
+                Event::Ping { .. } => pings.entry((client, c)).or_default().push(i),
+                Event::Flushed { .. } => pongs.entry((client, c)).or_default().push(i),
+                _ => {}
             }
         }
-        let flushed_after = |client: ClientId, i: usize| -> Option<usize> {
-            let f = flushes.get(&client)?;
-            f.get(f.partition_point(|&x| x < i)).copied()
+        let mut syncs: BTreeMap<(ClientId, u32), Vec<(usize, usize)>> = BTreeMap::new();
+        for (key, po) in &pongs {
+            let pi = pings.get(key);
+            let v = po
+                .iter()
+                .enumerate()
+                .map(|(k, &pong)| {
+                    let ping = pi.and_then(|p| p.get(k)).copied().unwrap_or(pong);
+                    (ping.min(pong), pong)
+                })
+                .collect();
+            syncs.insert(*key, v);
+        }
+        let flushed_after = |client: ClientId, conn: u32, i: usize| -> Option<usize> {
+            let s = syncs.get(&(client, conn))?;
+            s.get(s.partition_point(|&(ping, _)| ping <= i))
+                .map(|&(_, pong)| pong)
         };
-        let mut subs = BTreeMap::new();
+        // Pass 2: subscriptions, publishes, deliveries.
+        let mut subs: Vec<Sub> = Vec::new();
+        let mut current: BTreeMap<(ClientId, String), usize> = BTreeMap::new();
         let mut pubs = BTreeMap::new();
+        let mut delivered_to = BTreeMap::new();
         for (i, e) in events.iter().enumerate() {
+            let conn = conns[i];
             match e {
                 Event::Subscribe {
                     client,
@@ -65,23 +114,25 @@ impl<'a> Index<'a> {
                     subject,
                     queue,
                 } => {
-                    subs.insert(
-                        (*client, sid.clone()),
-                        Sub {
-                            subject: subject.clone(),
-                            queue: queue.clone(),
-                            at: i,
-                            flushed: flushed_after(*client, i),
-                            unsub: None,
-                            unsub_flushed: None,
-                        },
-                    );
+                    current.insert((*client, sid.clone()), subs.len());
+                    subs.push(Sub {
+                        client: *client,
+                        sid: sid.clone(),
+                        subject: subject.clone(),
+                        queue: queue.clone(),
+                        conn,
+                        at: i,
+                        flushed: flushed_after(*client, conn, i),
+                        unsub: None,
+                        unsub_flushed: None,
+                    });
                 }
                 Event::Unsubscribe { client, sid } => {
-                    if let Some(s) = subs.get_mut(&(*client, sid.clone())) {
-                        if s.unsub.is_none() {
+                    if let Some(&k) = current.get(&(*client, sid.clone())) {
+                        let s = &mut subs[k];
+                        if s.conn == conn && s.unsub.is_none() {
                             s.unsub = Some(i);
-                            s.unsub_flushed = flushed_after(*client, i);
+                            s.unsub_flushed = flushed_after(*client, conn, i);
                         }
                     }
                 }
@@ -95,9 +146,17 @@ impl<'a> Index<'a> {
                         Pub {
                             subject: subject.clone(),
                             at: i,
-                            flushed: flushed_after(*publisher, i),
+                            conn,
+                            flushed: flushed_after(*publisher, conn, i),
                         },
                     );
+                }
+                Event::Deliver { client, sid, .. } => {
+                    if let Some(&k) = current.get(&(*client, sid.clone())) {
+                        if subs[k].conn == conn {
+                            delivered_to.insert(i, k);
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -106,21 +165,36 @@ impl<'a> Index<'a> {
             events,
             subs,
             pubs,
-            flushes,
+            syncs,
+            delivered_to,
         }
     }
 
-    /// Whether `sub` of `client` must receive `p` (see the module comment).
-    fn surely_receives(&self, client: ClientId, sub: &Sub, p: &Pub) -> bool {
+    /// Whether incarnation `sub` must receive `p` (see the module comment).
+    fn surely_receives(&self, sub: &Sub, p: &Pub) -> bool {
         let Some(pf) = p.flushed else {
             return false;
         };
         let active = sub.flushed.is_some_and(|f| f < p.at) && sub.unsub.is_none_or(|u| u > pf);
-        let later_flush = self
-            .flushes
-            .get(&client)
-            .is_some_and(|f| f.last().is_some_and(|&l| l > pf));
-        active && later_flush
+        let later_sync = self
+            .syncs
+            .get(&(sub.client, sub.conn))
+            .is_some_and(|s| s.iter().any(|&(ping, _)| ping > pf));
+        active && later_sync
+    }
+}
+
+fn event_client(e: &Event) -> Option<ClientId> {
+    match e {
+        Event::Connected { client }
+        | Event::Ping { client }
+        | Event::Flushed { client }
+        | Event::Subscribe { client, .. }
+        | Event::Unsubscribe { client, .. }
+        | Event::Deliver { client, .. }
+        | Event::Error { client, .. }
+        | Event::Closed { client } => Some(*client),
+        Event::Publish { publisher, .. } => Some(*publisher),
     }
 }
 
@@ -133,7 +207,8 @@ pub fn all(events: &[Event]) -> Vec<String> {
     v
 }
 
-/// Every delivery is of a sent publish, on its subject, to a live matching subscription.
+/// Every delivery is of a sent publish, on its subject, to a live matching subscription of
+/// the client's current connection.
 pub fn deliveries(events: &[Event]) -> Vec<String> {
     let ix = Index::new(events);
     let mut v = Vec::new();
@@ -157,12 +232,9 @@ pub fn deliveries(events: &[Event]) -> Vec<String> {
             }
             Some(_) => {}
         }
-        match ix.subs.get(&(*client, sid.clone())) {
-            None => v.push(format!("{what}: no such subscription")),
+        match ix.delivered_to.get(&i).map(|&k| &ix.subs[k]) {
+            None => v.push(format!("{what}: no such subscription in this connection")),
             Some(s) => {
-                if s.at > i {
-                    v.push(format!("{what}: before the SUB was sent"));
-                }
                 if !subject_matches(&s.subject, subject) {
                     v.push(format!("{what}: does not match {}", s.subject));
                 }
@@ -175,7 +247,7 @@ pub fn deliveries(events: &[Event]) -> Vec<String> {
     v
 }
 
-/// No subscription receives the same message twice.
+/// No subscription receives the same message twice, not even across reconnects.
 pub fn no_duplicates(events: &[Event]) -> Vec<String> {
     let mut seen = BTreeSet::new();
     let mut v = Vec::new();
@@ -198,9 +270,12 @@ pub fn no_duplicates(events: &[Event]) -> Vec<String> {
     v
 }
 
-/// Each subscription sees each publisher's messages in increasing sequence order.
+/// Each subscription (across reconnects) sees the messages each publisher sent over one
+/// connection in increasing sequence order. Messages a publisher sent over different
+/// connections may legitimately be reordered: the server may still be reading the old one.
 pub fn per_publisher_order(events: &[Event]) -> Vec<String> {
-    let mut last: BTreeMap<(ClientId, String, ClientId), u64> = BTreeMap::new();
+    let ix = Index::new(events);
+    let mut last: BTreeMap<(ClientId, String, ClientId, u32), u64> = BTreeMap::new();
     let mut v = Vec::new();
     for (i, e) in events.iter().enumerate() {
         if let Event::Deliver {
@@ -211,7 +286,8 @@ pub fn per_publisher_order(events: &[Event]) -> Vec<String> {
             ..
         } = e
         {
-            let prev = last.insert((*client, sid.clone(), *publisher), *seq);
+            let pconn = ix.pubs.get(&(*publisher, *seq)).map_or(0, |p| p.conn);
+            let prev = last.insert((*client, sid.clone(), *publisher, pconn), *seq);
             if let Some(prev) = prev {
                 if prev >= *seq {
                     v.push(format!(
@@ -225,49 +301,42 @@ pub fn per_publisher_order(events: &[Event]) -> Vec<String> {
 }
 
 /// Queue groups get each matching message at most once, and exactly once when every member
-/// that may have been chosen surely receives; healthy plain subscriptions get every
-/// matching message.
+/// incarnation that may have been chosen surely receives; healthy plain subscriptions get
+/// every matching message.
 pub fn completeness(events: &[Event]) -> Vec<String> {
     let ix = Index::new(events);
-    let mut got: BTreeMap<(ClientId, u64), Vec<(ClientId, String)>> = BTreeMap::new();
-    for e in ix.events {
-        if let Event::Deliver {
-            client,
-            sid,
-            publisher,
-            seq,
-            ..
-        } = e
-        {
-            got.entry((*publisher, *seq))
-                .or_default()
-                .push((*client, sid.clone()));
+    // (publisher, seq) -> incarnations it was delivered to.
+    let mut got: BTreeMap<(ClientId, u64), Vec<usize>> = BTreeMap::new();
+    for (i, e) in ix.events.iter().enumerate() {
+        if let Event::Deliver { publisher, seq, .. } = e {
+            if let Some(&k) = ix.delivered_to.get(&i) {
+                got.entry((*publisher, *seq)).or_default().push(k);
+            }
         }
     }
     // Queue groups are (subject, queue name), as in the server.
-    let mut groups: BTreeMap<(String, String), Vec<(ClientId, String)>> = BTreeMap::new();
-    for ((client, sid), s) in &ix.subs {
+    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (k, s) in ix.subs.iter().enumerate() {
         if let Some(q) = &s.queue {
             groups
                 .entry((s.subject.clone(), q.clone()))
                 .or_default()
-                .push((*client, sid.clone()));
+                .push(k);
         }
     }
     let mut v = Vec::new();
     let none = Vec::new();
     for (&(publisher, seq), p) in &ix.pubs {
         let got = got.get(&(publisher, seq)).unwrap_or(&none);
-        let count =
-            |c: ClientId, sid: &str| got.iter().filter(|(gc, gs)| *gc == c && gs == sid).count();
-        for ((client, sid), s) in &ix.subs {
+        let count = |k: usize| got.iter().filter(|&&g| g == k).count();
+        for (k, s) in ix.subs.iter().enumerate() {
             if s.queue.is_some() || !subject_matches(&s.subject, &p.subject) {
                 continue;
             }
-            if ix.surely_receives(*client, s, p) && count(*client, sid) == 0 {
+            if ix.surely_receives(s, p) && count(k) == 0 {
                 v.push(format!(
-                    "{publisher}:{seq} on {} lost for client {client} sid {sid} ({})",
-                    p.subject, s.subject
+                    "{publisher}:{seq} on {} lost for client {} sid {} ({})",
+                    p.subject, s.client, s.sid, s.subject
                 ));
             }
         }
@@ -275,7 +344,7 @@ pub fn completeness(events: &[Event]) -> Vec<String> {
             if !subject_matches(gsubject, &p.subject) {
                 continue;
             }
-            let n: usize = members.iter().map(|(c, sid)| count(*c, sid)).sum();
+            let n: usize = members.iter().map(|&k| count(k)).sum();
             if n > 1 {
                 v.push(format!(
                     "{publisher}:{seq} on {} delivered {n} times to queue group {queue} ({gsubject})",
@@ -283,14 +352,15 @@ pub fn completeness(events: &[Event]) -> Vec<String> {
                 ));
             }
             let pf = p.flushed.unwrap_or(usize::MAX);
-            let candidates: Vec<_> = members
+            let candidates: Vec<usize> = members
                 .iter()
-                .filter(|(c, sid)| ix.subs[&(*c, sid.clone())].at < pf)
+                .copied()
+                .filter(|&k| ix.subs[k].at < pf)
                 .collect();
             let healthy = !candidates.is_empty()
                 && candidates
                     .iter()
-                    .all(|(c, sid)| ix.surely_receives(*c, &ix.subs[&(*c, sid.clone())], p));
+                    .all(|&k| ix.surely_receives(&ix.subs[k], p));
             if healthy && n == 0 {
                 v.push(format!(
                     "{publisher}:{seq} on {} lost for queue group {queue} ({gsubject})",

@@ -126,6 +126,7 @@ impl Client {
                 Err(e) => return Err(ClientError::Io(e.to_string())),
             }
         };
+        history.record(Event::Connected { client: cfg.id });
         let window = cfg.window.map(|cap| Arc::new(Window::new(cap)));
         if let (Some(w), Ok(addr)) = (&window, stream.local_addr()) {
             cfg.wires.register(addr, w.clone());
@@ -223,6 +224,7 @@ impl Client {
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         self.pings += 1;
         let target = self.pings;
+        self.shared.history.record(Event::Ping { client: self.id });
         self.shared.send(b"PING\r\n").await?;
         let wait = async {
             loop {
@@ -267,6 +269,37 @@ impl Client {
             }
         };
         madsim::time::timeout(limit, wait).await.is_ok()
+    }
+
+    /// The sequence number the next [`Client::publish`] will use minus one.
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Continues a publisher's sequence on a new connection: the next publish is `seq + 1`.
+    pub fn set_last_seq(&mut self, seq: u64) {
+        self.next_seq = seq;
+    }
+
+    /// Drops the connection abruptly, mid-stream: sends the first `partial` bytes of one
+    /// more `PUB` to `subject` (never a whole one, so the server must discard it), then
+    /// drops the socket without a shutdown. Nothing of the partial publish is recorded.
+    pub async fn reset(self, subject: &str, partial: usize) {
+        let payload = history::payload(self.id, self.next_seq + 1, 16);
+        let mut msg = format!("PUB {subject} {}\r\n", payload.len()).into_bytes();
+        msg.extend_from_slice(&payload);
+        // Without the final CRLF the message is never complete.
+        let _ = self.shared.send(&msg[..partial.min(msg.len() - 1)]).await;
+        self.reader.abort();
+        let mut st = self.shared.status();
+        if !st.closed {
+            st.closed = true;
+            self.shared
+                .history
+                .record(Event::Closed { client: self.id });
+        }
+        drop(st);
+        self.shared.changed.notify_waiters();
     }
 
     /// Closes the connection from the client's side.

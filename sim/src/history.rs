@@ -11,6 +11,8 @@ pub type ClientId = u32;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
+    /// The client opened a new connection (its earlier subscriptions are gone).
+    Connected { client: ClientId },
     /// The client sent `SUB subject [queue] sid`.
     Subscribe {
         client: ClientId,
@@ -26,6 +28,9 @@ pub enum Event {
         seq: u64,
         subject: String,
     },
+    /// The client sent a `PING` (from [`flush`](crate::client::Client::flush)); within a
+    /// connection the k-th `Ping` is answered by the k-th `Flushed`.
+    Ping { client: ClientId },
     /// The client got the `PONG` for a `PING` it sent: the server has processed everything
     /// the client sent before that `PING`.
     Flushed { client: ClientId },

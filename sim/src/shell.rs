@@ -40,6 +40,28 @@ pub struct ShellConfig {
     pub max_read: usize,
     /// Socket windows registered by clients.
     pub wires: Wires,
+    /// Jumps of the node's clock, set from outside while it runs (survives restarts).
+    pub clock: NodeClock,
+}
+
+/// A node clock's forward jumps on top of `clock_offset`: a fault schedule moves it, the
+/// shell adds it to every `now` and wakes its timer so the node sees the jump at once.
+#[derive(Clone, Debug, Default)]
+pub struct NodeClock {
+    inner: Arc<(Mutex<Duration>, Notify)>,
+}
+
+impl NodeClock {
+    /// Moves the node's clock forward by `by`.
+    pub fn jump(&self, by: Duration) {
+        *self.inner.0.lock().unwrap_or_else(|e| e.into_inner()) += by;
+        self.inner.1.notify_one();
+    }
+
+    /// The sum of all jumps so far.
+    pub fn jumped(&self) -> Duration {
+        *self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl ShellConfig {
@@ -52,6 +74,7 @@ impl ShellConfig {
             max_write_chunk: 4096,
             max_read: 4096,
             wires: Wires::default(),
+            clock: NodeClock::default(),
         }
     }
 }
@@ -106,6 +129,7 @@ struct Shared {
     logs: Mutex<Vec<String>>,
     epoch: madsim::time::Instant,
     offset: Duration,
+    clock: NodeClock,
     timer_wake: Notify,
     write_deadline: Duration,
     max_write_chunk: usize,
@@ -115,7 +139,7 @@ struct Shared {
 
 impl Shared {
     fn now(&self) -> Instant {
-        let d = self.epoch.elapsed() + self.offset;
+        let d = self.epoch.elapsed() + self.offset + self.clock.jumped();
         Instant::from_nanos(d.as_nanos() as u64)
     }
 
@@ -193,6 +217,7 @@ pub async fn run(cfg: ShellConfig, view: ServerView) {
         logs: Mutex::new(Vec::new()),
         epoch: madsim::time::Instant::now(),
         offset: cfg.clock_offset,
+        clock: cfg.clock,
         timer_wake: Notify::new(),
         write_deadline,
         max_write_chunk: cfg.max_write_chunk.max(1),
@@ -358,6 +383,7 @@ async fn timer_loop(shared: Arc<Shared>) {
                 });
             }
             _ = shared.timer_wake.notified() => {}
+            _ = shared.clock.inner.1.notified() => {}
         }
     }
 }

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs the same loadgen scenarios against rnats-server and the reference nats-server,
+# both on free loopback ports, and prints a side-by-side table (medians of RUNS runs,
+# ratio rnats/reference). See benches/README.md.
+#
+#   benches/compare.sh            # RUNS=3 by default
+#   RUNS=2 REF=/usr/sbin/nats-server benches/compare.sh
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+REF=${REF:-/usr/sbin/nats-server}
+TIMEOUT=${TIMEOUT:-60}
+LOG=$(mktemp -d /tmp/rnats-compare.XXXXXX)
+
+cargo build --release -q -p rnats-server -p rnats-bench --bin loadgen
+RNATS=target/release/rnats-server
+LOADGEN=target/release/loadgen
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+wait_port() {
+    for _ in $(seq 50); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "server on port $1 did not come up" >&2
+    exit 1
+}
+
+RPORT=$(free_port)
+"$RNATS" -a 127.0.0.1 -p "$RPORT" >"$LOG/rnats.log" 2>&1 &
+PIDS+=($!)
+GPORT=$(free_port)
+while [ "$GPORT" = "$RPORT" ]; do GPORT=$(free_port); done
+"$REF" -a 127.0.0.1 -p "$GPORT" >"$LOG/ref.log" 2>&1 &
+PIDS+=($!)
+wait_port "$RPORT"
+wait_port "$GPORT"
+echo "rnats on 127.0.0.1:$RPORT, reference ($("$REF" --version)) on 127.0.0.1:$GPORT, $RUNS runs each, logs in $LOG"
+
+# name | loadgen arguments | metrics to tabulate
+SCENARIOS=(
+    "pub16_1p0s|--mode pubsub --pubs 1 --subs 0 --msgs 2000000 --size 16|pub_msgs_s"
+    "pubsub16_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 2000000 --size 16|pub_msgs_s sub_msgs_s"
+    "pubsub128_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 1000000 --size 128|pub_msgs_s sub_msgs_s sub_mb_s"
+    "pubsub1k_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 500000 --size 1024|pub_msgs_s sub_msgs_s sub_mb_s"
+    "fanout128_1p4s|--mode pubsub --pubs 1 --subs 4 --msgs 500000 --size 128|pub_msgs_s sub_msgs_s"
+    "reqrep128_1r|--mode reqrep --pubs 1 --msgs 20000 --size 128 --threads 1|p50_us p90_us p99_us max_us"
+)
+
+# Runs one scenario once against a port; prints the RESULT line (or FAILED).
+run() {
+    local port=$1 args=$2 out
+    # shellcheck disable=SC2086
+    if out=$(timeout $((TIMEOUT + 15)) "$LOADGEN" --url "127.0.0.1:$port" --timeout "$TIMEOUT" $args 2>&1); then
+        echo "$out" | grep '^RESULT'
+    else
+        echo "FAILED $(echo "$out" | tr '\n' ' ')"
+    fi
+}
+
+field() { # field KEY LINE
+    echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+TABLE="$LOG/table"
+printf '%-16s %-11s %12s %12s %7s   %-32s %s\n' scenario metric rnats reference ratio "rnats runs" "reference runs" >"$TABLE"
+for s in "${SCENARIOS[@]}"; do
+    IFS='|' read -r name args metrics <<<"$s"
+    echo "== $name: loadgen $args" >&2
+    R=()
+    G=()
+    for _ in $(seq "$RUNS"); do
+        # Interleave the servers so drifting background load hits both alike.
+        R+=("$(run "$RPORT" "$args")")
+        G+=("$(run "$GPORT" "$args")")
+        echo "   rnats:     ${R[-1]}" >&2
+        echo "   reference: ${G[-1]}" >&2
+    done
+    for m in $metrics; do
+        rv=() gv=()
+        for l in "${R[@]}"; do v=$(field "$m" "$l"); rv+=("${v:-NaN}"); done
+        for l in "${G[@]}"; do v=$(field "$m" "$l"); gv+=("${v:-NaN}"); done
+        rm=$(printf '%s\n' "${rv[@]}" | grep -v NaN | median)
+        gm=$(printf '%s\n' "${gv[@]}" | grep -v NaN | median)
+        ratio=$(awk -v a="$rm" -v b="$gm" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }')
+        printf '%-16s %-11s %12s %12s %7s   %-32s %s\n' "$name" "$m" "$rm" "$gm" "$ratio" \
+            "$(
+                IFS=,
+                echo "${rv[*]}"
+            )" "$(
+                IFS=,
+                echo "${gv[*]}"
+            )" >>"$TABLE"
+    done
+done
+echo
+cat "$TABLE"
+echo "(medians of $RUNS runs; for *_us metrics lower is better, for rates higher is better)"
+if grep -q -i 'slow consumer' "$LOG/rnats.log" "$LOG/ref.log" 2>/dev/null; then
+    echo "note: slow consumer reported in server logs under $LOG"
+fi

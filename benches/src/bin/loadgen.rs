@@ -1,0 +1,516 @@
+//! A `nats bench`-style load generator speaking the raw client protocol over TCP.
+//!
+//! No client library is involved, so what is measured is the server: publishers write
+//! pre-encoded `PUB` frames in large batches, subscribers only scan `MSG` lines and skip
+//! payloads. Results are printed as one line starting with `RESULT` followed by
+//! `key=value` pairs (see `benches/README.md`).
+//!
+//! Only loopback addresses are accepted and every phase is bounded by `--timeout`.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Publishers and subscribers on one subject; throughput.
+    Pubsub,
+    /// One responder, `--pubs` sequential requesters; round-trip latency.
+    Reqrep,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Raw-protocol NATS load generator (loopback only)")]
+struct Args {
+    /// Server address, `host:port` or `nats://host:port`; must be loopback.
+    #[arg(long, default_value = "127.0.0.1:4222")]
+    url: String,
+    /// Publishers (pubsub) or requesters (reqrep).
+    #[arg(long, default_value_t = 1)]
+    pubs: usize,
+    /// Subscribers (pubsub only).
+    #[arg(long, default_value_t = 1)]
+    subs: usize,
+    /// Messages in total, split over the publishers (requests, split over requesters).
+    #[arg(long, default_value_t = 100_000)]
+    msgs: u64,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 128)]
+    size: usize,
+    #[arg(long, default_value = "bench")]
+    subject: String,
+    #[arg(long, value_enum, default_value_t = Mode::Pubsub)]
+    mode: Mode,
+    /// Upper bound in seconds for the measured phase.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Bytes of `PUB` frames per write.
+    #[arg(long, default_value_t = 64 * 1024)]
+    batch: usize,
+    /// Load-generator worker threads; 0 = one per core.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the server sent, as far as the load generator cares.
+enum Op {
+    Msg { reply: Option<Vec<u8>>, len: usize },
+    Ping,
+    Pong,
+    Other,
+}
+
+fn err(text: impl Into<String>) -> io::Error {
+    io::Error::other(text.into())
+}
+
+/// Buffered reader of server operations; payloads are skipped, not copied.
+struct Reader {
+    rd: OwnedReadHalf,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Reader {
+    fn new(rd: OwnedReadHalf) -> Reader {
+        Reader {
+            rd,
+            buf: vec![0; 256 * 1024],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    async fn fill(&mut self) -> io::Result<()> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.buf.len() - self.end < 16 * 1024 && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let len = self.buf.len() * 2;
+            self.buf.resize(len, 0);
+        }
+        let n = self.rd.read(&mut self.buf[self.end..]).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            ));
+        }
+        self.end += n;
+        Ok(())
+    }
+
+    /// The next complete operation, reading as needed.
+    async fn next(&mut self, want_reply: bool) -> io::Result<Op> {
+        loop {
+            if let Some(op) = self.try_parse(want_reply)? {
+                return Ok(op);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Whether a complete operation might already be buffered.
+    fn has_line(&self) -> bool {
+        memchr::memchr(b'\n', &self.buf[self.start..self.end]).is_some()
+    }
+
+    fn try_parse(&mut self, want_reply: bool) -> io::Result<Option<Op>> {
+        let data = &self.buf[self.start..self.end];
+        let Some(nl) = memchr::memchr(b'\n', data) else {
+            return Ok(None);
+        };
+        let mut line = &data[..nl];
+        if let Some(l) = line.strip_suffix(b"\r") {
+            line = l;
+        }
+        let op = if line.starts_with(b"MSG ") || line.starts_with(b"HMSG ") {
+            let hmsg = line[0] == b'H';
+            let args: Vec<&[u8]> = line
+                .split(|&b| b == b' ' || b == b'\t')
+                .filter(|a| !a.is_empty())
+                .collect();
+            // MSG subject sid [reply] size; HMSG subject sid [reply] hdr_size total_size
+            let base = if hmsg { 5 } else { 4 };
+            if args.len() != base && args.len() != base + 1 {
+                return Err(err(format!(
+                    "bad message line: {}",
+                    String::from_utf8_lossy(line)
+                )));
+            }
+            let len: usize = std::str::from_utf8(args[args.len() - 1])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| err("bad message size"))?;
+            let total = nl + 1 + len + 2;
+            if data.len() < total {
+                if self.buf.len() < total + 1024 {
+                    let len = total + 1024;
+                    self.buf.resize(len, 0);
+                }
+                return Ok(None);
+            }
+            let reply = if want_reply && args.len() == base + 1 {
+                Some(args[3].to_vec())
+            } else {
+                None
+            };
+            self.start += total;
+            return Ok(Some(Op::Msg { reply, len }));
+        } else if line.eq_ignore_ascii_case(b"PING") {
+            Op::Ping
+        } else if line.eq_ignore_ascii_case(b"PONG") {
+            Op::Pong
+        } else if line.starts_with(b"-ERR") {
+            return Err(err(format!(
+                "server error: {}",
+                String::from_utf8_lossy(line)
+            )));
+        } else {
+            Op::Other
+        };
+        self.start += nl + 1;
+        Ok(Some(op))
+    }
+}
+
+struct Conn {
+    rd: Reader,
+    wr: OwnedWriteHalf,
+}
+
+impl Conn {
+    /// Connects, reads `INFO`, sends `CONNECT` and waits for the `PONG` to a `PING`.
+    async fn open(addr: SocketAddr, name: &str) -> io::Result<Conn> {
+        let stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| err("connect timed out"))??;
+        stream.set_nodelay(true)?;
+        let (rd, wr) = stream.into_split();
+        let mut conn = Conn {
+            rd: Reader::new(rd),
+            wr,
+        };
+        let connect = format!(
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"name\":\"{name}\",\"lang\":\"raw\",\"version\":\"0\",\"protocol\":1}}\r\n"
+        );
+        conn.wr.write_all(connect.as_bytes()).await?;
+        timeout(CONNECT_TIMEOUT, conn.sync())
+            .await
+            .map_err(|_| err("handshake timed out"))??;
+        Ok(conn)
+    }
+
+    /// `PING` and wait for its `PONG`, answering the server's pings meanwhile.
+    async fn sync(&mut self) -> io::Result<()> {
+        self.wr.write_all(b"PING\r\n").await?;
+        loop {
+            match self.rd.next(false).await? {
+                Op::Pong => return Ok(()),
+                Op::Ping => self.wr.write_all(b"PONG\r\n").await?,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn resolve(url: &str) -> io::Result<SocketAddr> {
+    let hostport = url.strip_prefix("nats://").unwrap_or(url);
+    let addr = hostport
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| err("address did not resolve"))?;
+    if !addr.ip().is_loopback() {
+        return Err(err(format!("refusing non-loopback address {addr}")));
+    }
+    Ok(addr)
+}
+
+/// `total` split over `n` workers, the remainder going to the first ones.
+fn share(total: u64, n: usize, i: usize) -> u64 {
+    let n = n as u64;
+    total / n + u64::from((i as u64) < total % n)
+}
+
+fn rate(count: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        count as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+async fn publisher(addr: SocketAddr, args: &Args, n: u64, i: usize) -> io::Result<Duration> {
+    let mut conn = Conn::open(addr, &format!("loadgen-pub-{i}")).await?;
+    let mut frame = format!("PUB {} {}\r\n", args.subject, args.size).into_bytes();
+    frame.resize(frame.len() + args.size, b'x');
+    frame.extend_from_slice(b"\r\n");
+    let per_batch = (args.batch / frame.len()).max(1) as u64;
+    let batch: Vec<u8> = frame.repeat(per_batch as usize);
+    let start = Instant::now();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(per_batch);
+        conn.wr
+            .write_all(&batch[..k as usize * frame.len()])
+            .await?;
+        left -= k;
+    }
+    conn.sync().await?;
+    Ok(start.elapsed())
+}
+
+/// Counts messages until `expected` arrived; (messages, payload bytes, time of the last).
+async fn subscriber(
+    mut conn: Conn,
+    expected: u64,
+    start: Instant,
+    deadline: Instant,
+) -> (u64, u64, Duration, Option<io::Error>) {
+    let mut msgs = 0;
+    let mut bytes = 0;
+    let mut last = Duration::ZERO;
+    while msgs < expected {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match timeout(left, conn.rd.next(false)).await {
+            Err(_) => return (msgs, bytes, last, Some(err("timed out"))),
+            Ok(Err(e)) => return (msgs, bytes, last, Some(e)),
+            Ok(Ok(Op::Msg { len, .. })) => {
+                msgs += 1;
+                bytes += len as u64;
+                last = start.elapsed();
+            }
+            Ok(Ok(Op::Ping)) => {
+                if let Err(e) = conn.wr.write_all(b"PONG\r\n").await {
+                    return (msgs, bytes, last, Some(e));
+                }
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
+    (msgs, bytes, last, None)
+}
+
+async fn pubsub(addr: SocketAddr, args: Args) -> io::Result<()> {
+    let args = std::sync::Arc::new(args);
+    let mut subs = Vec::new();
+    for i in 0..args.subs {
+        let mut conn = Conn::open(addr, &format!("loadgen-sub-{i}")).await?;
+        conn.wr
+            .write_all(format!("SUB {} 1\r\n", args.subject).as_bytes())
+            .await?;
+        conn.sync().await?;
+        subs.push(conn);
+    }
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(args.timeout);
+    let sub_tasks: Vec<_> = subs
+        .into_iter()
+        .map(|conn| tokio::spawn(subscriber(conn, args.msgs, start, deadline)))
+        .collect();
+    let pub_tasks: Vec<_> = (0..args.pubs)
+        .map(|i| {
+            let args = args.clone();
+            let n = share(args.msgs, args.pubs, i);
+            tokio::spawn(async move {
+                let left = deadline.saturating_duration_since(Instant::now());
+                timeout(left, publisher(addr, &args, n, i))
+                    .await
+                    .map_err(|_| err("publisher timed out"))?
+            })
+        })
+        .collect();
+
+    let mut errors = Vec::new();
+    let mut pub_secs: f64 = 0.0;
+    for t in pub_tasks {
+        match t.await.map_err(|e| err(e.to_string()))? {
+            Ok(d) => pub_secs = pub_secs.max(d.as_secs_f64()),
+            Err(e) => errors.push(format!("pub: {e}")),
+        }
+    }
+    let (mut got, mut got_bytes, mut sub_secs) = (0u64, 0u64, 0f64);
+    for t in sub_tasks {
+        let (m, b, last, e) = t.await.map_err(|e| err(e.to_string()))?;
+        got += m;
+        got_bytes += b;
+        sub_secs = sub_secs.max(last.as_secs_f64());
+        if let Some(e) = e {
+            errors.push(format!("sub: {e}"));
+        }
+    }
+    let expected = args.msgs * args.subs as u64;
+    let sent_bytes = args.msgs * args.size as u64;
+    println!(
+        "RESULT mode=pubsub pubs={} subs={} msgs={} size={} pub_msgs_s={:.0} pub_mb_s={:.2} \
+         sub_msgs_s={:.0} sub_mb_s={:.2} pub_secs={:.3} sub_secs={:.3} received={} expected={} complete={}",
+        args.pubs,
+        args.subs,
+        args.msgs,
+        args.size,
+        if errors.is_empty() { rate(args.msgs, pub_secs) } else { 0.0 },
+        if errors.is_empty() { rate(sent_bytes, pub_secs) / 1e6 } else { 0.0 },
+        rate(got, sub_secs),
+        rate(got_bytes, sub_secs) / 1e6,
+        pub_secs,
+        sub_secs,
+        got,
+        expected,
+        if got == expected { "yes" } else { "no" },
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(err(errors.join("; ")))
+    }
+}
+
+async fn responder(mut conn: Conn, size: usize) -> io::Result<()> {
+    let payload = vec![b'r'; size];
+    let mut out = Vec::new();
+    loop {
+        match conn.rd.next(true).await? {
+            Op::Msg {
+                reply: Some(reply), ..
+            } => {
+                out.extend_from_slice(b"PUB ");
+                out.extend_from_slice(&reply);
+                out.extend_from_slice(format!(" {size}\r\n").as_bytes());
+                out.extend_from_slice(&payload);
+                out.extend_from_slice(b"\r\n");
+            }
+            Op::Ping => out.extend_from_slice(b"PONG\r\n"),
+            _ => {}
+        }
+        // Answer everything already buffered in one write.
+        if !conn.rd.has_line() && !out.is_empty() {
+            conn.wr.write_all(&out).await?;
+            out.clear();
+        }
+    }
+}
+
+async fn requester(addr: SocketAddr, args: &Args, n: u64, i: usize) -> io::Result<Vec<u32>> {
+    let mut conn = Conn::open(addr, &format!("loadgen-req-{i}")).await?;
+    let inbox = format!("_INBOX.loadgen.{i}");
+    conn.wr
+        .write_all(format!("SUB {inbox} 1\r\n").as_bytes())
+        .await?;
+    conn.sync().await?;
+    let mut frame = format!("PUB {} {inbox} {}\r\n", args.subject, args.size).into_bytes();
+    frame.resize(frame.len() + args.size, b'q');
+    frame.extend_from_slice(b"\r\n");
+    let mut lat = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let t = Instant::now();
+        conn.wr.write_all(&frame).await?;
+        loop {
+            match conn.rd.next(false).await? {
+                Op::Msg { .. } => break,
+                Op::Ping => conn.wr.write_all(b"PONG\r\n").await?,
+                _ => {}
+            }
+        }
+        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+    }
+    Ok(lat)
+}
+
+async fn reqrep(addr: SocketAddr, args: Args) -> io::Result<()> {
+    let args = std::sync::Arc::new(args);
+    let mut resp = Conn::open(addr, "loadgen-responder").await?;
+    resp.wr
+        .write_all(format!("SUB {} 1\r\n", args.subject).as_bytes())
+        .await?;
+    resp.sync().await?;
+    let responder = tokio::spawn(responder(resp, args.size));
+    let start = Instant::now();
+    let deadline = Duration::from_secs(args.timeout);
+    let tasks: Vec<_> = (0..args.pubs)
+        .map(|i| {
+            let args = args.clone();
+            let n = share(args.msgs, args.pubs, i);
+            tokio::spawn(async move {
+                timeout(deadline, requester(addr, &args, n, i))
+                    .await
+                    .map_err(|_| err("requester timed out"))?
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    let mut errors = Vec::new();
+    for t in tasks {
+        match t.await.map_err(|e| err(e.to_string()))? {
+            Ok(l) => lat.extend(l),
+            Err(e) => errors.push(format!("req: {e}")),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    responder.abort();
+    lat.sort_unstable();
+    let pct = |p: f64| -> u32 {
+        if lat.is_empty() {
+            0
+        } else {
+            lat[(((lat.len() - 1) as f64) * p).round() as usize]
+        }
+    };
+    println!(
+        "RESULT mode=reqrep requesters={} msgs={} size={} rtt_s={:.0} p50_us={} p90_us={} p99_us={} max_us={} completed={} complete={}",
+        args.pubs,
+        args.msgs,
+        args.size,
+        rate(lat.len() as u64, secs),
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        lat.last().copied().unwrap_or(0),
+        lat.len(),
+        if lat.len() as u64 == args.msgs { "yes" } else { "no" },
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(err(errors.join("; ")))
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    if args.pubs == 0 || args.msgs == 0 {
+        eprintln!("loadgen: --pubs and --msgs must be at least 1");
+        std::process::exit(2);
+    }
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if args.threads > 0 {
+        rt.worker_threads(args.threads);
+    }
+    let rt = rt.enable_all().build().expect("tokio runtime");
+    let result = rt.block_on(async move {
+        let addr = resolve(&args.url)?;
+        match args.mode {
+            Mode::Pubsub => pubsub(addr, args).await,
+            Mode::Reqrep => reqrep(addr, args).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("loadgen: error: {e}");
+        std::process::exit(1);
+    }
+    // Do not wait for a still-blocked task (e.g. the responder) at runtime shutdown.
+    std::process::exit(0);
+}

@@ -235,21 +235,21 @@ impl Parser {
 
     /// Parses the arguments of `PUB`/`HPUB` and sets up the wait for the payload.
     fn start_msg(&mut self, args: &Bytes, headers: bool) -> Result<(), ParseError> {
-        let parts = split_args(args);
+        let parts = Args::split(args);
         let op = if headers { "HPUB" } else { "PUB" };
         let bad = || ParseError::BadArgs(format!("{op} {}", String::from_utf8_lossy(args)));
-        let (subject, reply, sizes) = match (headers, parts.len()) {
-            (false, 2) => (parts[0].clone(), None, &parts[1..]),
-            (false, 3) => (parts[0].clone(), Some(parts[1].clone()), &parts[2..]),
-            (true, 3) => (parts[0].clone(), None, &parts[1..]),
-            (true, 4) => (parts[0].clone(), Some(parts[1].clone()), &parts[2..]),
+        // Where the sizes start: after the subject and the optional reply.
+        let (reply, sizes) = match (headers, parts.len) {
+            (false, 2) | (true, 3) => (None, 1),
+            (false, 3) | (true, 4) => (Some(parts.bytes(1)), 2),
             _ => return Err(bad()),
         };
-        let total = parse_size(sizes.last().expect("size arg")).ok_or_else(bad)?;
+        let total = parse_size(parts.raw(parts.len - 1)).ok_or_else(bad)?;
         let header_len = match headers {
-            true => Some(parse_size(&sizes[0]).ok_or_else(bad)?),
+            true => Some(parse_size(parts.raw(sizes)).ok_or_else(bad)?),
             false => None,
         };
+        let subject = parts.bytes(0);
         if let Some(h) = header_len {
             if h > total {
                 return Err(ParseError::BadHeaderSize);
@@ -370,25 +370,58 @@ fn leading_blanks(s: &[u8]) -> usize {
     s.iter().take_while(|&&b| b == b' ' || b == b'\t').count()
 }
 
-/// Splits arguments on runs of blanks, as zero-copy slices of `args`.
-fn split_args(args: &Bytes) -> Vec<Bytes> {
-    let mut out = Vec::with_capacity(4);
-    let mut start = None;
-    for (i, &b) in args.iter().enumerate() {
-        let blank = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-        match (blank, start) {
-            (false, None) => start = Some(i),
-            (true, Some(s)) => {
-                out.push(args.slice(s..i));
-                start = None;
+/// One more argument than any verb takes, so that too many still read as too many.
+const MAX_ARGS: usize = 5;
+
+/// Where the arguments of one line are. Positions, not slices: this runs for every PUB, and
+/// only the arguments an op keeps (subject, reply) become `Bytes`, each costing a
+/// reference-count update; sizes are read straight from the line.
+struct Args<'a> {
+    line: &'a Bytes,
+    spans: [(usize, usize); MAX_ARGS],
+    len: usize,
+}
+
+impl Args<'_> {
+    /// Splits `line` on runs of blanks (at most `MAX_ARGS` arguments are kept).
+    fn split(line: &Bytes) -> Args<'_> {
+        let mut out = Args {
+            line,
+            spans: [(0, 0); MAX_ARGS],
+            len: 0,
+        };
+        let mut start = None;
+        for (i, &b) in line.iter().enumerate() {
+            let blank = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+            match (blank, start) {
+                (false, None) => start = Some(i),
+                (true, Some(s)) => {
+                    out.spans[out.len] = (s, i);
+                    out.len += 1;
+                    start = None;
+                    if out.len == MAX_ARGS {
+                        return out;
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
+        if let Some(s) = start {
+            out.spans[out.len] = (s, line.len());
+            out.len += 1;
+        }
+        out
     }
-    if let Some(s) = start {
-        out.push(args.slice(s..));
+
+    fn raw(&self, i: usize) -> &[u8] {
+        let (s, e) = self.spans[i];
+        &self.line[s..e]
     }
-    out
+
+    fn bytes(&self, i: usize) -> Bytes {
+        let (s, e) = self.spans[i];
+        self.line.slice(s..e)
+    }
 }
 
 /// A decimal size: digits only, no sign, at most nine of them (the reference refuses longer
@@ -403,10 +436,10 @@ fn parse_size(s: &[u8]) -> Option<u64> {
 }
 
 fn parse_sub(args: &Bytes) -> Result<ClientOp, ParseError> {
-    let parts = split_args(args);
-    let (subject, queue, sid) = match parts.len() {
-        2 => (parts[0].clone(), None, parts[1].clone()),
-        3 => (parts[0].clone(), Some(parts[1].clone()), parts[2].clone()),
+    let parts = Args::split(args);
+    let (queue, sid) = match parts.len {
+        2 => (None, parts.bytes(1)),
+        3 => (Some(parts.bytes(1)), parts.bytes(2)),
         _ => {
             return Err(ParseError::BadArgs(format!(
                 "SUB {}",
@@ -415,27 +448,29 @@ fn parse_sub(args: &Bytes) -> Result<ClientOp, ParseError> {
         }
     };
     Ok(ClientOp::Sub {
-        subject,
+        subject: parts.bytes(0),
         queue,
         sid,
     })
 }
 
 fn parse_unsub(args: &Bytes) -> Result<ClientOp, ParseError> {
-    let parts = split_args(args);
-    let bad = || ParseError::BadArgs(format!("UNSUB {}", String::from_utf8_lossy(args)));
-    match parts.len() {
-        1 => Ok(ClientOp::Unsub {
-            sid: parts[0].clone(),
-            max: None,
-        }),
+    let parts = Args::split(args);
+    let max = match parts.len {
+        1 => None,
         // A max that is not a number reads as zero in the reference: unsubscribe now.
-        2 => Ok(ClientOp::Unsub {
-            sid: parts[0].clone(),
-            max: Some(parse_size(&parts[1]).unwrap_or(0)),
-        }),
-        _ => Err(bad()),
-    }
+        2 => Some(parse_size(parts.raw(1)).unwrap_or(0)),
+        _ => {
+            return Err(ParseError::BadArgs(format!(
+                "UNSUB {}",
+                String::from_utf8_lossy(args)
+            )))
+        }
+    };
+    Ok(ClientOp::Unsub {
+        sid: parts.bytes(0),
+        max,
+    })
 }
 
 #[cfg(test)]

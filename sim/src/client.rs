@@ -77,6 +77,18 @@ struct Shared {
 }
 
 impl Shared {
+    /// Records the end of the connection once, however many paths notice it, and wakes
+    /// whoever waits on the client.
+    fn mark_closed(&self) {
+        let mut st = self.status();
+        if !st.closed {
+            st.closed = true;
+            self.history.record(Event::Closed { client: self.id });
+        }
+        drop(st);
+        self.changed.notify_waiters();
+    }
+
     fn status(&self) -> MutexGuard<'_, Status> {
         self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -291,15 +303,7 @@ impl Client {
         // Without the final CRLF the message is never complete.
         let _ = self.shared.send(&msg[..partial.min(msg.len() - 1)]).await;
         self.reader.abort();
-        let mut st = self.shared.status();
-        if !st.closed {
-            st.closed = true;
-            self.shared
-                .history
-                .record(Event::Closed { client: self.id });
-        }
-        drop(st);
-        self.shared.changed.notify_waiters();
+        self.shared.mark_closed();
     }
 
     /// Closes the connection from the client's side.
@@ -307,13 +311,8 @@ impl Client {
         self.reader.abort();
         let mut wr = self.shared.writer.lock().await;
         let _ = wr.shutdown().await;
-        let mut st = self.shared.status();
-        if !st.closed {
-            st.closed = true;
-            self.shared
-                .history
-                .record(Event::Closed { client: self.id });
-        }
+        drop(wr);
+        self.shared.mark_closed();
     }
 }
 
@@ -346,13 +345,7 @@ async fn read_loop(
             break;
         }
     }
-    let mut st = shared.status();
-    if !st.closed {
-        st.closed = true;
-        shared.history.record(Event::Closed { client: shared.id });
-    }
-    drop(st);
-    shared.changed.notify_waiters();
+    shared.mark_closed();
 }
 
 /// Handles every complete operation in `buf`; false if the stream is garbled.

@@ -11,6 +11,7 @@ pub mod client;
 pub mod disk;
 pub mod faults;
 pub mod history;
+pub mod hosts;
 pub mod shell;
 pub mod sync;
 pub mod wire;

@@ -2,7 +2,6 @@
 //! jitter, server clock jumps, a server crash and restart. Prints the seed, the schedule
 //! and the command to reproduce on failure.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,28 +12,16 @@ use sim::check;
 use sim::client::ClientConfig;
 use sim::faults::{self, FaultConfig, Resets, Resilient, Schedule, Target};
 use sim::history::{Event, History};
+use sim::hosts::{client_host, server_addr, PORT};
 use sim::shell::{self, NodeClock, ServerView, ShellConfig};
 use sim::sync::Barrier;
 
-const PORT: u16 = 4222;
 const SUBJECTS: [&str; 4] = [
     "orders.eu.new",
     "orders.us.new",
     "metrics.cpu",
     "metrics.mem",
 ];
-
-fn server_addr() -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), PORT)
-}
-
-fn client_host(id: u32) -> madsim::runtime::NodeHandle {
-    Handle::current()
-        .create_node()
-        .name(format!("client{id}"))
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 1, id as u8)))
-        .build()
-}
 
 fn client_cfg(id: u32) -> ClientConfig {
     let mut c = ClientConfig::new(id, server_addr());

@@ -1,6 +1,5 @@
 //! One-node smoke scenarios. Each prints its seed and the command to reproduce on failure.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,15 +9,10 @@ use rnats_core::options::Options;
 use sim::check;
 use sim::client::{Client, ClientConfig};
 use sim::history::History;
+use sim::hosts::{client_host, server_addr, PORT};
 use sim::shell::{self, ServerView, ShellConfig};
 use sim::sync::Barrier;
 use sim::wire::Wires;
-
-const PORT: u16 = 4222;
-
-fn server_addr() -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), PORT)
-}
 
 /// Starts the one server node; returns what a test can see of it.
 fn start_server(opts: Options, wires: Wires) -> ServerView {
@@ -35,15 +29,6 @@ fn start_server(opts: Options, wires: Wires) -> ServerView {
         .init(move || shell::run(cfg.clone(), v.clone()))
         .build();
     view
-}
-
-/// A fresh host for client `id`.
-fn client_host(id: u32) -> madsim::runtime::NodeHandle {
-    Handle::current()
-        .create_node()
-        .name(format!("client{id}"))
-        .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 1, id as u8)))
-        .build()
 }
 
 fn fail_if(test: &str, violations: Vec<String>) {

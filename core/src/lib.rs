@@ -6,7 +6,9 @@
 //! out. That is what lets the same code run under tokio in production and under madsim in the
 //! simulator, seed by seed.
 
+pub mod auth;
 pub mod conf;
+pub mod exports;
 pub mod hash;
 pub mod node;
 pub mod options;
@@ -15,3 +17,4 @@ pub mod rng;
 pub mod subject;
 pub mod sublist;
 pub mod time;
+pub mod tls_config;

@@ -5,19 +5,9 @@
 
 use std::time::Duration;
 
-use crate::conf::{Map, Value};
-
-/// How clients authenticate, for the simple single-user and token modes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Auth {
-    /// Anyone may connect.
-    #[default]
-    None,
-    /// One user name and password (plain text or a bcrypt hash starting with `$2`).
-    UserPass { user: String, pass: String },
-    /// A shared token (plain text or a bcrypt hash).
-    Token(String),
-}
+use crate::auth::{AuthConfig, Credential, User, GLOBAL_ACCOUNT};
+use crate::conf::{Map, Pos, Value};
+use crate::exports::{parse_exports, parse_imports, AccountConfig};
 
 /// Everything the server is configured with, in the units the core works in.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,7 +30,11 @@ pub struct Options {
     pub ping_max: u32,
     /// How long a write to a client may block before it is a slow consumer.
     pub write_deadline: Duration,
-    pub auth: Auth,
+    pub auth: AuthConfig,
+    /// Accounts declared in the configuration, besides the global one.
+    pub accounts: Vec<AccountConfig>,
+    /// The account of the server's own traffic (`system_account`).
+    pub system_account: String,
     /// How long a client has to authenticate.
     pub auth_timeout: Duration,
     pub debug: bool,
@@ -51,6 +45,18 @@ pub struct Options {
     /// Whether to run JetStream (accepted for compatibility; not built yet).
     pub jetstream: bool,
     pub store_dir: Option<String>,
+    /// TLS for client connections (`tls { ... }` or the `--tls*` flags).
+    pub tls: Option<crate::tls_config::TlsConfig>,
+    /// Interface of the HTTP monitoring port; the client `host` when empty.
+    pub http_host: String,
+    /// HTTP monitoring port (`-m`, `http_port`, `http`); 0 for none, -1 for a random one.
+    pub http_port: i32,
+    /// HTTPS monitoring port (`-ms`, `https_port`); accepted, not served yet.
+    pub https_port: i32,
+    /// A prefix for every monitoring endpoint (`http_base_path`).
+    pub http_base_path: String,
+    /// How many recently closed connections `/connz?state=closed` remembers.
+    pub max_closed_clients: usize,
 }
 
 /// The reference server's default client port.
@@ -70,7 +76,9 @@ impl Default for Options {
             ping_interval: Duration::from_secs(120),
             ping_max: 2,
             write_deadline: Duration::from_secs(10),
-            auth: Auth::None,
+            auth: AuthConfig::default(),
+            accounts: Vec::new(),
+            system_account: "$SYS".to_string(),
             auth_timeout: Duration::from_secs(2),
             debug: false,
             trace: false,
@@ -79,20 +87,88 @@ impl Default for Options {
             pid_file: None,
             jetstream: false,
             store_dir: None,
+            tls: None,
+            http_host: String::new(),
+            http_port: 0,
+            https_port: 0,
+            http_base_path: String::new(),
+            max_closed_clients: 10_000,
         }
     }
 }
 
-/// What a configuration file said that could not be applied.
+/// What a configuration file said that could not be applied (or, as a warning, was not
+/// understood).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OptionError {
+    /// The key's path from the top of the file, `authorization.users[0].nkey`.
     pub key: String,
     pub message: String,
+    /// Where the key was written, when known.
+    pub pos: Option<Pos>,
+}
+
+impl OptionError {
+    /// An error about `key` of `map`, at `path`, placed where the key was written.
+    pub fn in_map(map: &Map, key: &str, path: &str, message: impl Into<String>) -> OptionError {
+        OptionError {
+            key: path.to_string(),
+            message: message.into(),
+            pos: map.position(key).cloned(),
+        }
+    }
+
+    /// The error as the reference prints it: `FILE:LINE:COL: message`, where `file` is
+    /// the top-level file (included files are named relative to its directory).
+    pub fn located(&self, file: &str) -> String {
+        match &self.pos {
+            Some(pos) => {
+                let file = match &pos.file {
+                    Some(included) => {
+                        let dir = file.rsplit_once('/').map_or("", |(dir, _)| dir);
+                        if dir.is_empty() {
+                            included.to_string()
+                        } else {
+                            format!("{dir}/{included}")
+                        }
+                    }
+                    None => file.to_string(),
+                };
+                format!("{file}:{}:{}: {self}", pos.line, pos.col)
+            }
+            None => format!("{file}: {self}"),
+        }
+    }
 }
 
 impl std::fmt::Display for OptionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
+        if self.message.starts_with("unknown field") {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// Warns of every key of `map` (at `path`) not in `known` and not used as a `$variable`.
+pub(crate) fn unknown_fields(
+    map: &Map,
+    known: &[&str],
+    path: &str,
+    warnings: &mut Vec<OptionError>,
+) {
+    for (key, _) in map.iter() {
+        let lower = key.to_ascii_lowercase();
+        if !known.contains(&lower.as_str()) && !map.is_variable(key) {
+            let at = if path.is_empty() {
+                key.to_string()
+            } else {
+                format!("{path}.{key}")
+            };
+            let message = format!("unknown field \"{key}\"");
+            warnings.push(OptionError::in_map(map, key, &at, message));
+        }
     }
 }
 
@@ -100,13 +176,10 @@ impl Options {
     /// Applies the keys of a parsed configuration file. Keys this version does not know are
     /// returned as warnings (the reference ignores unknown keys unless asked to be strict);
     /// a known key with a value of the wrong kind is an error.
-    pub fn apply_conf(&mut self, conf: &Map) -> Result<Vec<String>, OptionError> {
+    pub fn apply_conf(&mut self, conf: &Map) -> Result<Vec<OptionError>, OptionError> {
         let mut warnings = Vec::new();
         for (key, value) in conf.iter() {
-            let err = |message: &str| OptionError {
-                key: key.to_string(),
-                message: message.to_string(),
-            };
+            let err = |message: &str| OptionError::in_map(conf, key, key, message);
             match key.to_ascii_lowercase().as_str() {
                 "listen" => {
                     let (host, port) =
@@ -169,47 +242,210 @@ impl Options {
                     let Value::Map(auth) = value else {
                         return Err(err("expected a map"));
                     };
-                    self.apply_authorization(auth)?;
+                    self.apply_authorization(auth, &mut warnings)?;
+                }
+                "accounts" => {
+                    let Value::Map(accounts) = value else {
+                        return Err(err("expected a map"));
+                    };
+                    self.apply_accounts(accounts, &mut warnings)?;
+                }
+                "no_auth_user" => {
+                    self.auth.no_auth_user =
+                        Some(string(value).ok_or_else(|| err("expected a string"))?)
+                }
+                "system_account" | "system" => {
+                    self.system_account = string(value).ok_or_else(|| err("expected a string"))?
                 }
                 "jetstream" => self.jetstream = !matches!(value, Value::Bool(false)),
-                other => warnings.push(format!("unknown field \"{other}\"")),
+                "http" | "https" => {
+                    let (host, port) =
+                        parse_listen(value).ok_or_else(|| err("expected host:port"))?;
+                    if !host.is_empty() {
+                        self.http_host = host;
+                    }
+                    let port = port.unwrap_or(0);
+                    if key.eq_ignore_ascii_case("http") {
+                        self.http_port = port;
+                    } else {
+                        self.https_port = port;
+                    }
+                }
+                "http_port" | "monitor_port" => {
+                    self.http_port = int(value).ok_or_else(|| err("expected an integer"))? as i32
+                }
+                "https_port" => {
+                    self.https_port = int(value).ok_or_else(|| err("expected an integer"))? as i32
+                }
+                "http_base_path" => {
+                    self.http_base_path = string(value).ok_or_else(|| err("expected a string"))?
+                }
+                "max_closed_clients" => {
+                    self.max_closed_clients =
+                        size(value).ok_or_else(|| err("expected an integer"))? as usize
+                }
+                "tls" => {
+                    let Value::Map(tls) = value else {
+                        return Err(err("expected a map"));
+                    };
+                    let tls = crate::tls_config::TlsConfig::from_conf(tls, "tls").map_err(|e| {
+                        // Errors about the block as a whole point at the block.
+                        OptionError {
+                            pos: e.pos.clone().or_else(|| conf.position(key).cloned()),
+                            ..e
+                        }
+                    })?;
+                    self.tls = Some(tls);
+                }
+                _ if conf.is_variable(key) => {}
+                _ => warnings.push(OptionError::in_map(
+                    conf,
+                    key,
+                    key,
+                    format!("unknown field \"{key}\""),
+                )),
             }
         }
         Ok(warnings)
     }
 
-    fn apply_authorization(&mut self, auth: &Map) -> Result<(), OptionError> {
-        let err = |key: &str, message: &str| OptionError {
-            key: format!("authorization.{key}"),
-            message: message.to_string(),
+    fn apply_authorization(
+        &mut self,
+        auth: &Map,
+        warnings: &mut Vec<OptionError>,
+    ) -> Result<(), OptionError> {
+        let err = |key: &str, message: &str| {
+            OptionError::in_map(auth, key, &format!("authorization.{key}"), message)
         };
-        let text = |key: &str| -> Result<Option<String>, OptionError> {
-            auth.get(key)
-                .map(|v| string(v).ok_or_else(|| err(key, "expected a string")))
+        let known = [
+            "user",
+            "username",
+            "password",
+            "pass",
+            "token",
+            "timeout",
+            "users",
+            "default_permissions",
+            "permissions",
+        ];
+        unknown_fields(auth, &known, "authorization", warnings);
+        let text = |keys: &[&str]| -> Result<Option<String>, OptionError> {
+            keys.iter()
+                .find_map(|k| auth.get(k).map(|v| (k, v)))
+                .map(|(k, v)| string(v).ok_or_else(|| err(k, "expected a string")))
                 .transpose()
         };
-        let (user, pass, token) = (text("user")?, text("password")?, text("token")?);
-        self.auth = match (user, pass, token) {
-            (Some(user), Some(pass), None) => Auth::UserPass { user, pass },
-            (None, None, Some(token)) => Auth::Token(token),
-            (None, None, None) => Auth::None,
-            (_, _, Some(_)) => {
-                return Err(err(
-                    "token",
-                    "can not have a token and a user/password at the same time",
-                ))
-            }
-            _ => return Err(err("user", "user and password must both be set")),
-        };
+        let user = text(&["user", "username"])?;
+        let pass = text(&["password", "pass"])?;
+        let token = text(&["token"])?;
+        let users = auth.get("users");
+        if token.is_some() && (user.is_some() || users.is_some()) {
+            return Err(err(
+                "token",
+                "can not have a token and a user/password at the same time",
+            ));
+        }
+        if user.is_some() && users.is_some() {
+            return Err(err(
+                "users",
+                "can not have a single user/pass and a users array",
+            ));
+        }
+        if user.is_some() != pass.is_some() {
+            return Err(err("user", "user and password must both be set"));
+        }
+        if let Some(p) = auth
+            .get("default_permissions")
+            .or_else(|| auth.get("permissions"))
+        {
+            let at = "authorization.default_permissions";
+            self.auth.default_permissions = Some(crate::auth::parse_permissions(p, at)?);
+        }
+        self.auth.token = token;
+        if let (Some(user), Some(pass)) = (user, pass) {
+            self.auth.users.push(User {
+                name: user,
+                credential: Credential::Password(pass),
+                permissions: None,
+                account: GLOBAL_ACCOUNT.to_string(),
+            });
+        }
+        if let Some(users) = users {
+            self.auth
+                .add_users(users, GLOBAL_ACCOUNT, "authorization.users", warnings)?;
+        }
         if let Some(timeout) = auth.get("timeout") {
             self.auth_timeout =
                 duration(timeout).ok_or_else(|| err("timeout", "expected seconds"))?;
         }
         Ok(())
     }
+
+    /// `accounts { A: { users: [...] } }`: each account's users join it.
+    fn apply_accounts(
+        &mut self,
+        accounts: &Map,
+        warnings: &mut Vec<OptionError>,
+    ) -> Result<(), OptionError> {
+        for (name, value) in accounts.iter() {
+            let at = format!("accounts.{name}");
+            if name == GLOBAL_ACCOUNT {
+                let message = format!("{GLOBAL_ACCOUNT} is a reserved account name");
+                return Err(OptionError::in_map(accounts, name, &at, message));
+            }
+            let Value::Map(account) = value else {
+                return Err(OptionError::in_map(accounts, name, &at, "expected a map"));
+            };
+            unknown_fields(account, &["users", "exports", "imports"], &at, warnings);
+            if let Some(users) = account.get("users") {
+                self.auth
+                    .add_users(users, name, &format!("{at}.users"), warnings)?;
+            }
+            let exports = account
+                .get("exports")
+                .map(|v| parse_exports(v, &format!("{at}.exports"), warnings))
+                .transpose()?
+                .unwrap_or_default();
+            let imports = account
+                .get("imports")
+                .map(|v| parse_imports(v, &format!("{at}.imports"), warnings))
+                .transpose()?
+                .unwrap_or_default();
+            self.accounts.push(AccountConfig {
+                name: name.to_string(),
+                exports,
+                imports,
+            });
+        }
+        self.check_imports(accounts)
+    }
+
+    /// Every import must name an account that exports what it imports to it.
+    fn check_imports(&self, accounts: &Map) -> Result<(), OptionError> {
+        for importer in &self.accounts {
+            for import in &importer.imports {
+                let exporter = self.accounts.iter().find(|a| a.name == import.account);
+                let allowed = exporter.is_some_and(|exporter| {
+                    exporter
+                        .exports
+                        .iter()
+                        .any(|e| e.admits(&importer.name, &import.kind, &import.subject))
+                });
+                if !allowed {
+                    let message = format!(
+                        "import of \"{}\" from account \"{}\" is not exported to it",
+                        import.subject, import.account
+                    );
+                    let at = format!("accounts.{}.imports", importer.name);
+                    return Err(OptionError::in_map(accounts, &importer.name, &at, message));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-fn string(v: &Value) -> Option<String> {
+pub(crate) fn string(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Integer(i) => Some(i.to_string()),
@@ -217,7 +453,7 @@ fn string(v: &Value) -> Option<String> {
     }
 }
 
-fn int(v: &Value) -> Option<i64> {
+pub(crate) fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Integer(i) => Some(*i),
         Value::String(s) => s.trim().parse().ok(),
@@ -225,11 +461,11 @@ fn int(v: &Value) -> Option<i64> {
     }
 }
 
-fn size(v: &Value) -> Option<u64> {
+pub(crate) fn size(v: &Value) -> Option<u64> {
     int(v).and_then(|i| u64::try_from(i).ok())
 }
 
-fn boolean(v: &Value) -> Option<bool> {
+pub(crate) fn boolean(v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),
         _ => None,
@@ -238,7 +474,7 @@ fn boolean(v: &Value) -> Option<bool> {
 
 /// A duration as the reference reads it: a number of seconds, or a string such as `"2m"`,
 /// `"1h30m"`, `"500ms"`.
-fn duration(v: &Value) -> Option<Duration> {
+pub(crate) fn duration(v: &Value) -> Option<Duration> {
     match v {
         Value::Integer(i) => u64::try_from(*i).ok().map(Duration::from_secs),
         Value::Float(f) if *f >= 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
@@ -324,14 +560,68 @@ mod tests {
         assert_eq!(o.max_payload, 2 * 1024 * 1024);
         assert_eq!(o.ping_interval, Duration::from_secs(30));
         assert_eq!(o.ping_max, 3);
-        assert_eq!(
-            o.auth,
-            Auth::UserPass {
-                user: "a".into(),
-                pass: "b".into()
-            }
-        );
+        assert_eq!(o.auth.users[0].name, "a");
+        assert_eq!(o.auth.users[0].credential, Credential::Password("b".into()));
         assert_eq!(o.auth_timeout, Duration::from_secs(1));
         assert_eq!(warnings.len(), 1);
+        assert_eq!(
+            warnings[0].located("/etc/x.conf"),
+            "/etc/x.conf:6:1: unknown field \"mystery\""
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_found_where_they_are_but_variables_are_not_unknown() {
+        let conf = crate::conf::parse(
+            "LIMIT: 5\nmax_payload: $LIMIT\nauthorization {\n  users: [{user: a, password: b, colour: red}]\n  bogus: 1\n}\naccounts { A { users: [], nonsense: [] } }\n",
+        )
+        .unwrap();
+        let mut o = Options::default();
+        let warnings: Vec<String> = o
+            .apply_conf(&conf)
+            .unwrap()
+            .iter()
+            .map(|w| w.located("f"))
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "f:5:3: unknown field \"bogus\"",
+                "f:4:34: unknown field \"colour\"",
+                "f:7:27: unknown field \"nonsense\"",
+            ]
+        );
+        assert_eq!(o.max_payload, 5);
+    }
+
+    #[test]
+    fn monitoring_keys() {
+        let conf = crate::conf::parse(
+            "http: \"127.0.0.1:8333\"\nhttp_base_path: /mon\nmax_closed_clients: 5\n",
+        )
+        .unwrap();
+        let mut o = Options::default();
+        assert!(o.apply_conf(&conf).unwrap().is_empty());
+        assert_eq!((o.http_host.as_str(), o.http_port), ("127.0.0.1", 8333));
+        assert_eq!(o.http_base_path, "/mon");
+        assert_eq!(o.max_closed_clients, 5);
+        let conf = crate::conf::parse("http_port: 8444\nhttps_port: 8445\n").unwrap();
+        let mut o = Options::default();
+        o.apply_conf(&conf).unwrap();
+        assert_eq!(
+            (o.http_host.as_str(), o.http_port, o.https_port),
+            ("", 8444, 8445)
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_place() {
+        let conf = crate::conf::parse("port: 1\nauthorization { token: t, user: u, password: p }")
+            .unwrap();
+        let err = Options::default().apply_conf(&conf).unwrap_err();
+        assert_eq!(
+            err.located("f"),
+            "f:2:17: authorization.token: can not have a token and a user/password at the same time"
+        );
     }
 }

@@ -119,6 +119,47 @@ pub fn matches(pattern: &[u8], subject: &[u8]) -> bool {
     }
 }
 
+/// Whether every subject `sub` can match is also matched by `pattern` (both may hold
+/// wildcards): `foo.*` is within `foo.>` and `>`, but `foo.>` is not within `foo.*`.
+pub fn is_within(sub: &[u8], pattern: &[u8]) -> bool {
+    let (mut s, mut p) = (sub, pattern);
+    loop {
+        let (st, s_rest) = split_token(s);
+        let (pt, p_rest) = split_token(p);
+        if pt == b">" && p_rest.is_none() {
+            return true;
+        }
+        if st == b">" || (pt != b"*" && pt != st) {
+            return false;
+        }
+        match (s_rest, p_rest) {
+            (None, None) => return true,
+            (Some(sn), Some(pn)) => (s, p) = (sn, pn),
+            _ => return false,
+        }
+    }
+}
+
+/// Whether some subject is matched by both patterns.
+pub fn overlaps(a: &[u8], b: &[u8]) -> bool {
+    let (mut a, mut b) = (a, b);
+    loop {
+        let (at, a_rest) = split_token(a);
+        let (bt, b_rest) = split_token(b);
+        if (at == b">" && a_rest.is_none()) || (bt == b">" && b_rest.is_none()) {
+            return true;
+        }
+        if at != b"*" && bt != b"*" && at != bt {
+            return false;
+        }
+        match (a_rest, b_rest) {
+            (None, None) => return true,
+            (Some(an), Some(bn)) => (a, b) = (an, bn),
+            _ => return false,
+        }
+    }
+}
+
 /// The tokens of `s`, empty ones included (`""` has one empty token).
 pub fn tokens(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     s.split(|&b| b == b'.')
@@ -127,6 +168,41 @@ pub fn tokens(s: &[u8]) -> impl Iterator<Item = &[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn within_and_overlap() {
+        for (sub, pattern, within) in [
+            ("foo.bar", "foo.bar", true),
+            ("foo.bar", "foo.*", true),
+            ("foo.*", "foo.>", true),
+            ("foo.>", "foo.*", false),
+            ("foo.>", "foo.>", true),
+            ("foo.>", ">", true),
+            ("foo.*", "foo.bar", false),
+            ("foo", "foo.>", false),
+            ("foo.bar.baz", "foo.*", false),
+            ("*", "*", true),
+            (">", "*", false),
+        ] {
+            assert_eq!(
+                is_within(sub.as_bytes(), pattern.as_bytes()),
+                within,
+                "{sub} in {pattern}"
+            );
+        }
+        for (a, b, overlap) in [
+            ("foo.*", "foo.bar", true),
+            ("foo.*", "bar.*", false),
+            (">", "secret.>", true),
+            ("foo.*", "foo.bar.baz", false),
+            ("foo.>", "foo.bar.baz", true),
+            ("*.bar", "foo.*", true),
+            ("foo", "foo.>", false),
+        ] {
+            assert_eq!(overlaps(a.as_bytes(), b.as_bytes()), overlap, "{a} ~ {b}");
+            assert_eq!(overlaps(b.as_bytes(), a.as_bytes()), overlap, "{b} ~ {a}");
+        }
+    }
 
     #[test]
     fn valid_literal_subjects() {

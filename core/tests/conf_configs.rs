@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use rnats_core::conf::{parse_with, Env, Map, Value};
+use rnats_core::options::Options;
 
 fn configs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs")
@@ -23,6 +24,8 @@ fn load(path: &Path) -> Map {
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Every example parses and applies to the options without a warning: no example may
+/// hold a key the server does not understand.
 #[test]
 fn every_example_config_parses() {
     let mut parsed = 0;
@@ -31,7 +34,12 @@ fn every_example_config_parses() {
         if path.extension().and_then(|e| e.to_str()) != Some("conf") {
             continue;
         }
-        assert!(!load(&path).is_empty(), "{} is empty", path.display());
+        let conf = load(&path);
+        assert!(!conf.is_empty(), "{} is empty", path.display());
+        let warnings = Options::default()
+            .apply_conf(&conf)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
         parsed += 1;
     }
     assert!(parsed > 0, "no example configs found");

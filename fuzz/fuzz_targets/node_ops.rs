@@ -1,6 +1,8 @@
 //! Structured sessions of client operations and faults against a whole node: it must never
 //! panic, must keep its counts consistent, and must forget everything of a connection once
-//! it is closed.
+//! it is closed. A session runs either on an open server or on a secured one (users with
+//! permissions in two accounts joined by exports and imports, a bcrypt user whose checks
+//! the harness answers like the shell would, a no_auth_user).
 #![no_main]
 
 use std::time::Duration;
@@ -13,9 +15,15 @@ use rnats_core::options::Options;
 use rnats_core::time::Instant;
 
 #[derive(Arbitrary, Debug)]
+struct Session {
+    secured: bool,
+    steps: Vec<Step>,
+}
+
+#[derive(Arbitrary, Debug)]
 enum Step {
     Accept,
-    Connect { conn: u8, verbose: bool, echo: bool, headers: bool },
+    Connect { conn: u8, verbose: bool, echo: bool, headers: bool, user: Option<u8> },
     Sub { conn: u8, subject: u8, queue: Option<u8>, sid: u8 },
     Unsub { conn: u8, sid: u8, max: Option<u8> },
     Pub { conn: u8, subject: u8, reply: Option<u8>, len: u8 },
@@ -28,14 +36,53 @@ enum Step {
 
 const SUBJECTS: &[&str] = &["foo", "foo.bar", "foo.*", "foo.>", ">", "*.bar", "a.b.c", "_INBOX.x"];
 
-fuzz_target!(|steps: Vec<Step>| {
-    let opts = Options {
+/// Credentials a client may present: right and wrong ones.
+const USERS: &[(&str, &str)] = &[("a", "pa"), ("b", "pb"), ("svc", "ps"), ("h", "right"), ("h", "wrong"), ("a", "x")];
+
+/// What the bcrypt user's hash stands for; the harness answers checks against it.
+const HASHED_SECRET: &str = "right";
+
+const SECURED: &str = r#"
+accounts {
+  A: {
+    users: [
+      {user: a, password: pa, permissions: {publish: {allow: ["foo.>", "_INBOX.>"], deny: ["foo.bar"]}, subscribe: {deny: ["a.b.c"]}}}
+      {user: h, password: "$2a$04$abcdefghijklmnopqrstuuJZ5uO7qC1kO1m6zUo1h8uV9n8j2d8y2"}
+    ]
+    exports: [{stream: "foo.>"}, {service: "*.bar", response_type: stream}]
+  }
+  B: {
+    users: [
+      {user: b, password: pb}
+      {user: svc, password: ps, permissions: {subscribe: ["foo.*", "*.bar"], allow_responses: {max: 2}}}
+    ]
+    imports: [
+      {stream: {account: A, subject: "foo.>"}, prefix: "_INBOX"}
+      {service: {account: A, subject: "*.bar"}}
+    ]
+  }
+}
+no_auth_user: b
+"#;
+
+fn options(secured: bool) -> Options {
+    let mut opts = Options {
         max_pending: 4096,
         ping_interval: Duration::from_secs(5),
         max_connections: 8,
         max_subscriptions: 16,
         ..Options::default()
     };
+    if secured {
+        let conf = rnats_core::conf::parse(SECURED).expect("the secured config parses");
+        opts.apply_conf(&conf).expect("the secured config applies");
+    }
+    opts
+}
+
+fuzz_target!(|session: Session| {
+    let Session { secured, steps } = session;
+    let opts = options(secured);
     let mut node = Node::new(opts, 4222, 1);
     let mut now = Instant::ZERO;
     let mut conns: Vec<u64> = Vec::new();
@@ -51,10 +98,16 @@ fuzz_target!(|steps: Vec<Step>| {
                 open.insert(id);
                 (None, Vec::new())
             }
-            Step::Connect { conn, verbose, echo, headers } => (
-                pick(&conns, conn),
-                format!("CONNECT {{\"verbose\":{verbose},\"echo\":{echo},\"headers\":{headers},\"no_responders\":{headers}}}\r\n").into_bytes(),
-            ),
+            Step::Connect { conn, verbose, echo, headers, user } => {
+                let creds = user
+                    .map(|u| USERS[usize::from(u) % USERS.len()])
+                    .map(|(u, p)| format!(",\"user\":\"{u}\",\"pass\":\"{p}\""))
+                    .unwrap_or_default();
+                (
+                    pick(&conns, conn),
+                    format!("CONNECT {{\"verbose\":{verbose},\"echo\":{echo},\"headers\":{headers},\"no_responders\":{headers}{creds}}}\r\n").into_bytes(),
+                )
+            }
             Step::Sub { conn, subject, queue, sid } => {
                 let subject = SUBJECTS[usize::from(subject) % SUBJECTS.len()];
                 let line = match queue {
@@ -115,8 +168,12 @@ fuzz_target!(|steps: Vec<Step>| {
             node.receive(now, id, Bytes::from(bytes));
         }
         while let Some(out) = node.poll_output() {
-            if let Output::Close { conn, .. } = out {
-                assert!(open.remove(&conn), "closed twice: {conn}");
+            match out {
+                Output::Close { conn, .. } => assert!(open.remove(&conn), "closed twice: {conn}"),
+                Output::VerifyBcrypt { conn, secret, .. } => {
+                    node.bcrypt_verified(now, conn, secret == HASHED_SECRET)
+                }
+                _ => {}
             }
         }
         assert_eq!(node.num_clients(), open.len());

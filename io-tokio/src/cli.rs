@@ -6,7 +6,9 @@
 //! [`normalize`] first rewrites single-dash long flags into that form.
 
 use clap::Parser;
-use rnats_core::options::{Auth, Options};
+use rnats_core::auth::AuthConfig;
+use rnats_core::options::Options;
+use rnats_core::tls_config::TlsConfig;
 
 /// Flags of the reference server. Every value is optional so that only flags actually
 /// given override the configuration file, as the reference merges them.
@@ -25,9 +27,13 @@ pub struct Cli {
     pub name: Option<String>,
     #[arg(short = 'P', long = "pid")]
     pub pid: Option<String>,
-    #[arg(short = 'm', long = "http_port")]
+    #[arg(short = 'm', long = "http_port", allow_negative_numbers = true)]
     pub http_port: Option<i32>,
-    #[arg(long = "ms", visible_alias = "https_port")]
+    #[arg(
+        long = "ms",
+        visible_alias = "https_port",
+        allow_negative_numbers = true
+    )]
     pub https_port: Option<i32>,
     #[arg(short = 'c', long = "config")]
     pub config: Option<String>,
@@ -242,14 +248,16 @@ impl Cli {
         if let Some(sd) = &self.store_dir {
             opts.store_dir = Some(sd.clone());
         }
+        if let Some(port) = self.http_port {
+            opts.http_port = port;
+        }
+        if let Some(port) = self.https_port {
+            opts.https_port = port;
+        }
+        self.apply_tls(opts)?;
         match (&self.user, &self.pass, &self.auth) {
-            (Some(user), Some(pass), None) => {
-                opts.auth = Auth::UserPass {
-                    user: user.clone(),
-                    pass: pass.clone(),
-                }
-            }
-            (None, None, Some(token)) => opts.auth = Auth::Token(token.clone()),
+            (Some(user), Some(pass), None) => opts.auth = AuthConfig::single_user(user, pass),
+            (None, None, Some(token)) => opts.auth = AuthConfig::token(token),
             (None, None, None) => {}
             (_, _, Some(_)) => {
                 return Err("--auth can not be used together with --user/--pass".into())
@@ -259,15 +267,32 @@ impl Cli {
         Ok(())
     }
 
+    /// As the reference: any `--tls*` flag (unless `--tls=false`) replaces the TLS settings
+    /// of the configuration file with those of the flags, and needs a certificate and a key.
+    fn apply_tls(&self, opts: &mut Options) -> Result<(), String> {
+        let given = self.tls.is_some()
+            || self.tlscert.is_some()
+            || self.tlskey.is_some()
+            || self.tlscacert.is_some()
+            || self.tlsverify.is_some();
+        if !given || self.tls == Some(false) {
+            return Ok(());
+        }
+        opts.tls = Some(TlsConfig::from_flags(
+            self.tlscert.as_deref(),
+            self.tlskey.as_deref(),
+            self.tlscacert.as_deref(),
+            self.tlsverify == Some(true),
+        )?);
+        Ok(())
+    }
+
     /// Flags this version accepts for compatibility but cannot act on yet, each with what
     /// the user should know.
     pub fn unsupported(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if self.http_port.is_some() || self.https_port.is_some() {
-            out.push("HTTP monitoring (-m/-ms) is not built yet; no monitoring port is opened");
-        }
-        if self.tls.is_some() || self.tlscert.is_some() || self.tlsverify.is_some() {
-            out.push("TLS is not built yet; --tls flags are ignored");
+        if self.https_port.is_some() {
+            out.push("HTTPS monitoring (-ms) is not built yet; no HTTPS monitoring port is opened");
         }
         if self.routes.is_some() || self.cluster.is_some() {
             out.push("clustering is not built yet; --cluster/--routes are ignored");
@@ -278,6 +303,25 @@ impl Cli {
         out
     }
 }
+
+/// What `--help_tls` prints.
+pub const TLS_USAGE: &str = "
+TLS configuration is specified in the tls section of a configuration file:
+
+e.g.
+
+    tls {
+        cert_file:      \"./certs/server-cert.pem\"
+        key_file:       \"./certs/server-key.pem\"
+        ca_file:        \"./certs/ca.pem\"
+        verify:         true
+        timeout:        2
+    }
+
+cipher_suites and curve_preferences are accepted and ignored: rnats-server uses rustls's
+safe defaults (TLS 1.2 and 1.3, AES-GCM and ChaCha20-Poly1305, X25519 and the NIST curves).
+handshake_first: true makes clients handshake before the server sends INFO.
+";
 
 #[cfg(test)]
 mod tests {
@@ -317,13 +361,7 @@ mod tests {
         let mut o = Options::default();
         cli.apply(&mut o).unwrap();
         assert_eq!(o.host, "::1");
-        assert_eq!(
-            o.auth,
-            Auth::UserPass {
-                user: "a".into(),
-                pass: "b".into()
-            }
-        );
+        assert_eq!(o.auth, AuthConfig::single_user("a", "b"));
     }
 
     #[test]
@@ -336,6 +374,29 @@ mod tests {
         cli.apply(&mut o).unwrap();
         assert_eq!(o.port, 5000);
         assert!(o.debug && !o.trace);
+    }
+
+    #[test]
+    fn tls_flags() {
+        let mut o = Options::default();
+        parse(&["--tlscert", "c.pem", "--tlskey", "k.pem"])
+            .apply(&mut o)
+            .unwrap();
+        let tls = o.tls.clone().unwrap();
+        assert_eq!((tls.cert_file.as_str(), tls.verify), ("c.pem", false));
+        parse(&["-tlsverify", "-tlscert=c", "-tlskey=k", "-tlscacert=ca"])
+            .apply(&mut o)
+            .unwrap();
+        assert!(o.tls.as_ref().unwrap().verify);
+        let err = parse(&["--tls", "--tlscert", "c"])
+            .apply(&mut o)
+            .unwrap_err();
+        assert_eq!(err, "TLS Server private key must be present and valid");
+        let mut o = Options::default();
+        parse(&["--tls=false", "--tlscert", "c"])
+            .apply(&mut o)
+            .unwrap();
+        assert!(o.tls.is_none());
     }
 
     #[test]

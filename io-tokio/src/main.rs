@@ -5,7 +5,9 @@
 
 mod cli;
 mod log;
+mod monitor;
 mod server;
+mod tls;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if cli.help_tls {
-        println!("TLS is not built into rnats-server yet.");
+        print!("{}", cli::TLS_USAGE);
         return ExitCode::SUCCESS;
     }
     if cli.version {
@@ -49,8 +51,21 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Certificates are read up front, so that `-t` checks them too, as the reference does.
+    let tls = match opts.tls.as_ref().map(tls::load).transpose() {
+        Ok(tls) => tls.map(Arc::new),
+        Err(e) => {
+            eprintln!("rnats-server: {e}");
+            return ExitCode::from(1);
+        }
+    };
     if cli.test_config {
-        println!(
+        // Checking a file is strict: what would only be warned about at start fails here.
+        if let Some(first) = warnings.first() {
+            eprintln!("rnats-server: {first}");
+            return ExitCode::from(1);
+        }
+        eprintln!(
             "rnats-server: configuration file {} is valid",
             cli.config.as_deref().unwrap_or("<none>")
         );
@@ -84,7 +99,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(opts, logger.clone())) {
+    match runtime.block_on(run(opts, tls, logger.clone())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             logger.fatal(&e);
@@ -113,13 +128,18 @@ fn configure(cli: &Cli) -> Result<(Options, Vec<String>), String> {
             var: &|name: &str| std::env::var(name).ok(),
         };
         let conf = rnats_core::conf::parse_with(&text, env).map_err(|e| format!("{path}: {e}"))?;
-        warnings = opts.apply_conf(&conf).map_err(|e| format!("{path}: {e}"))?;
+        warnings = opts
+            .apply_conf(&conf)
+            .map_err(|e| e.located(path))?
+            .iter()
+            .map(|w| w.located(path))
+            .collect();
     }
     cli.apply(&mut opts)?;
     Ok((opts, warnings))
 }
 
-async fn run(opts: Options, logger: Arc<Logger>) -> Result<(), String> {
+async fn run(opts: Options, tls: Option<Arc<tls::Tls>>, logger: Arc<Logger>) -> Result<(), String> {
     let port = match opts.port {
         -1 => 0,
         0 => DEFAULT_PORT as u16,
@@ -149,14 +169,44 @@ async fn run(opts: Options, logger: Arc<Logger>) -> Result<(), String> {
         std::fs::write(pid_file, std::process::id().to_string())
             .map_err(|e| format!("Could not write pidfile: {e}"))?;
     }
+    let http = match opts.http_port {
+        0 => None,
+        port => {
+            let host = if opts.http_host.is_empty() {
+                opts.host.clone()
+            } else {
+                opts.http_host.clone()
+            };
+            let port = u16::try_from(port.max(0)).map_err(|_| format!("invalid port {port}"))?;
+            let listener = listen(&host, port).await.map_err(|e| {
+                format!(
+                    "can't listen to the monitor port: listen tcp {}: {e}",
+                    host_port(&host, port)
+                )
+            })?;
+            let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+            logger.info(&format!(
+                "Starting http monitor on {}",
+                host_port(&host, port)
+            ));
+            Some((listener, host, port))
+        }
+    };
     logger.info(&format!(
         "Listening for client connections on {}",
         host_port(&opts.host, bound)
     ));
+    if tls.is_some() {
+        logger.info("TLS required for client connections");
+    }
     logger.info("Server is ready");
     let shared = server::Shared::new(node, logger.clone());
-    tokio::spawn(server::accept_loop(shared.clone(), listener));
+    tokio::spawn(server::accept_loop(shared.clone(), listener, tls));
     tokio::spawn(server::timer_loop(shared.clone()));
+    if let Some((listener, host, port)) = http {
+        let monitor = monitor::Monitor::new(shared.clone(), opts.clone(), host, port);
+        tokio::spawn(monitor::serve(std::sync::Arc::new(monitor), listener));
+    }
     wait_for_signal().await;
     logger.info("Initiating Shutdown...");
     shared.shutdown().await;

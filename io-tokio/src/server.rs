@@ -14,13 +14,13 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use rnats_core::node::{CloseReason, ConnId, Level, Node, Output};
 use rnats_core::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use crate::log::Logger;
+use crate::tls::Tls;
 
 /// Read buffers start small and grow while reads fill them, as the reference's do, so that
 /// idle connections cost little and busy ones read in large gulps.
@@ -28,6 +28,8 @@ const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
 /// At most this many chunks go into one vectored write.
 const MAX_IOVECS: usize = 64;
+/// The first byte of a TLS handshake record (a ClientHello).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// The shell's side of one connection.
 struct Conn {
@@ -43,6 +45,14 @@ struct State {
     conns: HashMap<ConnId, Arc<Conn>>,
     /// The deadline the timer task is sleeping towards.
     timer_at: Option<Instant>,
+}
+
+/// What the node asked for that is done after it is unlocked.
+#[derive(Default)]
+struct Later {
+    logs: Vec<(Level, String)>,
+    /// Connection, stored hash, secret the client gave.
+    bcrypt: Vec<(ConnId, String, String)>,
 }
 
 /// Everything the tasks share.
@@ -78,26 +88,52 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` on the node and carries out whatever it asked for.
-    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut logs = Vec::new();
+    /// Runs `f` on the node and carries out whatever it asked for. Logging and bcrypt
+    /// checks wait until the node is unlocked.
+    fn with_state<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut later = Later::default();
         let r = {
             let mut st = self.lock();
             let r = f(&mut st);
-            self.dispatch(&mut st, &mut logs);
+            self.dispatch(&mut st, &mut later);
             r
         };
-        for (level, text) in logs {
-            self.logger.log(level, &text);
-        }
+        self.carry_out(later);
         r
     }
 
-    fn with_node<R>(&self, f: impl FnOnce(&mut Node) -> R) -> R {
+    /// Writes the log lines and starts the bcrypt checks (on tokio's blocking threads:
+    /// each takes ~100 ms of CPU).
+    fn carry_out(self: &Arc<Self>, later: Later) {
+        for (level, text) in later.logs {
+            self.logger.log(level, &text);
+        }
+        for (conn, hash, secret) in later.bcrypt {
+            let shared = self.clone();
+            tokio::task::spawn_blocking(move || {
+                let ok = bcrypt::verify(&secret, &hash).unwrap_or(false);
+                shared.bcrypt_verified(conn, ok);
+            });
+        }
+    }
+
+    fn bcrypt_verified(self: &Arc<Self>, conn: ConnId, ok: bool) {
+        let now = self.now();
+        self.with_node(|n| n.bcrypt_verified(now, conn, ok));
+    }
+
+    /// Lets monitoring read the node (and the core's current instant) without changing it.
+    pub fn inspect<R>(&self, f: impl FnOnce(&Node, Instant) -> R) -> R {
+        let now = self.now();
+        let st = self.lock();
+        f(&st.node, now)
+    }
+
+    fn with_node<R>(self: &Arc<Self>, f: impl FnOnce(&mut Node) -> R) -> R {
         self.with_state(|st| f(&mut st.node))
     }
 
-    fn dispatch(&self, st: &mut State, logs: &mut Vec<(Level, String)>) {
+    fn dispatch(&self, st: &mut State, later: &mut Later) {
         while let Some(out) = st.node.poll_output() {
             match out {
                 Output::Transmit(id) => {
@@ -111,7 +147,10 @@ impl Shared {
                         conn.wake.notify_one();
                     }
                 }
-                Output::Log { level, text } => logs.push((level, text)),
+                Output::Log { level, text } => later.logs.push((level, text)),
+                Output::VerifyBcrypt { conn, hash, secret } => {
+                    later.bcrypt.push((conn, hash, secret))
+                }
             }
         }
         let next = st.node.poll_timeout();
@@ -129,11 +168,15 @@ impl Shared {
     }
 }
 
-/// Accepts clients until the listener fails for good.
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// Accepts clients until the listener fails for good. With `tls`, every client must
+/// upgrade to TLS.
+pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc<Tls>>) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => start_conn(&shared, stream, peer),
+            Ok((stream, peer)) => match &tls {
+                None => start_conn(&shared, stream, peer),
+                Some(tls) => start_tls_conn(&shared, stream, peer, tls.clone()),
+            },
             Err(e) => {
                 // Out of file descriptors and the like: log, back off, keep serving.
                 shared
@@ -148,6 +191,12 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 fn start_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
+    let (id, conn) = register(shared, peer);
+    spawn_io(shared, id, conn, rd, wr);
+}
+
+/// Tells the node about a new connection (which queues its `INFO`).
+fn register(shared: &Arc<Shared>, peer: SocketAddr) -> (ConnId, Arc<Conn>) {
     let conn = Arc::new(Conn {
         wake: Notify::new(),
         closing: Mutex::new(None),
@@ -159,12 +208,117 @@ fn start_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         st.conns.insert(id, conn.clone());
         id
     });
+    (id, conn)
+}
+
+/// Starts the reader and the writer of a connection.
+fn spawn_io<R, W>(shared: &Arc<Shared>, id: ConnId, conn: Arc<Conn>, rd: R, wr: W)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let reader = tokio::spawn(read_loop(shared.clone(), id, rd));
     *conn.reader.lock().unwrap_or_else(|e| e.into_inner()) = Some(reader.abort_handle());
     tokio::spawn(write_loop(shared.clone(), id, conn, wr));
 }
 
-async fn read_loop(shared: Arc<Shared>, id: ConnId, mut rd: OwnedReadHalf) {
+/// A client that must use TLS: as the reference, `INFO` goes out in plain text, then the
+/// handshake runs within the TLS timeout (with `handshake_first`, the handshake comes first
+/// and `INFO` is its first record). Only then do the reader and the writer start, over
+/// the TLS stream; a client that sends plain text instead fails the handshake.
+fn start_tls_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr, tls: Arc<Tls>) {
+    let _ = stream.set_nodelay(true);
+    let (id, conn) = register(shared, peer);
+    tokio::spawn(tls_handshake(shared.clone(), id, conn, stream, peer, tls));
+}
+
+async fn tls_handshake(
+    shared: Arc<Shared>,
+    id: ConnId,
+    conn: Arc<Conn>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    tls: Arc<Tls>,
+) {
+    if !tls.handshake_first {
+        let closing = conn
+            .closing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut last) = closing {
+            // Refused at once (too many connections): the last words in plain text.
+            let _ = tokio::time::timeout(shared.write_deadline, write_all(&mut stream, &mut last))
+                .await;
+            let _ = stream.shutdown().await;
+            return;
+        }
+        let mut info = Vec::new();
+        shared.with_node(|n| n.take_outbound(id, &mut info));
+        let total: usize = info.iter().map(Bytes::len).sum();
+        match tokio::time::timeout(shared.write_deadline, write_all(&mut stream, &mut info)).await {
+            Ok(Ok(())) => shared.with_node(|n| n.written(id, total)),
+            _ => {
+                let now = shared.now();
+                shared.with_node(|n| n.closed_at(now, id, CloseReason::WriteError));
+                return;
+            }
+        }
+    }
+    let local = stream.local_addr().ok();
+    let prefix = format!("{peer} - cid:{id}");
+    let debug = |msg: &str| {
+        shared
+            .logger
+            .log(Level::Debug, &format!("{prefix} - {msg}"))
+    };
+    debug("Starting TLS client connection handshake");
+    let handshake = async {
+        // A client speaking plain NATS gets the connection closed, no TLS alert, as from
+        // the reference.
+        let mut first = [0u8; 1];
+        if stream.peek(&mut first).await? == 1 && first[0] != TLS_HANDSHAKE_RECORD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "tls: first record does not look like a TLS handshake",
+            ));
+        }
+        tls.acceptor.accept(stream).await
+    };
+    let tls_stream = match tokio::time::timeout(tls.timeout, handshake).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let why = crate::tls::describe(&e);
+            shared
+                .logger
+                .error(&format!("{prefix} - TLS handshake error: {why}"));
+            let now = shared.now();
+            shared.with_node(|n| n.closed_at(now, id, CloseReason::TlsHandshakeError));
+            return;
+        }
+        Err(_) => {
+            let local = local.map(|a| a.to_string()).unwrap_or_default();
+            shared.logger.error(&format!(
+                "{prefix} - TLS handshake error: read tcp {local}->{peer}: i/o timeout"
+            ));
+            shared
+                .logger
+                .error(&format!("{prefix} - TLS handshake timeout"));
+            let now = shared.now();
+            shared.with_node(|n| n.closed_at(now, id, CloseReason::TlsHandshakeError));
+            return;
+        }
+    };
+    debug("TLS handshake complete");
+    debug(&crate::tls::describe_session(tls_stream.get_ref().1));
+    if let Some(names) = crate::tls::certificate_names(tls_stream.get_ref().1) {
+        shared.with_node(|n| n.certificate_verified(id, names));
+    }
+    let (rd, wr) = tokio::io::split(tls_stream);
+    spawn_io(&shared, id, conn, rd, wr);
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, id: ConnId, mut rd: R) {
     let mut buf = BytesMut::new();
     let mut want = MIN_READ;
     loop {
@@ -172,7 +326,8 @@ async fn read_loop(shared: Arc<Shared>, id: ConnId, mut rd: OwnedReadHalf) {
         let room = buf.capacity() - buf.len();
         match rd.read_buf(&mut buf).await {
             Ok(0) => {
-                shared.with_node(|n| n.closed(id, CloseReason::ClientClosed));
+                let now = shared.now();
+                shared.with_node(|n| n.closed_at(now, id, CloseReason::ClientClosed));
                 return;
             }
             Ok(n) => {
@@ -185,15 +340,27 @@ async fn read_loop(shared: Arc<Shared>, id: ConnId, mut rd: OwnedReadHalf) {
                 let now = shared.now();
                 shared.with_node(|node| node.receive(now, id, data));
             }
+            // A TLS peer that hangs up without a close_notify: the client closed.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                let now = shared.now();
+                shared.with_node(|n| n.closed_at(now, id, CloseReason::ClientClosed));
+                return;
+            }
             Err(_) => {
-                shared.with_node(|n| n.closed(id, CloseReason::ReadError));
+                let now = shared.now();
+                shared.with_node(|n| n.closed_at(now, id, CloseReason::ReadError));
                 return;
             }
         }
     }
 }
 
-async fn write_loop(shared: Arc<Shared>, id: ConnId, conn: Arc<Conn>, mut wr: OwnedWriteHalf) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    shared: Arc<Shared>,
+    id: ConnId,
+    conn: Arc<Conn>,
+    mut wr: W,
+) {
     let mut bufs: Vec<Bytes> = Vec::new();
     loop {
         conn.wake.notified().await;
@@ -225,8 +392,9 @@ async fn write_loop(shared: Arc<Shared>, id: ConnId, conn: Arc<Conn>, mut wr: Ow
     }
 }
 
-/// Writes every chunk, in order, with vectored writes.
-async fn write_all(wr: &mut OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> io::Result<()> {
+/// Writes every chunk, in order, with vectored writes, then flushes (which TLS needs to
+/// push its buffered records out; for TCP it does nothing).
+async fn write_all<W: AsyncWrite + Unpin>(wr: &mut W, bufs: &mut Vec<Bytes>) -> io::Result<()> {
     let mut first = 0;
     while first < bufs.len() {
         let slices: Vec<IoSlice<'_>> = bufs[first..]
@@ -250,7 +418,7 @@ async fn write_all(wr: &mut OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> io::Result
         }
     }
     bufs.clear();
-    Ok(())
+    wr.flush().await
 }
 
 /// Ticks the node whenever it asked to be ticked.

@@ -7,7 +7,8 @@
 //! - no subscription (across reconnects of its client) gets the same message twice;
 //! - each subscription sees the messages of each publisher connection in publish order;
 //! - a queue group gets each matching message at most once, and exactly once when all its
-//!   members are healthy; a healthy plain subscription gets every matching message.
+//!   members are healthy; a healthy plain subscription gets every matching message;
+//! - request/reply: see [`request_reply`].
 //!
 //! Connections: a client's `Connected` events split its history into connections; a `SUB`
 //! lives only in the connection that sent it (a client that reconnects sends it again,
@@ -140,6 +141,7 @@ impl<'a> Index<'a> {
                     publisher,
                     seq,
                     subject,
+                    ..
                 } => {
                     pubs.insert(
                         (*publisher, *seq),
@@ -171,6 +173,26 @@ impl<'a> Index<'a> {
     }
 
     /// Whether incarnation `sub` must receive `p` (see the module comment).
+    fn group_surely_receives(&self, members: &[usize], p: &Pub) -> bool {
+        let pf = p.flushed.unwrap_or(usize::MAX);
+        let mut candidates = members.iter().filter(|&&k| self.subs[k].at < pf).peekable();
+        candidates.peek().is_some() && candidates.all(|&k| self.surely_receives(&self.subs[k], p))
+    }
+
+    /// Queue groups as (subject, queue name), as in the server: their incarnations.
+    fn groups(&self) -> BTreeMap<(String, String), Vec<usize>> {
+        let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        for (k, s) in self.subs.iter().enumerate() {
+            if let Some(q) = &s.queue {
+                groups
+                    .entry((s.subject.clone(), q.clone()))
+                    .or_default()
+                    .push(k);
+            }
+        }
+        groups
+    }
+
     fn surely_receives(&self, sub: &Sub, p: &Pub) -> bool {
         let Some(pf) = p.flushed else {
             return false;
@@ -192,6 +214,7 @@ fn event_client(e: &Event) -> Option<ClientId> {
         | Event::Subscribe { client, .. }
         | Event::Unsubscribe { client, .. }
         | Event::Deliver { client, .. }
+        | Event::NoResponders { client, .. }
         | Event::Error { client, .. }
         | Event::Closed { client } => Some(*client),
         Event::Publish { publisher, .. } => Some(*publisher),
@@ -204,6 +227,7 @@ pub fn all(events: &[Event]) -> Vec<String> {
     v.extend(no_duplicates(events));
     v.extend(per_publisher_order(events));
     v.extend(completeness(events));
+    v.extend(request_reply(events));
     v
 }
 
@@ -219,6 +243,7 @@ pub fn deliveries(events: &[Event]) -> Vec<String> {
             subject,
             publisher,
             seq,
+            ..
         } = e
         else {
             continue;
@@ -314,16 +339,7 @@ pub fn completeness(events: &[Event]) -> Vec<String> {
             }
         }
     }
-    // Queue groups are (subject, queue name), as in the server.
-    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-    for (k, s) in ix.subs.iter().enumerate() {
-        if let Some(q) = &s.queue {
-            groups
-                .entry((s.subject.clone(), q.clone()))
-                .or_default()
-                .push(k);
-        }
-    }
+    let groups = ix.groups();
     let mut v = Vec::new();
     let none = Vec::new();
     for (&(publisher, seq), p) in &ix.pubs {
@@ -351,17 +367,7 @@ pub fn completeness(events: &[Event]) -> Vec<String> {
                     p.subject
                 ));
             }
-            let pf = p.flushed.unwrap_or(usize::MAX);
-            let candidates: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|&k| ix.subs[k].at < pf)
-                .collect();
-            let healthy = !candidates.is_empty()
-                && candidates
-                    .iter()
-                    .all(|&k| ix.surely_receives(&ix.subs[k], p));
-            if healthy && n == 0 {
+            if ix.group_surely_receives(members, p) && n == 0 {
                 v.push(format!(
                     "{publisher}:{seq} on {} lost for queue group {queue} ({gsubject})",
                     p.subject
@@ -370,6 +376,177 @@ pub fn completeness(events: &[Event]) -> Vec<String> {
         }
     }
     v
+}
+
+/// Request/reply. A request is a publish with a reply inbox (one inbox per request); an
+/// answer is a publish on a request's inbox. The scenario's contract: every subscription a
+/// request can reach belongs to a responder, which answers each request it gets before its
+/// next `PING`. Checks, per request:
+/// - every delivery of the request carries its inbox as the reply subject;
+/// - answers reach only the requester, on the inbox, at most one per responder delivery;
+/// - a `503` no-responders status comes only to the requester, on the inbox, and only for
+///   a request no subscription got;
+/// - once settled (the requester's connection sent a `PING` after the last `PONG` of every
+///   connection holding a matching subscription, so every answer was flushed before it),
+///   the requester got an answer from every plain subscription and every queue group that
+///   surely received the request, so exactly one per healthy queue group (at most one per
+///   group is the [`completeness`] check).
+pub fn request_reply(events: &[Event]) -> Vec<String> {
+    let ix = Index::new(events);
+    // inbox -> (requester, seq), and back.
+    let mut requests: BTreeMap<&str, (ClientId, u64)> = BTreeMap::new();
+    let mut inbox_of: BTreeMap<(ClientId, u64), &str> = BTreeMap::new();
+    for e in events {
+        if let Event::Publish {
+            publisher,
+            seq,
+            reply: Some(inbox),
+            ..
+        } = e
+        {
+            requests.insert(inbox, (*publisher, *seq));
+            inbox_of.insert((*publisher, *seq), inbox);
+        }
+    }
+    if requests.is_empty() {
+        return Vec::new();
+    }
+    let mut v = Vec::new();
+    // Per request: the clients it reached, the responders whose answers reached the
+    // requester, the 503s it got.
+    let mut reached: BTreeMap<(ClientId, u64), Vec<ClientId>> = BTreeMap::new();
+    let mut answered: BTreeMap<(ClientId, u64), Vec<ClientId>> = BTreeMap::new();
+    let mut statuses: BTreeMap<(ClientId, u64), usize> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        match e {
+            Event::Deliver {
+                client,
+                subject,
+                reply,
+                publisher,
+                seq,
+                ..
+            } => {
+                let what = format!("#{i} client {client} got {publisher}:{seq} on {subject}");
+                if let Some(p) = ix.pubs.get(&(*publisher, *seq)) {
+                    if let Some(&inbox) = inbox_of.get(&(*publisher, *seq)) {
+                        if reply.as_deref() != Some(inbox) {
+                            v.push(format!("{what}: reply subject {reply:?}, sent {inbox}"));
+                        }
+                        reached.entry((*publisher, *seq)).or_default().push(*client);
+                    }
+                    if let Some(&(requester, rseq)) = requests.get(p.subject.as_str()) {
+                        if *client == requester {
+                            answered
+                                .entry((requester, rseq))
+                                .or_default()
+                                .push(*publisher);
+                        } else {
+                            v.push(format!("{what}: an answer to {requester}:{rseq}"));
+                        }
+                    }
+                }
+            }
+            Event::NoResponders {
+                client, subject, ..
+            } => match requests.get(subject.as_str()) {
+                Some(&(requester, rseq)) if requester == *client => {
+                    *statuses.entry((requester, rseq)).or_default() += 1;
+                }
+                _ => v.push(format!(
+                    "#{i} client {client}: 503 on {subject}, not its request"
+                )),
+            },
+            _ => {}
+        }
+    }
+    let groups = ix.groups();
+    let none = Vec::new();
+    for &(requester, seq) in requests.values() {
+        let Some(p) = ix.pubs.get(&(requester, seq)) else {
+            continue;
+        };
+        let what = format!("request {requester}:{seq} on {}", p.subject);
+        let reached = reached.get(&(requester, seq)).unwrap_or(&none);
+        let answered = answered.get(&(requester, seq)).unwrap_or(&none);
+        for r in answered.iter().collect::<BTreeSet<_>>() {
+            let from = |l: &Vec<ClientId>| l.iter().filter(|&c| c == r).count();
+            if from(answered) > from(reached) {
+                v.push(format!(
+                    "{what}: {} answers from {r}, reached it {} times",
+                    from(answered),
+                    from(reached)
+                ));
+            }
+        }
+        let status = statuses.get(&(requester, seq)).copied().unwrap_or(0);
+        if status > 0 && (!reached.is_empty() || status > 1) {
+            v.push(format!(
+                "{what}: {status} no-responders statuses, reached {reached:?}"
+            ));
+        }
+        // Settled: a PING of the request's connection after every responder's last PONG.
+        let matching = ix
+            .subs
+            .iter()
+            .filter(|s| subject_matches(&s.subject, &p.subject));
+        let last_pong = matching
+            .map(|s| {
+                ix.syncs
+                    .get(&(s.client, s.conn))
+                    .and_then(|v| v.last())
+                    .map_or(0, |x| x.1)
+            })
+            .max()
+            .unwrap_or(0);
+        let settled = ix
+            .syncs
+            .get(&(requester, p.conn))
+            .is_some_and(|s| s.iter().any(|&(ping, _)| ping > last_pong.max(p.at)));
+        if !settled {
+            continue;
+        }
+        let plain = ix
+            .subs
+            .iter()
+            .filter(|s| s.queue.is_none() && subject_matches(&s.subject, &p.subject))
+            .filter(|s| ix.surely_receives(s, p))
+            .count();
+        let owed_groups = groups
+            .iter()
+            .filter(|((gsubject, _), m)| {
+                subject_matches(gsubject, &p.subject) && ix.group_surely_receives(m, p)
+            })
+            .count();
+        let owed = plain + owed_groups;
+        if answered.len() < owed {
+            v.push(format!("{what}: {} answers, owed {owed}", answered.len()));
+        }
+    }
+    v
+}
+
+/// Memory bound under slow consumers: no connection ever had more than `max_pending` plus
+/// one message (`max_frame` bytes, the largest `MSG` frame the scenario can produce)
+/// buffered outbound. `peaks` comes from
+/// [`ServerView::pending_peaks`](crate::shell::ServerView::pending_peaks), which sees what
+/// the shell took from the node (the core exposes no per-connection figure), so a backlog
+/// the node queued and dropped at a slow-consumer close escapes it; the close itself is
+/// checked by the scenario.
+pub fn pending_bound(
+    peaks: &BTreeMap<u64, usize>,
+    max_pending: usize,
+    max_frame: usize,
+) -> Vec<String> {
+    peaks
+        .iter()
+        .filter(|&(_, &peak)| peak > max_pending + max_frame)
+        .map(|(conn, peak)| {
+            format!(
+                "connection {conn} buffered {peak} bytes, max_pending {max_pending} + {max_frame}"
+            )
+        })
+        .collect()
 }
 
 /// `-ERR`s and unparsable messages any client received.
@@ -432,6 +609,7 @@ mod detects {
             publisher: 1,
             seq,
             subject: subject.into(),
+            reply: None,
         }
     }
     fn got(client: ClientId, seq: u64, subject: &str) -> Event {
@@ -439,6 +617,7 @@ mod detects {
             client,
             sid: "1".into(),
             subject: subject.into(),
+            reply: None,
             publisher: 1,
             seq,
         }
@@ -494,5 +673,67 @@ mod detects {
         assert!(has("does not match"), "{v:?}");
         assert!(has("delivered 2 times to queue group"), "{v:?}");
         assert!(has("1:5 on a.d lost"), "{v:?}");
+    }
+
+    /// Client 1 requests on `svc` with inbox `in.1`; responder 2 answers with its seq 1.
+    fn request_history(answer_to: ClientId, answered: bool) -> Vec<Event> {
+        let mut h = vec![
+            Event::Subscribe {
+                client: 1,
+                sid: "i".into(),
+                subject: "in.*".into(),
+                queue: None,
+            },
+            sub(2, "svc", None),
+            sub(3, "in.1", None),
+            flushed(1),
+            flushed(2),
+            flushed(3),
+            Event::Publish {
+                publisher: 1,
+                seq: 1,
+                subject: "svc".into(),
+                reply: Some("in.1".into()),
+            },
+            flushed(1),
+            Event::Deliver {
+                client: 2,
+                sid: "1".into(),
+                subject: "svc".into(),
+                reply: Some("in.1".into()),
+                publisher: 1,
+                seq: 1,
+            },
+        ];
+        if answered {
+            h.push(Event::Publish {
+                publisher: 2,
+                seq: 1,
+                subject: "in.1".into(),
+                reply: None,
+            });
+            h.push(Event::Deliver {
+                client: answer_to,
+                sid: if answer_to == 1 { "i" } else { "1" }.into(),
+                subject: "in.1".into(),
+                reply: None,
+                publisher: 2,
+                seq: 1,
+            });
+        }
+        h.extend([flushed(2), flushed(3), flushed(1)]);
+        h
+    }
+
+    #[test]
+    fn request_reply_violations_are_found() {
+        assert_eq!(
+            request_reply(&request_history(1, true)),
+            Vec::<String>::new()
+        );
+        let v = request_reply(&request_history(3, true));
+        assert!(v.iter().any(|x| x.contains("an answer to 1:1")), "{v:?}");
+        let v = request_reply(&request_history(1, false));
+        assert!(v.iter().any(|x| x.contains("0 answers, owed 1")), "{v:?}");
     }
 }

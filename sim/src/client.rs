@@ -3,7 +3,8 @@
 //!
 //! Writes go out in random-sized chunks, each flushed, so the server reads at random byte
 //! boundaries; reads ask for random amounts. A background reader task parses what arrives
-//! (`INFO`, `MSG`, `PING`, `PONG`, `+OK`, `-ERR`) and answers server `PING`s.
+//! (`INFO`, `MSG`, `HMSG`, `PING`, `PONG`, `+OK`, `-ERR`), answers server `PING`s and, for a
+//! responder, answers every request.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,6 +35,12 @@ pub struct ClientConfig {
     pub wires: Wires,
     /// How long [`Client::flush`] waits for its `PONG`.
     pub flush_timeout: Duration,
+    /// `CONNECT` with `headers` and `no_responders`: a request nobody is subscribed to
+    /// comes back as an `HMSG` with status `503`.
+    pub no_responders: bool,
+    /// Answer every message that carries a reply subject, at once from the reader task,
+    /// with this client's next publish (an empty filler) on that subject.
+    pub responder: bool,
 }
 
 impl ClientConfig {
@@ -46,6 +53,8 @@ impl ClientConfig {
             window: None,
             wires: Wires::default(),
             flush_timeout: Duration::from_secs(10),
+            no_responders: false,
+            responder: false,
         }
     }
 }
@@ -65,6 +74,10 @@ struct Status {
     pongs: u64,
     closed: bool,
     paused: bool,
+    /// The last publish sequence number used (shared: a responder's reader publishes too).
+    last_seq: u64,
+    /// `MSG`s and `503` statuses received.
+    received: u64,
 }
 
 struct Shared {
@@ -74,6 +87,7 @@ struct Shared {
     history: History,
     writer: tokio::sync::Mutex<WriteHalf<TcpStream>>,
     max_write_chunk: usize,
+    responder: bool,
 }
 
 impl Shared {
@@ -86,6 +100,12 @@ impl Shared {
             self.history.record(Event::Closed { client: self.id });
         }
         drop(st);
+        self.changed.notify_waiters();
+    }
+
+    /// Counts one received message and wakes whoever waits for it.
+    fn received(&self) {
+        self.status().received += 1;
         self.changed.notify_waiters();
     }
 
@@ -111,6 +131,36 @@ impl Shared {
         }
         Ok(())
     }
+
+    /// Publishes the next sequence number to `subject` (a request when `reply` is set).
+    async fn publish(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        filler: usize,
+    ) -> Result<u64, ClientError> {
+        let seq = {
+            let mut st = self.status();
+            st.last_seq += 1;
+            st.last_seq
+        };
+        let payload = history::payload(self.id, seq, filler);
+        self.history.record(Event::Publish {
+            publisher: self.id,
+            seq,
+            subject: subject.to_string(),
+            reply: reply.map(str::to_string),
+        });
+        let head = match reply {
+            Some(r) => format!("PUB {subject} {r} {}\r\n", payload.len()),
+            None => format!("PUB {subject} {}\r\n", payload.len()),
+        };
+        let mut msg = head.into_bytes();
+        msg.extend_from_slice(&payload);
+        msg.extend_from_slice(b"\r\n");
+        self.send(&msg).await?;
+        Ok(seq)
+    }
 }
 
 /// One connected client.
@@ -119,7 +169,6 @@ pub struct Client {
     shared: Arc<Shared>,
     reader: JoinHandle<()>,
     pings: u64,
-    next_seq: u64,
     flush_timeout: Duration,
 }
 
@@ -151,6 +200,7 @@ impl Client {
             history,
             writer: tokio::sync::Mutex::new(wr),
             max_write_chunk: cfg.max_write_chunk.max(1),
+            responder: cfg.responder,
         });
         let reader =
             madsim::task::spawn(read_loop(shared.clone(), rd, window, cfg.max_read.max(1)));
@@ -159,12 +209,12 @@ impl Client {
             shared,
             reader,
             pings: 0,
-            next_seq: 0,
             flush_timeout: cfg.flush_timeout,
         };
         let connect = format!(
-            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":true,\"lang\":\"sim\",\"version\":\"0.1\",\"name\":\"c{}\",\"protocol\":1}}\r\n",
-            cfg.id
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":true,\"lang\":\"sim\",\"version\":\"0.1\",\"name\":\"c{}\",\"protocol\":1,\"headers\":{nr},\"no_responders\":{nr}}}\r\n",
+            cfg.id,
+            nr = cfg.no_responders
         );
         client.shared.send(connect.as_bytes()).await?;
         Ok(client)
@@ -211,19 +261,18 @@ impl Client {
     /// Publishes this client's next sequence number to `subject`, with `filler` bytes of
     /// padding; returns the sequence number.
     pub async fn publish(&mut self, subject: &str, filler: usize) -> Result<u64, ClientError> {
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        let payload = history::payload(self.id, seq, filler);
-        self.shared.history.record(Event::Publish {
-            publisher: self.id,
-            seq,
-            subject: subject.to_string(),
-        });
-        let mut msg = format!("PUB {subject} {}\r\n", payload.len()).into_bytes();
-        msg.extend_from_slice(&payload);
-        msg.extend_from_slice(b"\r\n");
-        self.shared.send(&msg).await?;
-        Ok(seq)
+        self.shared.publish(subject, None, filler).await
+    }
+
+    /// Publishes a request to `subject` with reply subject `inbox` (which this client
+    /// should be subscribed to); returns its sequence number.
+    pub async fn request(
+        &mut self,
+        subject: &str,
+        inbox: &str,
+        filler: usize,
+    ) -> Result<u64, ClientError> {
+        self.shared.publish(subject, Some(inbox), filler).await
     }
 
     /// Sends raw bytes (for protocol-level scenarios).
@@ -283,21 +332,36 @@ impl Client {
         madsim::time::timeout(limit, wait).await.is_ok()
     }
 
+    /// Waits until this connection has received `n` messages (`MSG`s and `503` statuses)
+    /// in all, or `limit` passes; whether it has.
+    pub async fn wait_received(&self, n: u64, limit: Duration) -> bool {
+        let wait = async {
+            loop {
+                let changed = self.shared.changed.notified();
+                if self.shared.status().received >= n {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        madsim::time::timeout(limit, wait).await.is_ok()
+    }
+
     /// The sequence number the next [`Client::publish`] will use minus one.
     pub fn last_seq(&self) -> u64 {
-        self.next_seq
+        self.shared.status().last_seq
     }
 
     /// Continues a publisher's sequence on a new connection: the next publish is `seq + 1`.
     pub fn set_last_seq(&mut self, seq: u64) {
-        self.next_seq = seq;
+        self.shared.status().last_seq = seq;
     }
 
     /// Drops the connection abruptly, mid-stream: sends the first `partial` bytes of one
     /// more `PUB` to `subject` (never a whole one, so the server must discard it), then
     /// drops the socket without a shutdown. Nothing of the partial publish is recorded.
     pub async fn reset(self, subject: &str, partial: usize) {
-        let payload = history::payload(self.id, self.next_seq + 1, 16);
+        let payload = history::payload(self.id, self.last_seq() + 1, 16);
         let mut msg = format!("PUB {subject} {}\r\n", payload.len()).into_bytes();
         msg.extend_from_slice(&payload);
         // Without the final CRLF the message is never complete.
@@ -370,12 +434,14 @@ async fn parse(shared: &Shared, buf: &mut BytesMut) -> bool {
                 if buf.len() < total {
                     return true;
                 }
+                let reply = (args.len() == 4).then(|| args[2].to_string());
                 let payload = &buf[eol + 2..eol + 2 + size];
                 let event = match history::parse_payload(payload) {
                     Some((publisher, seq)) => Event::Deliver {
                         client: shared.id,
                         sid: args[1].to_string(),
                         subject: args[0].to_string(),
+                        reply: reply.clone(),
                         publisher,
                         seq,
                     },
@@ -385,6 +451,46 @@ async fn parse(shared: &Shared, buf: &mut BytesMut) -> bool {
                     },
                 };
                 shared.history.record(event);
+                shared.received();
+                buf.advance(total);
+                if let (true, Some(reply)) = (shared.responder, reply) {
+                    if shared.publish(&reply, None, 0).await.is_err() {
+                        return false;
+                    }
+                }
+                continue;
+            }
+            "HMSG" => {
+                // HMSG subject sid [reply] header_len total_len: only the no-responders
+                // status is expected (the sim clients never send headers).
+                let args: Vec<&str> = words.collect();
+                if args.len() < 4 || args.len() > 5 {
+                    return false;
+                }
+                let n = args.len();
+                let (Ok(hlen), Ok(size)) = (args[n - 2].parse::<usize>(), args[n - 1].parse())
+                else {
+                    return false;
+                };
+                let total = eol + 2 + size + 2;
+                if buf.len() < total {
+                    return true;
+                }
+                let headers = &buf[eol + 2..eol + 2 + hlen.min(size)];
+                let event = if headers.starts_with(b"NATS/1.0 503") {
+                    Event::NoResponders {
+                        client: shared.id,
+                        sid: args[1].to_string(),
+                        subject: args[0].to_string(),
+                    }
+                } else {
+                    Event::Error {
+                        client: shared.id,
+                        text: format!("unexpected HMSG on {}", args[0]),
+                    }
+                };
+                shared.history.record(event);
+                shared.received();
                 buf.advance(total);
                 continue;
             }

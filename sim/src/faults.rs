@@ -1,8 +1,10 @@
 //! Fault schedules drawn from the seed, and a client that survives them.
 //!
 //! A [`Schedule`] is a list of timed [`Fault`]s: client connection resets, network latency
-//! and jitter changes, forward jumps of the server's clock and a server crash plus restart.
-//! [`run`] applies it to a [`Target`]. A [`Resilient`] client reconnects and resubscribes
+//! and jitter changes, forward jumps of the server's clock, a server crash plus restart, and
+//! link partitions between any two hosts (both ways or one way) and their healing, which
+//! [`Schedule::flapping`] strings into a flapping link. [`run`] applies it to a [`Target`].
+//! A [`Resilient`] client reconnects and resubscribes
 //! when its connection fails (or when the schedule resets it), continuing its publish
 //! sequence, so the checkers in [`check`](crate::check) see several connections per client.
 
@@ -31,6 +33,34 @@ pub enum Fault {
     ClockJump { by: Duration },
     /// Kill the server node, restart it after `down`.
     Crash { down: Duration },
+    /// Cut the link from host `from` to host `to`, and back too when `both`.
+    Partition {
+        from: NodeId,
+        to: NodeId,
+        both: bool,
+    },
+    /// Restore the links between `a` and `b`, both ways.
+    Heal { a: NodeId, b: NodeId },
+}
+
+/// Cuts the links between hosts `a` and `b` both ways. madsim holds TCP data sent over a
+/// cut link and delivers it once healed (a stall, not a loss).
+pub fn partition(a: NodeId, b: NodeId) {
+    let net = NetSim::current();
+    net.clog_link(a, b);
+    net.clog_link(b, a);
+}
+
+/// Cuts only the link from `from` to `to`: `to` still reaches `from` (asymmetric).
+pub fn partition_one_way(from: NodeId, to: NodeId) {
+    NetSim::current().clog_link(from, to);
+}
+
+/// Restores the links between `a` and `b`, both ways.
+pub fn heal(a: NodeId, b: NodeId) {
+    let net = NetSim::current();
+    net.unclog_link(a, b);
+    net.unclog_link(b, a);
 }
 
 /// Faults at times since the start of [`run`], in time order.
@@ -101,6 +131,32 @@ impl Schedule {
         faults.sort_by_key(|(t, _)| *t);
         Schedule { faults }
     }
+
+    /// A link between `a` and `b` that flaps `times` times within `0..span`: each flap cuts
+    /// it (both ways, or one way in either direction, drawn from the seed) for
+    /// 10..=`max_down` ms, then heals it. The flaps do not overlap and the link ends healed.
+    pub fn flapping(
+        a: NodeId,
+        b: NodeId,
+        span: Duration,
+        times: u32,
+        max_down: Duration,
+    ) -> Schedule {
+        let mut rng = thread_rng();
+        let slot = span.as_millis() as u64 / u64::from(times.max(1));
+        let max_down = (max_down.as_millis() as u64).clamp(10, slot.max(11) - 1);
+        let mut faults = Vec::new();
+        for k in 0..u64::from(times) {
+            let down = rng.gen_range(10..=max_down);
+            let at = k * slot + rng.gen_range(0..=slot - down.min(slot));
+            let both = rng.gen_bool(0.5);
+            let (from, to) = if rng.gen_bool(0.5) { (a, b) } else { (b, a) };
+            let cut = Fault::Partition { from, to, both };
+            faults.push((Duration::from_millis(at), cut));
+            faults.push((Duration::from_millis(at + down), Fault::Heal { a, b }));
+        }
+        Schedule { faults }
+    }
 }
 
 /// Pending resets, by client: the schedule sets them, each [`Resilient`] client takes its own.
@@ -161,6 +217,14 @@ pub async fn run(schedule: &Schedule, target: &Target) {
                 madsim::time::sleep(*down).await;
                 Handle::current().restart(target.server);
             }
+            Fault::Partition { from, to, both } => {
+                if *both {
+                    partition(*from, *to);
+                } else {
+                    partition_one_way(*from, *to);
+                }
+            }
+            Fault::Heal { a, b } => heal(*a, *b),
         }
     }
     NetSim::current().update_config(|c| {

@@ -22,11 +22,13 @@ pub enum Event {
     },
     /// The client sent `UNSUB sid`.
     Unsubscribe { client: ClientId, sid: String },
-    /// The client sent a `PUB` whose payload starts `publisher:seq:`.
+    /// The client sent a `PUB` whose payload starts `publisher:seq:`; with a `reply` inbox
+    /// it is a request.
     Publish {
         publisher: ClientId,
         seq: u64,
         subject: String,
+        reply: Option<String>,
     },
     /// The client sent a `PING` (from [`flush`](crate::client::Client::flush)); within a
     /// connection the k-th `Ping` is answered by the k-th `Flushed`.
@@ -34,13 +36,21 @@ pub enum Event {
     /// The client got the `PONG` for a `PING` it sent: the server has processed everything
     /// the client sent before that `PING`.
     Flushed { client: ClientId },
-    /// The client received a `MSG`.
+    /// The client received a `MSG` (with the reply subject it carried).
     Deliver {
         client: ClientId,
         sid: String,
         subject: String,
+        reply: Option<String>,
         publisher: ClientId,
         seq: u64,
+    },
+    /// The client received an `HMSG` with status `503` on `subject` (its reply inbox): its
+    /// request found no responders.
+    NoResponders {
+        client: ClientId,
+        sid: String,
+        subject: String,
     },
     /// The client received `-ERR text`.
     Error { client: ClientId, text: String },

@@ -1,16 +1,25 @@
 //! Where the simulated hosts sit on the simulated network (madsim addresses, not real ones):
-//! one layout for every scenario, so they stay comparable.
+//! one layout for every scenario, so they stay comparable. Server `i` is `10.0.0.(i+1)`,
+//! client `id` is `10.0.1.id`; each server host has its own simulated disk.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use madsim::runtime::{Handle, NodeHandle};
 
+use crate::disk::Disk;
+use crate::shell::{self, NodeClock, ServerView, ShellConfig};
+
 /// The client port every simulated server listens on.
 pub const PORT: u16 = 4222;
 
-/// The address of the (first) server node.
+/// The address of the first server node.
 pub fn server_addr() -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), PORT)
+    server_addr_of(0)
+}
+
+/// The address of server `i` (counting from 0).
+pub fn server_addr_of(i: u8) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i + 1)), PORT)
 }
 
 /// A fresh host for client `id`.
@@ -20,4 +29,48 @@ pub fn client_host(id: u32) -> NodeHandle {
         .name(format!("client{id}"))
         .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 1, id as u8)))
         .build()
+}
+
+/// A running server host and the handles a scenario keeps on it.
+pub struct ServerHost {
+    /// For `kill`/`restart` and for partitioning its links ([`crate::faults::partition`]).
+    pub node: NodeHandle,
+    pub addr: SocketAddr,
+    /// The node's stats, logs and buffered-bytes peaks; follows restarts.
+    pub view: ServerView,
+    /// Moves this node's clock (each node has its own, for skew and jumps).
+    pub clock: NodeClock,
+    /// This host's disk: it lives outside the node, so it survives `kill`/`restart`
+    /// (for JetStream and Raft later; each host has its own).
+    pub disk: Disk,
+}
+
+/// Starts server `i` at [`server_addr_of`]`(i)` with `cfg` (its port and clock are set
+/// here). The node runs until killed and restarts with the same configuration.
+pub fn start_server(i: u8, mut cfg: ShellConfig) -> ServerHost {
+    let addr = server_addr_of(i);
+    let view = ServerView::default();
+    let clock = NodeClock::default();
+    cfg.port = addr.port();
+    cfg.clock = clock.clone();
+    let v = view.clone();
+    let node = Handle::current()
+        .create_node()
+        .name(format!("server{i}"))
+        .ip(addr.ip())
+        .init(move || shell::run(cfg.clone(), v.clone()))
+        .build();
+    ServerHost {
+        node,
+        addr,
+        view,
+        clock,
+        disk: Disk::default(),
+    }
+}
+
+/// Starts servers `0..n`, server `i` with `cfg(i)` (N independent nodes: they do not route
+/// to each other yet).
+pub fn start_servers(n: u8, cfg: impl Fn(u8) -> ShellConfig) -> Vec<ServerHost> {
+    (0..n).map(|i| start_server(i, cfg(i))).collect()
 }

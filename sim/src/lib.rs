@@ -16,6 +16,57 @@ pub mod shell;
 pub mod sync;
 pub mod wire;
 
+/// Regression seeds: every scenario runs each of these in a plain `#[test]` (see
+/// [`run_seeds`]), whatever `MADSIM_TEST_SEED`/`MADSIM_TEST_NUM` pick for its
+/// `#[madsim::test]`. Add a seed here when a sweep finds a failure, once it is fixed.
+pub const FIXED_SEEDS: [u64; 8] = [0, 1, 2, 3, 42, 1_000, 65_535, 0xdead_beef];
+
+/// Runs `scenario` once per seed, each on a fresh thread with a fresh runtime, exactly as
+/// `#[madsim::test]` runs one seed (so `MADSIM_TEST_SEED=<seed> cargo test -p sim <test>`
+/// reproduces a failure). A panic that did not come through [`fail`] (an `expect` in the
+/// scenario) is reported with the seed and command too.
+pub fn run_seeds<F>(test: &str, seeds: &[u64], scenario: fn() -> F)
+where
+    F: std::future::Future<Output = ()> + 'static,
+{
+    for &seed in seeds {
+        let run = std::thread::spawn(move || {
+            let rt =
+                madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+            rt.block_on(scenario());
+        })
+        .join();
+        if let Err(e) = run {
+            let what = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".to_string());
+            fail_with_seed(test, seed, &[what]);
+        }
+    }
+}
+
+/// Declares a scenario `async fn $run()` as a module `$name` of two tests:
+/// `$name::env_seeds`, a `#[madsim::test]` (seeds from `MADSIM_TEST_SEED`/`MADSIM_TEST_NUM`),
+/// and `$name::fixed_seeds`, the [`FIXED_SEEDS`]. `cargo test -p sim $name` runs both.
+#[macro_export]
+macro_rules! scenario {
+    ($name:ident, $run:ident) => {
+        mod $name {
+            #[madsim::test]
+            async fn env_seeds() {
+                super::$run().await
+            }
+
+            #[test]
+            fn fixed_seeds() {
+                $crate::run_seeds(stringify!($name), &$crate::FIXED_SEEDS, super::$run)
+            }
+        }
+    };
+}
+
 /// Panics with the violations, the seed and the one command that reproduces the failure.
 /// Call it from inside a madsim runtime.
 pub fn fail(test: &str, what: &[String]) -> ! {

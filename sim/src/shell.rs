@@ -97,6 +97,17 @@ impl ServerView {
         self.get().map(|s| s.lock().node.num_clients()).unwrap_or(0)
     }
 
+    /// The most outbound bytes each connection (by node connection id) ever had buffered:
+    /// queued in the node plus taken by the writer and not yet written, the figure the
+    /// node holds against `max_pending`. Observed whenever the writer takes bytes, when
+    /// the node closes the connection (what was still queued), and from the node itself
+    /// ([`Node::pending_bytes`]) after every event it handles.
+    pub fn pending_peaks(&self) -> BTreeMap<ConnId, usize> {
+        self.get()
+            .map(|s| s.lock().peaks.clone())
+            .unwrap_or_default()
+    }
+
     /// Every log line the node produced so far.
     pub fn logs(&self) -> Vec<String> {
         self.get()
@@ -122,6 +133,18 @@ struct State {
     node: Node,
     conns: BTreeMap<ConnId, Arc<Conn>>,
     timer_at: Option<Instant>,
+    /// Bytes taken from the node and not yet reported written, per connection.
+    in_flight: BTreeMap<ConnId, usize>,
+    /// See [`ServerView::pending_peaks`].
+    peaks: BTreeMap<ConnId, usize>,
+}
+
+impl State {
+    /// `id` has `pending` outbound bytes buffered now.
+    fn observe(&mut self, id: ConnId, pending: usize) {
+        let peak = self.peaks.entry(id).or_default();
+        *peak = (*peak).max(pending);
+    }
 }
 
 struct Shared {
@@ -167,11 +190,20 @@ impl Shared {
                     }
                 }
                 Output::Close { conn: id, last } => {
+                    let queued: usize = last.iter().map(Bytes::len).sum();
+                    let pending = st.in_flight.remove(&id).unwrap_or(0) + queued;
+                    st.observe(id, pending);
                     if let Some(conn) = st.conns.remove(&id) {
                         *conn.closing.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
                         conn.wake.notify_one();
                         conn.close_now.notify_one();
                     }
+                }
+                // Simulated time does not pass while hashing, so the check runs inline.
+                Output::VerifyBcrypt { conn, hash, secret } => {
+                    let ok = bcrypt::verify(&secret, &hash).unwrap_or(false);
+                    let now = self.now();
+                    st.node.bcrypt_verified(now, conn, ok);
                 }
                 Output::Log { level, text } => {
                     let line = format!("[{}] {text}", level_tag(level));
@@ -181,6 +213,16 @@ impl Shared {
                         .push(line);
                 }
             }
+        }
+        // What the node itself holds for each connection after every event: bounded by
+        // max_pending (plus the message that crossed it) or the connection is gone.
+        let held: Vec<(ConnId, usize)> = st
+            .conns
+            .keys()
+            .filter_map(|&id| st.node.pending_bytes(id).map(|p| (id, p)))
+            .collect();
+        for (id, pending) in held {
+            st.observe(id, pending);
         }
         let next = st.node.poll_timeout();
         if next.is_some() && (st.timer_at.is_none() || next < st.timer_at) {
@@ -213,6 +255,8 @@ pub async fn run(cfg: ShellConfig, view: ServerView) {
             node,
             conns: BTreeMap::new(),
             timer_at: None,
+            in_flight: BTreeMap::new(),
+            peaks: BTreeMap::new(),
         }),
         logs: Mutex::new(Vec::new()),
         epoch: madsim::time::Instant::now(),
@@ -306,7 +350,16 @@ async fn write_loop(
             // Dropping both halves ends the simulated stream: the client reads EOF.
             return;
         }
-        shared.with_node(|n| n.take_outbound(id, &mut bufs));
+        shared.with_state(|st| {
+            st.node.take_outbound(id, &mut bufs);
+            if bufs.is_empty() {
+                return;
+            }
+            let in_flight = st.in_flight.entry(id).or_default();
+            *in_flight += bufs.iter().map(Bytes::len).sum::<usize>();
+            let pending = *in_flight;
+            st.observe(id, pending);
+        });
         if bufs.is_empty() {
             continue;
         }
@@ -356,7 +409,12 @@ async fn write_chunks(
             wr.flush().await?;
             buf.advance(n);
             if let Some(id) = report {
-                shared.with_node(|node| node.written(id, n));
+                shared.with_state(|st| {
+                    st.node.written(id, n);
+                    if let Some(in_flight) = st.in_flight.get_mut(&id) {
+                        *in_flight = in_flight.saturating_sub(n);
+                    }
+                });
             }
         }
     }

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
-use madsim::runtime::Handle;
 use rnats_core::options::Options;
 use sim::check;
 use sim::client::ClientConfig;
 use sim::faults::{self, FaultConfig, Resets, Resilient, Schedule, Target};
 use sim::history::{Event, History};
-use sim::hosts::{client_host, server_addr, PORT};
-use sim::shell::{self, NodeClock, ServerView, ShellConfig};
+use sim::hosts::{self, client_host, server_addr, ServerHost, PORT};
+use sim::shell::ShellConfig;
 use sim::sync::Barrier;
 
 const SUBJECTS: [&str; 4] = [
@@ -29,22 +28,19 @@ fn client_cfg(id: u32) -> ClientConfig {
     c
 }
 
-#[madsim::test]
-async fn pubsub_under_faults() {
+sim::scenario!(pubsub_under_faults, pubsub_under_faults_run);
+
+async fn pubsub_under_faults_run() {
     const TEST: &str = "pubsub_under_faults";
     let history = History::new();
-    let view = ServerView::default();
-    let clock = NodeClock::default();
     let mut cfg = ShellConfig::new(Options::default(), PORT, thread_rng().gen());
     cfg.clock_offset = Duration::from_millis(thread_rng().gen_range(0..10_000));
-    cfg.clock = clock.clone();
-    let v = view.clone();
-    let server = Handle::current()
-        .create_node()
-        .name("server")
-        .ip(server_addr().ip())
-        .init(move || shell::run(cfg.clone(), v.clone()))
-        .build();
+    let ServerHost {
+        node: server,
+        view,
+        clock,
+        ..
+    } = hosts::start_server(0, cfg);
     madsim::time::sleep(Duration::from_millis(100)).await;
 
     type Subs = Vec<(&'static str, Option<&'static str>, &'static str)>;

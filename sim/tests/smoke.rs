@@ -1,34 +1,26 @@
-//! One-node smoke scenarios. Each prints its seed and the command to reproduce on failure.
+//! One-node smoke scenarios, each run for the env seeds and the fixed seeds
+//! ([`sim::scenario!`]). Each prints its seed and the command to reproduce on failure.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
-use madsim::runtime::Handle;
 use rnats_core::options::Options;
 use sim::check;
 use sim::client::{Client, ClientConfig};
 use sim::history::History;
-use sim::hosts::{client_host, server_addr, PORT};
-use sim::shell::{self, ServerView, ShellConfig};
+use sim::hosts::{self, client_host, server_addr, PORT};
+use sim::shell::{ServerView, ShellConfig};
 use sim::sync::Barrier;
 use sim::wire::Wires;
 
 /// Starts the one server node; returns what a test can see of it.
 fn start_server(opts: Options, wires: Wires) -> ServerView {
-    let view = ServerView::default();
     let mut cfg = ShellConfig::new(opts, PORT, thread_rng().gen());
     cfg.wires = wires;
     // Some skew so that nothing depends on node time starting at zero.
     cfg.clock_offset = Duration::from_millis(thread_rng().gen_range(0..10_000));
-    let v = view.clone();
-    Handle::current()
-        .create_node()
-        .name("server")
-        .ip(server_addr().ip())
-        .init(move || shell::run(cfg.clone(), v.clone()))
-        .build();
-    view
+    hosts::start_server(0, cfg).view
 }
 
 fn fail_if(test: &str, violations: Vec<String>) {
@@ -138,8 +130,9 @@ async fn mixed_scenario() -> History {
     history
 }
 
-#[madsim::test]
-async fn pubsub_mixed() {
+sim::scenario!(pubsub_mixed, pubsub_mixed_run);
+
+async fn pubsub_mixed_run() {
     let history = mixed_scenario().await;
     let events = history.events();
     let delivered = events
@@ -189,10 +182,11 @@ fn same_seed_same_history() {
     }
 }
 
+sim::scenario!(slow_consumer, slow_consumer_run);
+
 /// A subscriber that stops reading, with a small max_pending: the node closes it and keeps
-/// serving the others.
-#[madsim::test]
-async fn slow_consumer() {
+/// serving the others; no connection ever buffers more than max_pending plus one message.
+async fn slow_consumer_run() {
     const TEST: &str = "slow_consumer";
     let history = History::new();
     let wires = Wires::default();
@@ -298,5 +292,11 @@ async fn slow_consumer() {
     if fast_got != 310 {
         v.push(format!("fast subscriber got {fast_got} of 310 messages"));
     }
+    // One message: MSG line, at most 800 bytes of filler and the payload prefix.
+    v.extend(check::pending_bound(
+        &server.pending_peaks(),
+        32 * 1024,
+        900,
+    ));
     fail_if(TEST, v);
 }

@@ -37,7 +37,7 @@ mod value;
 mod tests;
 
 pub use error::ConfError;
-pub use value::{Datetime, Map, Value};
+pub use value::{Datetime, Map, Pos, Value};
 
 /// Where a file's includes and environment variables come from.
 pub struct Env<'a> {

@@ -3,7 +3,7 @@
 use super::error::ConfError;
 use super::lexer::{Kind, Lexer, Token};
 use super::path;
-use super::value::{Datetime, Map, Value};
+use super::value::{Datetime, KeyMeta, Map, Pos, Value};
 
 /// How deeply maps and arrays may nest, counting the file itself. Values are dropped,
 /// cloned and compared recursively, so hostile nesting must stop well short of the stack.
@@ -188,7 +188,15 @@ impl Parser<'_, '_, '_> {
     fn set(&mut self, value: Value, offset: usize) -> Result<(), ConfError> {
         match self.frames.last_mut() {
             Some(Frame::Map(map, key)) => match key.take() {
-                Some((key, _)) => map.insert(key, value),
+                Some((key, at)) => {
+                    let place = ConfError::at(self.text, at, "");
+                    let pos = Pos {
+                        file: self.session.files.last().map(|f| f.as_str().into()),
+                        line: place.line,
+                        col: place.col,
+                    };
+                    map.insert_at(key, value, KeyMeta { pos, used: false })
+                }
                 None => return Err(self.error(offset, "BUG in parser: value without a key")),
             },
             Some(Frame::Array(items)) => items.push(value),
@@ -216,15 +224,17 @@ impl Parser<'_, '_, '_> {
         if name.starts_with("2a$") {
             return Ok(Value::String(format!("${name}")));
         }
-        let found = self.frames.iter().rev().find_map(|frame| match frame {
-            Frame::Map(map, _) => map.get_exact(name),
-            Frame::Array(_) => None,
+        let found = self.frames.iter().rposition(|frame| match frame {
+            Frame::Map(map, _) => map.get_exact(name).is_some(),
+            Frame::Array(_) => false,
         });
-        let value = match found {
-            Some(value) => value,
-            None => return self.env_variable(token),
+        let Some(frame) = found else {
+            return self.env_variable(token);
         };
-        let (cost, depth) = measure(value);
+        let Frame::Map(map, _) = &self.frames[frame] else {
+            unreachable!("found in a map");
+        };
+        let (cost, depth) = measure(map.get_exact(name).expect("found above"));
         if self.level() + depth >= MAX_DEPTH {
             return Err(self.error(
                 token.offset,
@@ -234,7 +244,11 @@ impl Parser<'_, '_, '_> {
         self.session
             .spend(cost)
             .map_err(|m| self.error(token.offset, m))?;
-        Ok(value.clone())
+        let Frame::Map(map, _) = &mut self.frames[frame] else {
+            unreachable!("found in a map");
+        };
+        map.mark_used(name);
+        Ok(map.get_exact(name).expect("found above").clone())
     }
 
     fn env_variable(&mut self, token: &Token) -> Result<Value, ConfError> {
@@ -303,8 +317,8 @@ impl Parser<'_, '_, '_> {
         let included = parsed.map_err(|e| fail(self, e.to_string()))?;
         match self.frames.last_mut() {
             Some(Frame::Map(map, None)) => {
-                for (key, value) in included {
-                    map.insert(key, value);
+                for (key, value, meta) in included.into_entries() {
+                    map.insert_at(key, value, meta);
                 }
                 Ok(())
             }

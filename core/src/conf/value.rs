@@ -1,6 +1,7 @@
 //! What a configuration file parses into.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::hash::FixedMap;
 
@@ -96,11 +97,29 @@ impl fmt::Display for Datetime {
 pub struct Map {
     /// Entries in assignment order; `None` where a later assignment replaced the entry.
     slots: Vec<Option<(String, Value)>>,
+    /// Where each slot's key was written, and whether it served as a `$variable`.
+    meta: Vec<KeyMeta>,
     /// Exact key to its live slot.
     exact: FixedMap<String, usize>,
     /// Lower-cased key to the slot of the latest assignment among its spellings.
     folded: FixedMap<String, usize>,
     len: usize,
+}
+
+/// Where a key was written: the included file it came from (`None` for the top-level
+/// file), and its line and column, both counted from 1.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub file: Option<Arc<str>>,
+    pub line: usize,
+    pub col: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct KeyMeta {
+    pub pos: Pos,
+    /// Referred to as `$key`: a variable, not an option, so never an unknown field.
+    pub used: bool,
 }
 
 impl Map {
@@ -124,6 +143,35 @@ impl Map {
         self.len == 0
     }
 
+    /// Where `key` (compared without regard to case) was written.
+    pub fn position(&self, key: &str) -> Option<&Pos> {
+        let slot = *self.folded.get(&key.to_lowercase())?;
+        self.meta.get(slot).map(|m| &m.pos)
+    }
+
+    /// Whether the exact `key` was referred to as a `$variable` after it was set.
+    pub fn is_variable(&self, key: &str) -> bool {
+        self.exact
+            .get(key)
+            .and_then(|&slot| self.meta.get(slot))
+            .is_some_and(|m| m.used)
+    }
+
+    /// Records that `key` was referred to as `$key`.
+    pub(super) fn mark_used(&mut self, key: &str) {
+        if let Some(&slot) = self.exact.get(key) {
+            self.meta[slot].used = true;
+        }
+    }
+
+    /// The entries with where they were written, emptying the map (for includes).
+    pub(super) fn into_entries(self) -> impl Iterator<Item = (String, Value, KeyMeta)> {
+        self.slots
+            .into_iter()
+            .zip(self.meta)
+            .filter_map(|(slot, meta)| slot.map(|(k, v)| (k, v, meta)))
+    }
+
     /// Case-sensitive lookup, as `$variable` references resolve.
     pub(super) fn get_exact(&self, key: &str) -> Option<&Value> {
         let slot = *self.exact.get(key)?;
@@ -131,8 +179,15 @@ impl Map {
     }
 
     /// Sets `key`, replacing (and moving to the end) an earlier value of the same spelling.
+    #[cfg(test)]
     pub(super) fn insert(&mut self, key: String, value: Value) {
+        self.insert_at(key, value, KeyMeta::default());
+    }
+
+    /// Sets `key` as written at `meta.pos`.
+    pub(super) fn insert_at(&mut self, key: String, value: Value, meta: KeyMeta) {
         let slot = self.slots.len();
+        self.meta.push(meta);
         match self.exact.insert(key.clone(), slot) {
             Some(old) => self.slots[old] = None,
             None => self.len += 1,

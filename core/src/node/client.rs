@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::auth::{ClientPerms, PendingAuth};
 use super::connect::ConnectOptions;
 use crate::hash::FixedMap;
 use crate::proto::{OutBuf, Parser};
@@ -28,6 +29,8 @@ pub struct Subscription {
     /// Auto-unsubscribe after this many deliveries (`UNSUB sid max`).
     pub max: Option<u64>,
     pub delivered: u64,
+    /// The subscription overlaps the client's denied subjects: check each delivery.
+    pub filter_denied: bool,
 }
 
 /// A client connection's state.
@@ -57,12 +60,31 @@ pub struct Client {
     pub next_ping: Instant,
     /// When bytes last arrived: a client that is busy talking is not PINGed.
     pub last_activity: Instant,
+    /// When the connection was accepted.
+    pub start: Instant,
     /// When the PING now outstanding was sent, to measure the round trip.
     pub ping_sent: Option<Instant>,
     /// The round trip measured by the first PING/PONG, shown by monitoring.
     pub rtt: Option<std::time::Duration>,
+    /// From `INFO` sent to `CONNECT` received: what monitoring shows as the round trip
+    /// until a PING/PONG measures it, as the reference does.
+    pub connect_rtt: Option<std::time::Duration>,
     /// When an unauthenticated client is cut off; `None` once authenticated.
     pub auth_deadline: Option<Instant>,
+    /// The account the client belongs to: an index into the node's accounts.
+    pub account: usize,
+    /// The configured user it authenticated as, if any.
+    pub user: Option<usize>,
+    /// What it may publish and subscribe to; `None` allows everything.
+    pub perms: Option<Box<ClientPerms>>,
+    /// The nonce sent in `INFO`, for nkey users to sign.
+    pub nonce: Option<String>,
+    /// A `CONNECT` waiting for the shell's bcrypt check, with the bytes that followed it.
+    pub pending_auth: Option<PendingAuth>,
+    /// Authenticated as the `no_auth_user` by sending something other than `CONNECT` first.
+    pub implicit_auth: bool,
+    /// What the client's verified TLS certificate names, for `verify_and_map`.
+    pub cert_names: Option<Vec<String>>,
     /// The instant under which this client sits in the node's timer set.
     pub timer_key: Option<Instant>,
     pub in_msgs: u64,
@@ -90,9 +112,18 @@ impl Client {
             pings_out: 0,
             next_ping,
             last_activity: Instant::ZERO,
+            start: Instant::ZERO,
             ping_sent: None,
             rtt: None,
+            connect_rtt: None,
             auth_deadline: None,
+            account: 0,
+            user: None,
+            perms: None,
+            nonce: None,
+            pending_auth: None,
+            implicit_auth: false,
+            cert_names: None,
             timer_key: None,
             in_msgs: 0,
             in_bytes: 0,
@@ -125,6 +156,11 @@ impl Client {
 
     pub fn sub_count(&self) -> usize {
         self.by_sid.len()
+    }
+
+    /// The live subscriptions, in slot order.
+    pub fn subs(&self) -> impl Iterator<Item = &Subscription> {
+        self.subs.iter().flatten()
     }
 
     pub fn slot_of(&self, sid: &[u8]) -> Option<u32> {

@@ -20,6 +20,8 @@ pub enum CloseReason {
     MaxConnectionsExceeded,
     MaxControlLineExceeded,
     ServerShutdown,
+    /// The TLS handshake failed or timed out.
+    TlsHandshakeError,
 }
 
 impl fmt::Display for CloseReason {
@@ -39,6 +41,7 @@ impl fmt::Display for CloseReason {
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::TlsHandshakeError => "TLS Handshake Failure",
         })
     }
 }

@@ -96,9 +96,56 @@ impl ConnectOptions {
     }
 }
 
+/// A `CONNECT` JSON with the values of `pass` and `auth_token` replaced by `[REDACTED]`,
+/// for trace logs (as the reference writes them). Text-level, so the rest of the line is
+/// traced exactly as sent.
+pub fn redacted(json: &str) -> String {
+    let mut out = json.to_string();
+    for key in ["\"pass\"", "\"auth_token\""] {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(key).map(|i| i + from) {
+            let after = at + key.len();
+            let rest = &out[after..];
+            let colon = rest.len() - rest.trim_start().len();
+            if !rest[colon..].starts_with(':') {
+                from = after;
+                continue;
+            }
+            let value = after + colon + 1;
+            let lead = out[value..].len() - out[value..].trim_start().len();
+            let start = value + lead;
+            if !out[start..].starts_with('"') {
+                from = start;
+                continue;
+            }
+            let mut end = start + 1;
+            let bytes = out.as_bytes();
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            let end = end.min(out.len());
+            out.replace_range(start + 1..end, "[REDACTED]");
+            from = start + 1 + "[REDACTED]".len();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redacted(r#"{"user":"u","pass":"s\"x","auth_token" : "t","name":"pass"}"#),
+            r#"{"user":"u","pass":"[REDACTED]","auth_token" : "[REDACTED]","name":"pass"}"#
+        );
+        assert_eq!(
+            redacted(r#"{"pass":"unterminated"#),
+            r#"{"pass":"[REDACTED]"#
+        );
+    }
 
     #[test]
     fn defaults_and_unknown_fields() {

@@ -22,6 +22,10 @@ pub struct ServerInfo {
     pub headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_payload: u64,
 }
 
@@ -32,16 +36,20 @@ struct ClientInfo<'a> {
     server: &'a ServerInfo,
     client_id: u64,
     client_ip: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
 }
 
 impl ServerInfo {
     /// The full `INFO {...} \r\n` line for one client (the reference ends it with a blank
     /// before the line end, and some client parsers expect the exact shape).
-    pub fn line_for(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
+    /// `nonce` is for clients that authenticate by signing it with an nkey.
+    pub fn line_for(&self, client_id: u64, client_ip: &str, nonce: Option<&str>) -> Vec<u8> {
         let info = ClientInfo {
             server: self,
             client_id,
             client_ip,
+            nonce,
         };
         let mut line = b"INFO ".to_vec();
         serde_json::to_writer(&mut line, &info).expect("INFO serializes");
@@ -82,11 +90,46 @@ mod tests {
             port: 4222,
             headers: true,
             auth_required: false,
+            tls_required: false,
+            tls_verify: false,
             max_payload: 1048576,
         };
-        let line = String::from_utf8(info.line_for(7, "127.0.0.1")).unwrap();
+        let line = String::from_utf8(info.line_for(7, "127.0.0.1", None)).unwrap();
         assert!(line.starts_with("INFO {\"server_id\":\"NABC\",\"server_name\":\"n\""));
         assert!(line.ends_with("\"client_id\":7,\"client_ip\":\"127.0.0.1\"} \r\n"));
         assert!(!line.contains("auth_required"));
+        assert!(!line.contains("tls_"));
+    }
+
+    #[test]
+    fn tls_fields_in_reference_order() {
+        // As nats-server 2.9.10 with `tls { verify: true }`:
+        // ..."headers":true,"tls_required":true,"tls_verify":true,"max_payload":1048576,...
+        let info = ServerInfo {
+            server_id: "NABC".into(),
+            server_name: "n".into(),
+            version: REFERENCE_VERSION.into(),
+            proto: 1,
+            go: "x".into(),
+            host: "0.0.0.0".into(),
+            port: 4222,
+            headers: true,
+            auth_required: true,
+            tls_required: true,
+            tls_verify: true,
+            max_payload: 1048576,
+        };
+        let line = String::from_utf8(info.line_for(7, "127.0.0.1", None)).unwrap();
+        assert!(line.contains(
+            "\"headers\":true,\"auth_required\":true,\"tls_required\":true,\
+             \"tls_verify\":true,\"max_payload\":1048576,"
+        ));
+        let info = ServerInfo {
+            auth_required: false,
+            tls_verify: false,
+            ..info
+        };
+        let line = String::from_utf8(info.line_for(7, "127.0.0.1", None)).unwrap();
+        assert!(line.contains("\"headers\":true,\"tls_required\":true,\"max_payload\":"));
     }
 }

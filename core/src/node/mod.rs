@@ -6,10 +6,13 @@
 //! out what it says, and asks [`Node::poll_timeout`] when to tick next. Bytes for a client
 //! wait in that client's buffer until the shell takes them with [`Node::take_outbound`].
 
+mod account;
+mod auth;
 mod client;
 mod close;
 mod connect;
 mod info;
+mod monitor;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -22,15 +25,19 @@ pub use client::{ConnId, SubRef};
 pub use close::CloseReason;
 pub use connect::{ConnectError, ConnectOptions};
 pub use info::{ServerInfo, REFERENCE_VERSION, RNATS_VERSION};
+pub use monitor::{AccountInfo, ConnInfo, SubInfo, Traffic};
 
+use crate::auth::Permissions;
 use crate::hash::FixedMap;
-use crate::options::{Auth, Options};
+use crate::options::Options;
 use crate::proto::{
     encode_err, encode_hmsg_header, encode_msg_header, ClientOp, ParseError, Parser,
 };
 use crate::rng::Rng;
-use crate::sublist::{MatchResult, Sublist};
+use crate::sublist::MatchResult;
 use crate::time::Instant;
+use account::Account;
+use auth::is_reserved_reply;
 use client::{Client, Subscription};
 
 /// How important a log line is, as the reference's `[INF]`, `[DBG]`... markers.
@@ -53,6 +60,13 @@ pub enum Output {
     Close { conn: ConnId, last: Vec<Bytes> },
     /// A line for the server log (only produced at the levels the options enable).
     Log { level: Level, text: String },
+    /// Check `secret` against the bcrypt `hash` off the node's thread (it takes ~100 ms),
+    /// then report with [`Node::bcrypt_verified`].
+    VerifyBcrypt {
+        conn: ConnId,
+        hash: String,
+        secret: String,
+    },
 }
 
 /// Server-wide counters, the raw material for monitoring.
@@ -79,11 +93,18 @@ pub struct Node {
     rng: Rng,
     next_cid: ConnId,
     clients: FixedMap<ConnId, Client>,
-    sublist: Sublist<SubRef>,
+    /// The global account first, then the system account, then the configured ones.
+    accounts: Vec<Account>,
+    /// Each configured user's permissions, resolved once.
+    user_perms: Vec<Option<Arc<Permissions>>>,
+    /// The time of the call being handled, for what needs it deep down (response grants).
+    now: Instant,
     /// Clients by the instant they next need attention (pings, auth deadline).
     timers: BTreeSet<(Instant, ConnId)>,
     outputs: VecDeque<Output>,
     stats: NodeStats,
+    /// Recently closed connections, for monitoring.
+    closed: monitor::ClosedRing,
 }
 
 impl Node {
@@ -107,19 +128,29 @@ impl Node {
             host: opts.host.clone(),
             port,
             headers: true,
-            auth_required: opts.auth != Auth::None,
+            // With a no_auth_user, clients need not authenticate, though the reference still
+            // times out one that never speaks.
+            auth_required: opts.auth.required() && opts.auth.no_auth_identity().is_none(),
+            tls_required: opts.tls.is_some(),
+            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
             max_payload: opts.max_payload,
         };
+        let accounts = account::accounts_for(&opts);
+        let user_perms = auth::user_permissions(&opts.auth);
+        let opts_closed = opts.max_closed_clients;
         Node {
             opts,
             info,
             rng,
             next_cid: 1,
             clients: FixedMap::default(),
-            sublist: Sublist::new(),
+            accounts,
+            user_perms,
+            now: Instant::ZERO,
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             stats: NodeStats::default(),
+            closed: monitor::ClosedRing::new(opts_closed),
         }
     }
 
@@ -141,13 +172,20 @@ impl Node {
         self.clients.len()
     }
 
+    /// Bytes the node holds for `conn`: queued, plus taken by the shell but not yet
+    /// reported written. What the slow-consumer limit bounds.
+    pub fn pending_bytes(&self, conn: ConnId) -> Option<usize> {
+        self.clients.get(&conn).map(Client::pending)
+    }
+
     /// Subscriptions across all clients.
     pub fn num_subscriptions(&self) -> usize {
-        self.sublist.count()
+        self.accounts.iter().map(|a| a.sublist.count()).sum()
     }
 
     /// A new client connection from `peer`: queues its `INFO` and returns its id.
     pub fn accept(&mut self, now: Instant, peer: SocketAddr) -> ConnId {
+        self.now = now;
         let id = self.next_cid;
         self.next_cid += 1;
         self.stats.total_connections += 1;
@@ -155,10 +193,14 @@ impl Node {
         let ip = peer.ip().to_string();
         let mut client = Client::new(id, peer.to_string(), ip, parser, now + self.first_ping());
         client.last_activity = now;
-        if self.info.auth_required {
+        client.start = now;
+        if self.opts.auth.required() {
             client.auth_deadline = Some(now + self.opts.auth_timeout);
         }
-        let line = self.info.line_for(id, &client.ip);
+        if self.opts.auth.needs_nonce() {
+            client.nonce = Some(self.new_nonce());
+        }
+        let line = self.info.line_for(id, &client.ip, client.nonce.as_deref());
         client.out.push_slice(&line);
         let too_many = self.clients.len() >= self.opts.max_connections;
         self.clients.insert(id, client);
@@ -187,6 +229,7 @@ impl Node {
 
     /// Bytes that arrived from a client.
     pub fn receive(&mut self, now: Instant, conn: ConnId, mut data: Bytes) {
+        self.now = now;
         if let Some(client) = self.clients.get_mut(&conn) {
             client.last_activity = now;
         }
@@ -194,19 +237,22 @@ impl Node {
             let Some(client) = self.clients.get_mut(&conn) else {
                 return;
             };
+            if let Some(pending) = client.pending_auth.as_mut() {
+                if !data.is_empty() && !pending.hold(data) {
+                    self.close(conn, CloseReason::ProtocolViolation);
+                }
+                return;
+            }
             if client.auth_deadline.is_some()
                 && client.parser.at_op_start()
                 && data.first().is_some_and(|b| !b.eq_ignore_ascii_case(&b'C'))
+                && !self.speak_before_connect(conn)
             {
                 // Until it has authenticated, a client may send nothing but CONNECT; the
                 // reference rejects the first byte of anything else.
-                self.close_with_err(
-                    conn,
-                    "Authorization Violation",
-                    CloseReason::AuthenticationViolation,
-                );
                 return;
             }
+            let client = self.client_mut(conn);
             match client.parser.next(&mut data) {
                 Ok(Some(op)) => self.process(now, conn, op),
                 Ok(None) => return,
@@ -247,6 +293,12 @@ impl Node {
         }
     }
 
+    /// As [`Node::closed`], at `now` (which monitoring shows as the connection's end).
+    pub fn closed_at(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
+        self.now = now;
+        self.closed(conn, reason);
+    }
+
     /// Closes every connection (server shutdown).
     pub fn shutdown(&mut self) {
         let mut ids: Vec<ConnId> = self.clients.keys().copied().collect();
@@ -258,6 +310,7 @@ impl Node {
 
     /// Time has reached `now`: send PINGs, close stale and unauthenticated connections.
     pub fn tick(&mut self, now: Instant) {
+        self.now = now;
         while let Some(&(at, conn)) = self.timers.first() {
             if at > now {
                 break;
@@ -311,7 +364,12 @@ impl Node {
             self.trace_in(conn, &op);
         }
         match op {
-            ClientOp::Connect(json) => self.process_connect(now, conn, &json),
+            ClientOp::Connect(json) => {
+                let client = self.client_mut(conn);
+                let since_info = now.saturating_since(client.start);
+                client.connect_rtt.get_or_insert(since_info);
+                self.process_connect(now, conn, &json)
+            }
             ClientOp::Pub {
                 subject,
                 reply,
@@ -368,63 +426,6 @@ impl Node {
         }
     }
 
-    fn process_connect(&mut self, _now: Instant, conn: ConnId, json: &[u8]) {
-        let opts = match self.client(conn).opts.merge(json) {
-            Ok(opts) => opts,
-            Err(ConnectError::Protocol) => {
-                let text = "invalid client protocol";
-                return self.close_with_err(conn, text, CloseReason::ProtocolViolation);
-            }
-            Err(ConnectError::Json(e)) => {
-                self.log(Level::Error, conn, &e);
-                return self.close(conn, CloseReason::ProtocolViolation);
-            }
-        };
-        if opts.no_responders && !opts.headers {
-            return self.close_with_err(
-                conn,
-                "no responders requires headers support",
-                CloseReason::ProtocolViolation,
-            );
-        }
-        if !self.authorized(&opts) {
-            self.log(Level::Error, conn, "authentication error");
-            return self.close_with_err(
-                conn,
-                "Authorization Violation",
-                CloseReason::AuthenticationViolation,
-            );
-        }
-        let client = self.client_mut(conn);
-        if opts.version.is_some() || opts.lang.is_some() || opts.name.is_some() {
-            client.label = Some(format!(
-                "v{}:{}:{}",
-                opts.version.as_deref().unwrap_or(""),
-                opts.lang.as_deref().unwrap_or(""),
-                opts.name.as_deref().unwrap_or("")
-            ));
-        }
-        client.opts = opts;
-        client.connected = true;
-        client.auth_deadline = None;
-        self.reschedule(conn);
-        self.send_ok(conn);
-    }
-
-    fn authorized(&self, opts: &ConnectOptions) -> bool {
-        match &self.opts.auth {
-            Auth::None => true,
-            Auth::UserPass { user, pass } => {
-                opts.user.as_deref().is_some_and(|u| constant_eq(u, user))
-                    && opts.pass.as_deref().is_some_and(|p| constant_eq(p, pass))
-            }
-            Auth::Token(token) => opts
-                .auth_token
-                .as_deref()
-                .is_some_and(|t| constant_eq(t, token)),
-        }
-    }
-
     fn process_pub(
         &mut self,
         conn: ConnId,
@@ -439,17 +440,25 @@ impl Node {
         let pedantic = client.opts.pedantic;
         let echo = client.opts.echo;
         let wants_503 = client.opts.no_responders && client.opts.headers;
+        let restricted = client.perms.is_some();
+        let account = client.account;
         self.stats.in_msgs += 1;
         self.stats.in_bytes += message.len() as u64;
         if pedantic && !crate::subject::is_valid_literal_subject(&subject) {
             // Reported, yet still delivered: the reference only warns here.
             self.send_err(conn, "Invalid Publish Subject");
         }
+        if restricted && !self.may_publish(conn, &subject) {
+            return;
+        }
+        if reply.as_deref().is_some_and(is_reserved_reply) {
+            return self.reserved_reply_violation(conn, reply.as_deref().unwrap_or_default());
+        }
         // The reference acknowledges before it delivers (a client subscribed to its own
         // subject sees +OK, then the message).
         self.send_ok(conn);
-        let result = self.sublist.matches(&subject);
-        let delivered = self.deliver_all(
+        let result = self.accounts[account].sublist.matches(&subject);
+        let mut delivered = self.deliver_all(
             conn,
             echo,
             &result,
@@ -458,6 +467,16 @@ impl Node {
             header_len,
             &message,
         );
+        if self.accounts[account].has_routes() {
+            delivered += self.deliver_across(
+                conn,
+                account,
+                &subject,
+                reply.as_deref(),
+                header_len,
+                &message,
+            );
+        }
         if delivered == 0 && wants_503 {
             if let Some(reply) = &reply {
                 self.send_no_responders(conn, reply);
@@ -519,9 +538,18 @@ impl Node {
         let Some(client) = self.clients.get_mut(&sub.conn) else {
             return false;
         };
-        let Some(s) = client.sub_mut(sub.slot) else {
+        let Some(filter_denied) = client.sub_mut(sub.slot).map(|s| s.filter_denied) else {
             return false;
         };
+        if let Some(perms) = client.perms.as_mut() {
+            if filter_denied && perms.denies_delivery(subject) {
+                return false;
+            }
+            if let Some(reply) = reply {
+                perms.grant_reply(self.now, reply);
+            }
+        }
+        let s = client.sub_mut(sub.slot).expect("checked above");
         s.delivered += 1;
         let done = s.max.is_some_and(|max| s.delivered >= max);
         let sid = s.sid.clone();
@@ -580,7 +608,11 @@ impl Node {
 
     fn process_sub(&mut self, conn: ConnId, subject: Bytes, queue: Option<Bytes>, sid: Bytes) {
         let max_subs = self.opts.max_subscriptions;
+        let Some(filter_denied) = self.may_subscribe(conn, &subject, queue.as_deref(), &sid) else {
+            return;
+        };
         let client = self.client_mut(conn);
+        let account = client.account;
         if client.slot_of(&sid).is_some() {
             // A second SUB with a sid in use is ignored, as the reference does.
             return self.send_ok(conn);
@@ -602,9 +634,10 @@ impl Node {
             sid,
             max: None,
             delivered: 0,
+            filter_denied,
         });
         let sub = SubRef { conn, slot };
-        if self
+        if self.accounts[account]
             .sublist
             .insert(&subject, queue.as_deref(), sub)
             .is_err()
@@ -628,9 +661,14 @@ impl Node {
     }
 
     fn remove_sub(&mut self, conn: ConnId, slot: u32) {
-        if let Some(sub) = self.client_mut(conn).remove_sub(slot) {
-            self.sublist
-                .remove(&sub.subject, sub.queue.as_deref(), SubRef { conn, slot });
+        let client = self.client_mut(conn);
+        let account = client.account;
+        if let Some(sub) = client.remove_sub(slot) {
+            self.accounts[account].sublist.remove(
+                &sub.subject,
+                sub.queue.as_deref(),
+                SubRef { conn, slot },
+            );
         }
     }
 
@@ -683,9 +721,10 @@ impl Node {
         if let Some(at) = client.timer_key {
             self.timers.remove(&(at, conn));
         }
+        self.record_closed(&client, reason);
+        let sublist = &mut self.accounts[client.account].sublist;
         for (slot, sub) in client.drain_subs() {
-            self.sublist
-                .remove(&sub.subject, sub.queue.as_deref(), SubRef { conn, slot });
+            sublist.remove(&sub.subject, sub.queue.as_deref(), SubRef { conn, slot });
         }
         let mut last = Vec::new();
         let slow = matches!(
@@ -754,7 +793,12 @@ impl Node {
 
     fn trace_in(&mut self, conn: ConnId, op: &ClientOp) {
         let line = match op {
-            ClientOp::Connect(json) => format!("CONNECT {}", String::from_utf8_lossy(json)),
+            ClientOp::Connect(json) => {
+                format!(
+                    "CONNECT {}",
+                    connect::redacted(&String::from_utf8_lossy(json))
+                )
+            }
             ClientOp::Pub {
                 subject,
                 reply,
@@ -816,12 +860,6 @@ fn reply_suffix(extra: &Option<Bytes>) -> String {
         Some(r) => format!(" {}", String::from_utf8_lossy(r)),
         None => String::new(),
     }
-}
-
-/// Compares secrets in time independent of where they differ.
-fn constant_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

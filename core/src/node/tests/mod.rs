@@ -4,6 +4,10 @@
 use std::time::Duration;
 
 use super::*;
+use crate::auth::AuthConfig;
+
+mod auth;
+mod monitor;
 
 /// A node plus the bytes each connection has been sent and which were closed.
 struct Harness {
@@ -73,6 +77,10 @@ impl Harness {
                     self.closed.push(conn);
                 }
                 Output::Log { text, .. } => self.logs.push(text),
+                Output::VerifyBcrypt { conn, hash, secret } => {
+                    let ok = bcrypt::verify(&secret, &hash).unwrap_or(false);
+                    self.node.bcrypt_verified(self.now, conn, ok);
+                }
             }
         }
     }
@@ -312,10 +320,7 @@ fn busy_clients_are_not_pinged_after_the_first() {
 #[test]
 fn user_and_password_auth() {
     let opts = Options {
-        auth: Auth::UserPass {
-            user: "u".into(),
-            pass: "p".into(),
-        },
+        auth: AuthConfig::single_user("u", "p"),
         ..Options::default()
     };
     let mut h = Harness::new(opts);
@@ -340,7 +345,7 @@ fn user_and_password_auth() {
 #[test]
 fn auth_timeout() {
     let opts = Options {
-        auth: Auth::Token("t".into()),
+        auth: AuthConfig::token("t"),
         ..Options::default()
     };
     let mut h = Harness::new(opts);

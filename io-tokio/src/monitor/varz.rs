@@ -1,0 +1,151 @@
+//! `/varz`: the server's configuration and counters, in the reference's field order.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::format::{go_float, rfc3339, uptime};
+use super::{pretty, process, Monitor};
+
+/// Sections for features this version does not have: empty objects, as the reference
+/// shows them when they are not configured.
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct Varz<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    version: &'a str,
+    proto: u32,
+    go: &'a str,
+    host: &'a str,
+    port: u16,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
+    max_connections: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    max_subscriptions: usize,
+    /// Nanoseconds, as Go's `time.Duration` marshals.
+    ping_interval: u128,
+    ping_max: u32,
+    http_host: &'a str,
+    http_port: u16,
+    http_base_path: &'a str,
+    https_port: i32,
+    #[serde(serialize_with = "go_float")]
+    auth_timeout: f64,
+    max_control_line: usize,
+    max_payload: u64,
+    max_pending: u64,
+    cluster: Empty,
+    gateway: Empty,
+    leaf: Empty,
+    mqtt: Empty,
+    websocket: Empty,
+    jetstream: Empty,
+    #[serde(serialize_with = "go_float")]
+    tls_timeout: f64,
+    write_deadline: u128,
+    start: String,
+    now: String,
+    uptime: String,
+    mem: u64,
+    cores: usize,
+    gomaxprocs: usize,
+    #[serde(serialize_with = "go_float")]
+    cpu: f64,
+    connections: usize,
+    total_connections: u64,
+    routes: u32,
+    remotes: u32,
+    leafnodes: u32,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    slow_consumers: u64,
+    subscriptions: usize,
+    http_req_stats: BTreeMap<&'static str, u64>,
+    config_load_time: String,
+    system_account: &'a str,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+pub fn render(m: &Monitor) -> Vec<u8> {
+    let req_stats = m
+        .req_stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let cpu = m.cpu.percent();
+    let mem = process::rss_bytes();
+    let cores = process::cores();
+    let o = &m.opts;
+    m.inspect(|node, clock| {
+        let info = node.info();
+        let stats = node.stats();
+        let start = clock.wall_of(rnats_core::time::Instant::ZERO);
+        let varz = Varz {
+            server_id: &info.server_id,
+            server_name: &info.server_name,
+            version: &info.version,
+            proto: info.proto,
+            go: &info.go,
+            host: &info.host,
+            port: info.port,
+            auth_required: info.auth_required,
+            tls_required: info.tls_required,
+            tls_verify: info.tls_verify,
+            max_connections: o.max_connections,
+            max_subscriptions: o.max_subscriptions,
+            ping_interval: o.ping_interval.as_nanos(),
+            ping_max: o.ping_max,
+            http_host: &m.http_host,
+            http_port: m.http_port,
+            http_base_path: &o.http_base_path,
+            https_port: o.https_port,
+            auth_timeout: o.auth_timeout.as_secs_f64(),
+            max_control_line: o.max_control_line,
+            max_payload: o.max_payload,
+            max_pending: o.max_pending,
+            cluster: Empty {},
+            gateway: Empty {},
+            leaf: Empty {},
+            mqtt: Empty {},
+            websocket: Empty {},
+            jetstream: Empty {},
+            tls_timeout: o.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64()),
+            write_deadline: o.write_deadline.as_nanos(),
+            start: rfc3339(start),
+            now: rfc3339(clock.wall),
+            uptime: uptime(clock.core.saturating_since(rnats_core::time::Instant::ZERO)),
+            mem,
+            cores,
+            gomaxprocs: cores,
+            cpu,
+            connections: node.num_clients(),
+            total_connections: stats.total_connections,
+            routes: 0,
+            remotes: 0,
+            leafnodes: 0,
+            in_msgs: stats.in_msgs,
+            out_msgs: stats.out_msgs,
+            in_bytes: stats.in_bytes,
+            out_bytes: stats.out_bytes,
+            slow_consumers: stats.slow_consumers,
+            subscriptions: node.num_subscriptions(),
+            http_req_stats: req_stats,
+            config_load_time: rfc3339(m.config_load.min(clock.wall)),
+            system_account: &o.system_account,
+        };
+        pretty(&varz)
+    })
+}

@@ -1,0 +1,92 @@
+//! What the client-driven test files share: starting servers, bounded waits, and
+//! round trips that prove the server has processed everything sent before them.
+// Each test file compiles this module on its own and uses a different part of it.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, Message, Subscriber};
+use bytes::Bytes;
+use futures::StreamExt;
+use rnats_tests::{rnats_bin, Server};
+use tokio::time::timeout;
+
+/// Bound for any single step of a test.
+pub const STEP: Duration = Duration::from_secs(10);
+/// How long to wait to be fairly sure that nothing more arrives.
+pub const QUIET: Duration = Duration::from_millis(200);
+
+pub fn start<const N: usize>(args: [&str; N]) -> Server {
+    Server::start(&rnats_bin(), args).unwrap_or_else(|e| panic!("server did not start: {e}"))
+}
+
+pub fn config(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../configs")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Awaits `fut` for at most [`STEP`], panicking with `what` otherwise.
+pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    timeout(STEP, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+pub async fn connect(srv: &Server) -> Client {
+    connect_with(srv, ConnectOptions::new()).await
+}
+
+pub async fn connect_with(srv: &Server, opts: ConnectOptions) -> Client {
+    within("connect", opts.connect(srv.url()))
+        .await
+        .unwrap_or_else(|e| panic!("connect failed: {e}; log:\n{}", srv.log()))
+}
+
+#[track_caller]
+pub fn next(sub: &mut Subscriber) -> impl Future<Output = Message> + '_ {
+    let loc = std::panic::Location::caller();
+    async move {
+        within(&format!("next message at {loc}"), sub.next())
+            .await
+            .expect("subscription ended")
+    }
+}
+
+/// Asserts that nothing arrives on `sub` for [`QUIET`].
+pub async fn assert_quiet(sub: &mut Subscriber) {
+    if let Ok(m) = timeout(QUIET, sub.next()).await {
+        panic!("unexpected message or end of subscription: {m:?}");
+    }
+}
+
+pub async fn flush(c: &Client) {
+    within("flush", c.flush()).await.expect("flush failed");
+}
+
+/// A true round trip: async-nats's `flush` only writes the socket buffer, it does not wait
+/// for a PONG. A request nobody answers gets the server's no-responders status on this
+/// connection, so when it returns the server has processed everything sent before it.
+pub async fn sync(c: &Client) {
+    let subject = format!("sync.{}", c.new_inbox());
+    match within("sync round trip", c.request(subject, Bytes::new())).await {
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
+        other => panic!("sync round trip: expected no responders, got {other:?}"),
+    }
+}
+
+/// A request/reply round trip through a fresh responder, to prove the server still works.
+pub async fn assert_healthy(srv: &Server) {
+    let c = connect(srv).await;
+    let mut sub = within("subscribe", c.subscribe("health")).await.unwrap();
+    sync(&c).await;
+    within("publish", c.publish("health", "ok".into()))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sub).await.payload, "ok");
+}

@@ -35,8 +35,9 @@ pub struct Options {
     pub accounts: Vec<AccountConfig>,
     /// The account of the server's own traffic (`system_account`).
     pub system_account: String,
-    /// How long a client has to authenticate.
-    pub auth_timeout: Duration,
+    /// How long a client has to authenticate, when configured; see
+    /// [`Options::auth_timeout`].
+    pub auth_timeout: Option<Duration>,
     pub debug: bool,
     pub trace: bool,
     pub logtime: bool,
@@ -79,7 +80,7 @@ impl Default for Options {
             auth: AuthConfig::default(),
             accounts: Vec::new(),
             system_account: "$SYS".to_string(),
-            auth_timeout: Duration::from_secs(2),
+            auth_timeout: None,
             debug: false,
             trace: false,
             logtime: true,
@@ -173,6 +174,15 @@ pub(crate) fn unknown_fields(
 }
 
 impl Options {
+    /// How long a client has to authenticate: as configured, else 2 s, or the TLS handshake
+    /// timeout plus 1 s when clients use TLS (the reference's defaults).
+    pub fn auth_timeout(&self) -> Duration {
+        self.auth_timeout.unwrap_or_else(|| match &self.tls {
+            Some(tls) => tls.timeout + Duration::from_secs(1),
+            None => Duration::from_secs(2),
+        })
+    }
+
     /// Applies the keys of a parsed configuration file. Keys this version does not know are
     /// returned as warnings (the reference ignores unknown keys unless asked to be strict);
     /// a known key with a value of the wrong kind is an error.
@@ -376,7 +386,7 @@ impl Options {
         }
         if let Some(timeout) = auth.get("timeout") {
             self.auth_timeout =
-                duration(timeout).ok_or_else(|| err("timeout", "expected seconds"))?;
+                Some(duration(timeout).ok_or_else(|| err("timeout", "expected seconds"))?);
         }
         Ok(())
     }
@@ -562,7 +572,7 @@ mod tests {
         assert_eq!(o.ping_max, 3);
         assert_eq!(o.auth.users[0].name, "a");
         assert_eq!(o.auth.users[0].credential, Credential::Password("b".into()));
-        assert_eq!(o.auth_timeout, Duration::from_secs(1));
+        assert_eq!(o.auth_timeout(), Duration::from_secs(1));
         assert_eq!(warnings.len(), 1);
         assert_eq!(
             warnings[0].located("/etc/x.conf"),
@@ -612,6 +622,18 @@ mod tests {
             (o.http_host.as_str(), o.http_port, o.https_port),
             ("", 8444, 8445)
         );
+    }
+
+    #[test]
+    fn auth_timeout_defaults_follow_tls() {
+        let conf =
+            crate::conf::parse("tls { cert_file: c.pem, key_file: k.pem, timeout: 4 }").unwrap();
+        let mut o = Options::default();
+        assert_eq!(o.auth_timeout(), Duration::from_secs(2));
+        o.apply_conf(&conf).unwrap();
+        assert_eq!(o.auth_timeout(), Duration::from_secs(5));
+        o.auth_timeout = Some(Duration::from_secs(1));
+        assert_eq!(o.auth_timeout(), Duration::from_secs(1));
     }
 
     #[test]

@@ -195,7 +195,7 @@ impl Node {
         client.last_activity = now;
         client.start = now;
         if self.opts.auth.required() {
-            client.auth_deadline = Some(now + self.opts.auth_timeout);
+            client.auth_deadline = Some(now + self.opts.auth_timeout());
         }
         if self.opts.auth.needs_nonce() {
             client.nonce = Some(self.new_nonce());

@@ -112,7 +112,7 @@ pub fn render(m: &Monitor) -> Vec<u8> {
             http_port: m.http_port,
             http_base_path: &o.http_base_path,
             https_port: o.https_port,
-            auth_timeout: o.auth_timeout.as_secs_f64(),
+            auth_timeout: o.auth_timeout().as_secs_f64(),
             max_control_line: o.max_control_line,
             max_payload: o.max_payload,
             max_pending: o.max_pending,

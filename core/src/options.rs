@@ -152,7 +152,8 @@ impl std::fmt::Display for OptionError {
     }
 }
 
-/// Warns of every key of `map` (at `path`) not in `known` and not used as a `$variable`.
+/// Warns of every key of `map` (at `path`) not in `known` (keys used as `$variables` are
+/// not options, and [`Map::iter`] leaves them out).
 pub(crate) fn unknown_fields(
     map: &Map,
     known: &[&str],
@@ -161,7 +162,7 @@ pub(crate) fn unknown_fields(
 ) {
     for (key, _) in map.iter() {
         let lower = key.to_ascii_lowercase();
-        if !known.contains(&lower.as_str()) && !map.is_variable(key) {
+        if !known.contains(&lower.as_str()) {
             let at = if path.is_empty() {
                 key.to_string()
             } else {
@@ -187,6 +188,7 @@ impl Options {
     /// returned as warnings (the reference ignores unknown keys unless asked to be strict);
     /// a known key with a value of the wrong kind is an error.
     pub fn apply_conf(&mut self, conf: &Map) -> Result<Vec<OptionError>, OptionError> {
+        let conf = &conf.without_variables();
         let mut warnings = Vec::new();
         for (key, value) in conf.iter() {
             let err = |message: &str| OptionError::in_map(conf, key, key, message);
@@ -307,7 +309,6 @@ impl Options {
                     })?;
                     self.tls = Some(tls);
                 }
-                _ if conf.is_variable(key) => {}
                 _ => warnings.push(OptionError::in_map(
                     conf,
                     key,

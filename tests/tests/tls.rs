@@ -74,9 +74,15 @@ impl Certs {
             .subject_alt_names
             .push(SanType::Rfc822Name("app@acme.test".try_into().unwrap()));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+        let cert = params.clone().signed_by(&key, &ca, &ca_key).unwrap();
         certs.write("client.pem", &cert.pem());
         certs.write("client-key.pem", &key.serialize_pem());
+
+        // The same client, with a certificate that expired long ago.
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        let expired = params.signed_by(&key, &ca, &ca_key).unwrap();
+        certs.write("expired-client.pem", &expired.pem());
 
         let other_key = KeyPair::generate().unwrap();
         let mut other = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -297,6 +303,22 @@ async fn verify_and_map_takes_the_user_from_the_certificate() {
         err.kind(),
         async_nats::ConnectErrorKind::AuthorizationViolation
     );
+}
+
+#[tokio::test]
+async fn expired_client_certificate_is_refused() {
+    let certs = Certs::new();
+    let srv = start(&["-c", &certs.config("verify: true")]);
+    let expired = certs.trusting().add_client_certificate(
+        certs.path("expired-client.pem"),
+        certs.path("client-key.pem"),
+    );
+    let refused = within("refused connect", expired.connect(srv.url())).await;
+    assert!(
+        refused.is_err(),
+        "an expired client certificate was accepted"
+    );
+    log_shows(&srv, "TLS handshake error").await;
 }
 
 #[tokio::test]

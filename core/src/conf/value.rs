@@ -21,6 +21,18 @@ pub enum Value {
     Datetime(Datetime),
 }
 
+impl Value {
+    fn without_variables(&self) -> Value {
+        match self {
+            Value::Map(map) => Value::Map(map.without_variables()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(Value::without_variables).collect())
+            }
+            other => other.clone(),
+        }
+    }
+}
+
 /// A Zulu timestamp written bare in a file, e.g. `2016-05-04T18:53:41Z`.
 ///
 /// Kept as its calendar fields rather than a clock type because the core owns no clock and
@@ -149,12 +161,17 @@ impl Map {
         self.meta.get(slot).map(|m| &m.pos)
     }
 
-    /// Whether the exact `key` was referred to as a `$variable` after it was set.
-    pub fn is_variable(&self, key: &str) -> bool {
-        self.exact
-            .get(key)
-            .and_then(|&slot| self.meta.get(slot))
-            .is_some_and(|m| m.used)
+    /// The map without the keys that served as `$variables`, at every depth: what the
+    /// options are read from. The reference skips used variables the same way, so
+    /// `PASS: x` referred to as `$PASS` inside `authorization` is not its `pass`.
+    pub fn without_variables(&self) -> Map {
+        let mut clean = Map::default();
+        for (slot, meta) in self.slots.iter().zip(&self.meta) {
+            if let (Some((key, value)), false) = (slot, meta.used) {
+                clean.insert_at(key.clone(), value.without_variables(), meta.clone());
+            }
+        }
+        clean
     }
 
     /// Records that `key` was referred to as `$key`.

@@ -8,6 +8,15 @@ use bytes::{Bytes, BytesMut};
 /// than an extra chunk (and an extra iovec) per message. Larger ones are shared, not copied.
 const COPY_BELOW: usize = 256;
 
+/// The first block the small writes of a connection are packed into: enough for `INFO` and
+/// a few messages, so an idle connection holds little.
+const MIN_BLOCK: usize = 512;
+
+/// The largest block: a busy connection's blocks double up to this. Once the shell has
+/// written (and dropped) what a block held, the block is reused in place, so in steady
+/// state a connection allocates nothing per message.
+const MAX_BLOCK: usize = 64 * 1024;
+
 /// Bytes waiting to go out on one connection, as a list of chunks the shell can hand to a
 /// vectored write. Shared payloads stay shared; small writes are packed together.
 #[derive(Debug, Default)]
@@ -15,6 +24,8 @@ pub struct OutBuf {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
     len: usize,
+    /// The size of the next block `tail` grows by.
+    block: usize,
 }
 
 impl OutBuf {
@@ -30,8 +41,19 @@ impl OutBuf {
 
     /// Appends a copy of `data`.
     pub fn push_slice(&mut self, data: &[u8]) {
+        if self.tail.capacity() - self.tail.len() < data.len() {
+            self.grow(data.len());
+        }
         self.tail.extend_from_slice(data);
         self.len += data.len();
+    }
+
+    /// Makes room for `need` more bytes in a whole block, doubling the block size each
+    /// time a connection runs out (growing by only what one write needs would allocate
+    /// for nearly every message).
+    fn grow(&mut self, need: usize) {
+        self.block = (self.block * 2).clamp(MIN_BLOCK, MAX_BLOCK);
+        self.tail.reserve(need.max(self.block));
     }
 
     /// Appends `data`, sharing it rather than copying when it is large.

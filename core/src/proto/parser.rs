@@ -12,7 +12,9 @@
 //! and an unknown verb reported as soon as its first wrong byte arrives rather than when its
 //! line ends.
 
-use bytes::{Bytes, BytesMut};
+use std::ops::Range;
+
+use bytes::{Buf, Bytes, BytesMut};
 
 /// One operation a client sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,15 +143,20 @@ impl Parser {
             if data.is_empty() {
                 return Ok(None);
             }
-            let line = match memchr::memchr(b'\n', data) {
+            let op = match memchr::memchr(b'\n', data) {
+                // The common case: the whole line is in this chunk. It is read in place;
+                // only what an op keeps becomes a `Bytes` (each one a reference count
+                // update, which is most of what parsing a small PUB costs).
+                Some(pos) if self.line.is_empty() => {
+                    let op = self.parse_line(data, 0..pos + 1);
+                    data.advance(pos + 1);
+                    op?
+                }
                 Some(pos) => {
-                    let chunk = data.split_to(pos + 1);
-                    if self.line.is_empty() {
-                        chunk
-                    } else {
-                        self.line.extend_from_slice(&chunk);
-                        Bytes::from(std::mem::take(&mut self.line))
-                    }
+                    self.line.extend_from_slice(&data[..pos + 1]);
+                    data.advance(pos + 1);
+                    let line = Bytes::from(std::mem::take(&mut self.line));
+                    self.parse_line(&line, 0..line.len())?
                 }
                 None => {
                     self.line.extend_from_slice(data);
@@ -158,7 +165,7 @@ impl Parser {
                     return Ok(None);
                 }
             };
-            if let Some(op) = self.parse_line(line)? {
+            if let Some(op) = op {
                 return Ok(Some(op));
             }
         }
@@ -170,13 +177,14 @@ impl Parser {
         let missing = msg.need - msg.buf.len();
         if msg.buf.is_empty() && data.len() >= msg.need {
             // The common case: the whole payload is in this chunk; slice it, no copy.
-            let mut payload = data.split_to(msg.need);
-            check_crlf(&payload[msg.need - 2..])?;
-            payload.truncate(msg.need - 2);
+            check_crlf(&data[msg.need - 2..msg.need])?;
+            let payload = data.slice(..msg.need - 2);
+            data.advance(msg.need);
             return Ok(Some(self.finish_msg(payload)));
         }
         let take = missing.min(data.len());
-        msg.buf.extend_from_slice(&data.split_to(take));
+        msg.buf.extend_from_slice(&data[..take]);
+        data.advance(take);
         if msg.buf.len() < msg.need {
             return Ok(None);
         }
@@ -203,13 +211,18 @@ impl Parser {
         }
     }
 
-    /// Interprets one complete control line (with its `\n`). Returns `None` when the line
-    /// opened a message whose payload is still to come.
-    fn parse_line(&mut self, line: Bytes) -> Result<Option<ClientOp>, ParseError> {
-        let verb = recognize(&line)?;
-        let body = trim_line_end(&line[verb.len..]);
-        let args_start = verb.len + leading_blanks(body);
-        let args = line.slice(args_start..args_start + body.len() - leading_blanks(body));
+    /// Interprets the complete control line `src[line]` (with its `\n`). Returns `None`
+    /// when the line opened a message whose payload is still to come.
+    fn parse_line(
+        &mut self,
+        src: &Bytes,
+        line: Range<usize>,
+    ) -> Result<Option<ClientOp>, ParseError> {
+        let text = &src[line.clone()];
+        let verb = recognize(text)?;
+        let body = trim_line_end(&text[verb.len..]);
+        let start = line.start + verb.len;
+        let args = start + leading_blanks(body)..start + body.len();
         if args.len() > self.max_control_line {
             return Err(ParseError::MaxControlLine);
         }
@@ -217,27 +230,33 @@ impl Parser {
             Verb::Ping => ClientOp::Ping,
             Verb::Pong => ClientOp::Pong,
             Verb::Ok => ClientOp::Ok,
-            Verb::Err => ClientOp::Err(args),
-            Verb::Connect => ClientOp::Connect(args),
-            Verb::Info => ClientOp::Info(args),
-            Verb::Sub => parse_sub(&args)?,
-            Verb::Unsub => parse_unsub(&args)?,
+            Verb::Err => ClientOp::Err(src.slice(args)),
+            Verb::Connect => ClientOp::Connect(src.slice(args)),
+            Verb::Info => ClientOp::Info(src.slice(args)),
+            Verb::Sub => parse_sub(src, args)?,
+            Verb::Unsub => parse_unsub(src, args)?,
             Verb::Pub => {
-                self.start_msg(&args, false)?;
+                self.start_msg(src, args, false)?;
                 return Ok(None);
             }
             Verb::HPub => {
-                self.start_msg(&args, true)?;
+                self.start_msg(src, args, true)?;
                 return Ok(None);
             }
         }))
     }
 
-    /// Parses the arguments of `PUB`/`HPUB` and sets up the wait for the payload.
-    fn start_msg(&mut self, args: &Bytes, headers: bool) -> Result<(), ParseError> {
-        let parts = Args::split(args);
+    /// Parses the arguments `src[args]` of `PUB`/`HPUB` and sets up the wait for the
+    /// payload.
+    fn start_msg(
+        &mut self,
+        src: &Bytes,
+        args: Range<usize>,
+        headers: bool,
+    ) -> Result<(), ParseError> {
+        let parts = Args::split(src, args);
         let op = if headers { "HPUB" } else { "PUB" };
-        let bad = || ParseError::BadArgs(format!("{op} {}", String::from_utf8_lossy(args)));
+        let bad = || ParseError::BadArgs(format!("{op} {}", parts.text()));
         // Where the sizes start: after the subject and the optional reply.
         let (reply, sizes) = match (headers, parts.len) {
             (false, 2) | (true, 3) => (None, 1),
@@ -377,21 +396,27 @@ const MAX_ARGS: usize = 5;
 /// only the arguments an op keeps (subject, reply) become `Bytes`, each costing a
 /// reference-count update; sizes are read straight from the line.
 struct Args<'a> {
-    line: &'a Bytes,
+    src: &'a Bytes,
+    /// Where the arguments are in `src`.
+    whole: Range<usize>,
+    /// Each argument's place in `src`.
     spans: [(usize, usize); MAX_ARGS],
     len: usize,
 }
 
 impl Args<'_> {
-    /// Splits `line` on runs of blanks (at most `MAX_ARGS` arguments are kept).
-    fn split(line: &Bytes) -> Args<'_> {
+    /// Splits `src[whole]` on runs of blanks (at most `MAX_ARGS` arguments are kept).
+    fn split(src: &Bytes, whole: Range<usize>) -> Args<'_> {
         let mut out = Args {
-            line,
+            src,
+            whole: whole.clone(),
             spans: [(0, 0); MAX_ARGS],
             len: 0,
         };
+        let base = whole.start;
         let mut start = None;
-        for (i, &b) in line.iter().enumerate() {
+        for (i, &b) in src[whole.clone()].iter().enumerate() {
+            let i = base + i;
             let blank = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
             match (blank, start) {
                 (false, None) => start = Some(i),
@@ -407,7 +432,7 @@ impl Args<'_> {
             }
         }
         if let Some(s) = start {
-            out.spans[out.len] = (s, line.len());
+            out.spans[out.len] = (s, whole.end);
             out.len += 1;
         }
         out
@@ -415,12 +440,17 @@ impl Args<'_> {
 
     fn raw(&self, i: usize) -> &[u8] {
         let (s, e) = self.spans[i];
-        &self.line[s..e]
+        &self.src[s..e]
     }
 
     fn bytes(&self, i: usize) -> Bytes {
         let (s, e) = self.spans[i];
-        self.line.slice(s..e)
+        self.src.slice(s..e)
+    }
+
+    /// All the arguments as text, for error messages.
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.src[self.whole.clone()])
     }
 }
 
@@ -435,17 +465,12 @@ fn parse_size(s: &[u8]) -> Option<u64> {
     })
 }
 
-fn parse_sub(args: &Bytes) -> Result<ClientOp, ParseError> {
-    let parts = Args::split(args);
+fn parse_sub(src: &Bytes, args: Range<usize>) -> Result<ClientOp, ParseError> {
+    let parts = Args::split(src, args);
     let (queue, sid) = match parts.len {
         2 => (None, parts.bytes(1)),
         3 => (Some(parts.bytes(1)), parts.bytes(2)),
-        _ => {
-            return Err(ParseError::BadArgs(format!(
-                "SUB {}",
-                String::from_utf8_lossy(args)
-            )))
-        }
+        _ => return Err(ParseError::BadArgs(format!("SUB {}", parts.text()))),
     };
     Ok(ClientOp::Sub {
         subject: parts.bytes(0),
@@ -454,18 +479,13 @@ fn parse_sub(args: &Bytes) -> Result<ClientOp, ParseError> {
     })
 }
 
-fn parse_unsub(args: &Bytes) -> Result<ClientOp, ParseError> {
-    let parts = Args::split(args);
+fn parse_unsub(src: &Bytes, args: Range<usize>) -> Result<ClientOp, ParseError> {
+    let parts = Args::split(src, args);
     let max = match parts.len {
         1 => None,
         // A max that is not a number reads as zero in the reference: unsubscribe now.
         2 => Some(parse_size(parts.raw(1)).unwrap_or(0)),
-        _ => {
-            return Err(ParseError::BadArgs(format!(
-                "UNSUB {}",
-                String::from_utf8_lossy(args)
-            )))
-        }
+        _ => return Err(ParseError::BadArgs(format!("UNSUB {}", parts.text()))),
     };
     Ok(ClientOp::Unsub {
         sid: parts.bytes(0),

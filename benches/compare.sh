@@ -13,7 +13,8 @@ REF=${REF:-/usr/sbin/nats-server}
 TIMEOUT=${TIMEOUT:-60}
 LOG=$(mktemp -d /tmp/rnats-compare.XXXXXX)
 
-cargo build --release -q -p rnats-server -p rnats-bench --bin loadgen
+cargo build --release -q -p rnats-server --bin rnats-server
+cargo build --release -q -p rnats-bench --bin loadgen
 RNATS=target/release/rnats-server
 LOADGEN=target/release/loadgen
 

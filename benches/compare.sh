@@ -113,6 +113,37 @@ for s in "${SCENARIOS[@]}"; do
             )" >>"$TABLE"
     done
 done
+# Memory: a fresh server of each kind holding IDLE_CONNS idle connections with one
+# subscription each; its resident set size once they are all set up.
+IDLE_CONNS=${IDLE_CONNS:-10000}
+idle_rss() { # idle_rss BINARY -> RSS in KiB with the idle connections open
+    local bin=$1 port pid out rss
+    port=$(free_port)
+    "$bin" -a 127.0.0.1 -p "$port" >"$LOG/idle-$(basename "$bin").log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_port "$port"
+    out="$LOG/idle-loadgen.out"
+    "$LOADGEN" --url "127.0.0.1:$port" --mode idle --conns "$IDLE_CONNS" --hold 5 >"$out" 2>&1 &
+    local lg=$!
+    for _ in $(seq 600); do
+        grep -q '^RESULT' "$out" && break
+        kill -0 "$lg" 2>/dev/null || break
+        sleep 0.1
+    done
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+    grep -q '^RESULT' "$out" || rss=FAILED
+    wait "$lg" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    echo "$rss"
+}
+echo "== idle: $IDLE_CONNS connections with a subscription each" >&2
+RRSS=$(idle_rss "$RNATS")
+GRSS=$(idle_rss "$REF")
+ratio=$(awk -v a="$RRSS" -v b="$GRSS" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }')
+printf '%-16s %-11s %12s %12s %7s\n' "idle${IDLE_CONNS}" rss_kib "$RRSS" "$GRSS" "$ratio" >>"$TABLE"
+
 echo
 cat "$TABLE"
 echo "(medians of $RUNS runs; for *_us metrics lower is better, for rates higher is better)"

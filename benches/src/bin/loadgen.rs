@@ -23,6 +23,9 @@ enum Mode {
     Pubsub,
     /// One responder, `--pubs` sequential requesters; round-trip latency.
     Reqrep,
+    /// `--conns` idle connections with one subscription each, held for `--hold` seconds
+    /// (for measuring the server's memory per connection).
+    Idle,
 }
 
 #[derive(Parser, Debug)]
@@ -56,6 +59,12 @@ struct Args {
     /// Load-generator worker threads; 0 = one per core.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Connections (idle only).
+    #[arg(long, default_value_t = 10_000)]
+    conns: usize,
+    /// Seconds to hold the idle connections after they are all set up.
+    #[arg(long, default_value_t = 5)]
+    hold: u64,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -489,6 +498,38 @@ async fn reqrep(addr: SocketAddr, args: Args) -> io::Result<()> {
     }
 }
 
+/// Opens the idle connections, each subscribed, a hundred at a time; reports when all are
+/// ready (the `RESULT` line is the moment to read the server's memory), then holds them.
+async fn idle(addr: SocketAddr, args: Args) -> io::Result<()> {
+    let start = Instant::now();
+    let mut conns = Vec::with_capacity(args.conns);
+    for first in (0..args.conns).step_by(100) {
+        let handles: Vec<_> = (first..(first + 100).min(args.conns))
+            .map(|i| {
+                tokio::spawn(async move {
+                    let mut conn = Conn::open(addr, &format!("loadgen-idle-{i}")).await?;
+                    conn.wr
+                        .write_all(format!("SUB idle.{i} 1\r\n").as_bytes())
+                        .await?;
+                    conn.sync().await?;
+                    io::Result::Ok(conn)
+                })
+            })
+            .collect();
+        for handle in handles {
+            conns.push(handle.await.map_err(|e| err(e.to_string()))??);
+        }
+    }
+    println!(
+        "RESULT mode=idle conns={} setup_s={:.2}",
+        conns.len(),
+        start.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(args.hold)).await;
+    drop(conns);
+    Ok(())
+}
+
 fn main() {
     let args = Args::parse();
     if args.pubs == 0 || args.msgs == 0 {
@@ -505,6 +546,7 @@ fn main() {
         match args.mode {
             Mode::Pubsub => pubsub(addr, args).await,
             Mode::Reqrep => reqrep(addr, args).await,
+            Mode::Idle => idle(addr, args).await,
         }
     });
     if let Err(e) = result {

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod conf;
 pub mod exports;
 pub mod hash;
+pub mod jetstream;
 pub mod node;
 pub mod options;
 pub mod proto;

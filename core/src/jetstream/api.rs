@@ -1,0 +1,401 @@
+//! The stream half of the `$JS.API`: requests in, JSON answers out, as nats-server 2.9.10
+//! answers them (`type` names, field order, paging fields, errors). One [`JetStream`] per
+//! account. Where a new stream's messages are kept is the caller's choice ([`NewStore`]),
+//! so that a storage the server cannot honour is refused rather than faked.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::api_error::ApiError;
+use super::config::StreamConfig;
+use super::store::{Store, StoreState, StoredMsg};
+use super::stream::{PubAck, Stream};
+use super::time::rfc3339;
+use crate::subject::matches;
+
+/// Makes the store for a new stream, or refuses its storage.
+pub type NewStore = Box<dyn Fn(&StreamConfig) -> Result<Box<dyn Store + Send>, ApiError> + Send>;
+
+/// Streams listed per page by `STREAM.NAMES` and `STREAM.LIST`.
+const NAMES_PAGE: usize = 1024;
+const LIST_PAGE: usize = 256;
+
+const API_PREFIX: &str = "$JS.API.";
+
+pub struct JetStream {
+    streams: BTreeMap<String, Stream>,
+    new_store: NewStore,
+    api_total: u64,
+    api_errors: u64,
+}
+
+/// A stream's state as the API shows it.
+#[derive(Serialize)]
+struct StateJson {
+    messages: u64,
+    bytes: u64,
+    first_seq: u64,
+    first_ts: String,
+    last_seq: u64,
+    last_ts: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    num_subjects: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    num_deleted: u64,
+    consumer_count: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl From<StoreState> for StateJson {
+    fn from(s: StoreState) -> StateJson {
+        StateJson {
+            messages: s.msgs,
+            bytes: s.bytes,
+            first_seq: s.first_seq,
+            first_ts: rfc3339(s.first_time),
+            last_seq: s.last_seq,
+            last_ts: rfc3339(s.last_time),
+            num_subjects: s.num_subjects,
+            num_deleted: s.num_deleted,
+            consumer_count: 0,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct InfoJson<'a> {
+    config: &'a StreamConfig,
+    created: String,
+    state: StateJson,
+}
+
+fn info(stream: &Stream) -> InfoJson<'_> {
+    InfoJson {
+        config: stream.config(),
+        created: rfc3339(stream.created),
+        state: stream.store().state().into(),
+    }
+}
+
+#[derive(Serialize)]
+struct MessageJson {
+    subject: String,
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hdrs: Option<String>,
+    data: String,
+    time: String,
+}
+
+impl From<&StoredMsg> for MessageJson {
+    fn from(m: &StoredMsg) -> MessageJson {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        MessageJson {
+            subject: String::from_utf8_lossy(&m.subject).into_owned(),
+            seq: m.seq,
+            hdrs: (!m.headers.is_empty()).then(|| b64(&m.headers)),
+            data: b64(&m.data),
+            time: rfc3339(m.time),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MsgGetRequest {
+    seq: u64,
+    last_by_subj: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MsgDeleteRequest {
+    seq: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PurgeRequest {
+    filter: Option<String>,
+    seq: Option<u64>,
+    keep: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PageRequest {
+    offset: usize,
+}
+
+/// A JSON body, where an empty one means the defaults.
+fn body_or_default<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|_| ApiError::invalid_json())
+}
+
+/// `{"type":..., <fields>}`: every answer starts with its type.
+fn answer(kind: &str, fields: serde_json::Value) -> String {
+    let mut out = format!("{{\"type\":\"io.nats.jetstream.api.v1.{kind}\"");
+    if let serde_json::Value::Object(map) = fields {
+        for (k, v) in map {
+            out.push(',');
+            out.push_str(&serde_json::to_string(&k).expect("a key serializes"));
+            out.push(':');
+            out.push_str(&v.to_string());
+        }
+    }
+    out.push('}');
+    out
+}
+
+fn error_answer(kind: &str, e: &ApiError) -> String {
+    if kind == "stream_info_response" {
+        // The reference adds its (empty) paging fields to this one.
+        return answer(
+            kind,
+            serde_json::json!({ "error": e, "total": 0, "offset": 0, "limit": 0 }),
+        );
+    }
+    answer(kind, serde_json::json!({ "error": e }))
+}
+
+impl JetStream {
+    pub fn new(new_store: NewStore) -> JetStream {
+        JetStream {
+            streams: BTreeMap::new(),
+            new_store,
+            api_total: 0,
+            api_errors: 0,
+        }
+    }
+
+    /// The stream that captures messages published to `subject`, if any.
+    pub fn stream_for(&self, subject: &[u8]) -> Option<&str> {
+        self.streams
+            .iter()
+            .find(|(_, s)| {
+                s.config()
+                    .subjects
+                    .iter()
+                    .any(|p| matches(p.as_bytes(), subject))
+            })
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Stores a message in stream `name`.
+    pub fn publish(
+        &mut self,
+        name: &str,
+        subject: &[u8],
+        headers: &[u8],
+        data: &[u8],
+        now: u64,
+    ) -> Result<PubAck, ApiError> {
+        let stream = self
+            .streams
+            .get_mut(name)
+            .ok_or_else(ApiError::stream_not_found)?;
+        stream.publish(subject, headers, data, now)
+    }
+
+    /// Answers an API request on `subject` (`$JS.API....`); `None` for a subject that is
+    /// no request this server knows.
+    pub fn request(&mut self, subject: &str, body: &[u8], now: u64) -> Option<String> {
+        let op = subject.strip_prefix(API_PREFIX)?;
+        let (verb, name) = match op.rsplit_once('.') {
+            Some((verb, name)) if verb.starts_with("STREAM.") => (verb, name),
+            _ => (op, ""),
+        };
+        self.api_total += 1;
+        let result = match verb {
+            "INFO" => Ok(self.account_info()),
+            "STREAM.NAMES" => self.names(body),
+            "STREAM.LIST" => self.list(body),
+            "STREAM.CREATE" => self.create(name, body, now),
+            "STREAM.INFO" => self.info(name),
+            "STREAM.DELETE" => self.delete(name),
+            "STREAM.PURGE" => self.purge(name, body),
+            "STREAM.MSG.GET" => self.msg_get(name, body),
+            "STREAM.MSG.DELETE" => self.msg_delete(name, body),
+            _ => {
+                self.api_total -= 1;
+                return None;
+            }
+        };
+        Some(result.unwrap_or_else(|(kind, e)| {
+            self.api_errors += 1;
+            error_answer(kind, &e)
+        }))
+    }
+
+    fn account_info(&self) -> String {
+        let (mut memory, mut storage) = (0, 0);
+        for s in self.streams.values() {
+            let bytes = s.store().state().bytes;
+            match s.config().storage {
+                super::config::Storage::Memory => memory += bytes,
+                super::config::Storage::File => storage += bytes,
+            }
+        }
+        answer(
+            "account_info_response",
+            serde_json::json!({
+                "memory": memory,
+                "storage": storage,
+                "streams": self.streams.len(),
+                "consumers": 0,
+                "limits": {
+                    "max_memory": -1, "max_storage": -1, "max_streams": -1,
+                    "max_consumers": -1, "max_ack_pending": -1,
+                    "memory_max_stream_bytes": -1, "storage_max_stream_bytes": -1,
+                    "max_bytes_required": false
+                },
+                "api": { "total": self.api_total, "errors": self.api_errors }
+            }),
+        )
+    }
+
+    fn names(&self, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_names_response";
+        let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
+        let names: Vec<&String> = self
+            .streams
+            .keys()
+            .skip(page.offset)
+            .take(NAMES_PAGE)
+            .collect();
+        Ok(answer(
+            KIND,
+            serde_json::json!({
+                "total": self.streams.len(),
+                "offset": page.offset,
+                "limit": NAMES_PAGE,
+                "streams": if names.is_empty() { serde_json::Value::Null } else { serde_json::json!(names) },
+            }),
+        ))
+    }
+
+    fn list(&self, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_list_response";
+        let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
+        let infos: Vec<InfoJson> = self
+            .streams
+            .values()
+            .skip(page.offset)
+            .take(LIST_PAGE)
+            .map(info)
+            .collect();
+        Ok(answer(
+            KIND,
+            serde_json::json!({
+                "total": self.streams.len(),
+                "offset": page.offset,
+                "limit": LIST_PAGE,
+                "streams": infos,
+            }),
+        ))
+    }
+
+    fn create(
+        &mut self,
+        name: &str,
+        body: &[u8],
+        now: u64,
+    ) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_create_response";
+        let config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
+        if let Some(existing) = self.streams.get(name) {
+            // Creating a stream again with the same configuration is no error.
+            if existing.config() != &config {
+                return Err((KIND, ApiError::stream_name_in_use()));
+            }
+        } else {
+            if self.streams.values().any(|s| s.config().overlaps(&config)) {
+                return Err((KIND, ApiError::subjects_overlap()));
+            }
+            let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
+            self.streams
+                .insert(name.to_string(), Stream::new(config, store, now));
+        }
+        let mut fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
+        fields["did_create"] = serde_json::Value::Bool(true);
+        Ok(answer(KIND, fields))
+    }
+
+    fn info(&self, name: &str) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_info_response";
+        let stream = self
+            .streams
+            .get(name)
+            .ok_or((KIND, ApiError::stream_not_found()))?;
+        let mut fields = serde_json::json!({ "total": 0, "offset": 0, "limit": 0 });
+        let info = serde_json::to_value(info(stream)).expect("info serializes");
+        if let (serde_json::Value::Object(f), serde_json::Value::Object(i)) = (&mut fields, info) {
+            f.extend(i);
+        }
+        Ok(answer(KIND, fields))
+    }
+
+    fn delete(&mut self, name: &str) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_delete_response";
+        self.streams
+            .remove(name)
+            .ok_or((KIND, ApiError::stream_not_found()))?;
+        Ok(answer(KIND, serde_json::json!({ "success": true })))
+    }
+
+    fn purge(&mut self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_purge_response";
+        let req: PurgeRequest = body_or_default(body).map_err(|e| (KIND, e))?;
+        let stream = self
+            .streams
+            .get_mut(name)
+            .ok_or((KIND, ApiError::stream_not_found()))?;
+        let purged = stream.purge(req.filter.as_deref().map(str::as_bytes), req.seq, req.keep);
+        Ok(answer(
+            KIND,
+            serde_json::json!({ "success": true, "purged": purged }),
+        ))
+    }
+
+    fn msg_get(&self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_msg_get_response";
+        let req: MsgGetRequest = body_or_default(body).map_err(|e| (KIND, e))?;
+        let stream = self
+            .streams
+            .get(name)
+            .ok_or((KIND, ApiError::stream_not_found()))?;
+        let found = match &req.last_by_subj {
+            Some(subject) => stream.store().load_last(subject.as_bytes()),
+            None => stream.store().load(req.seq),
+        };
+        let msg = found.ok_or((KIND, ApiError::no_message_found()))?;
+        Ok(answer(
+            KIND,
+            serde_json::json!({ "message": MessageJson::from(msg) }),
+        ))
+    }
+
+    fn msg_delete(&mut self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_msg_delete_response";
+        let req: MsgDeleteRequest = body_or_default(body).map_err(|e| (KIND, e))?;
+        let stream = self
+            .streams
+            .get_mut(name)
+            .ok_or((KIND, ApiError::stream_not_found()))?;
+        if !stream.remove(req.seq) {
+            return Err((KIND, ApiError::no_message_found()));
+        }
+        Ok(answer(KIND, serde_json::json!({ "success": true })))
+    }
+}
+
+#[cfg(test)]
+mod tests;

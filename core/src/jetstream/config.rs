@@ -1,0 +1,301 @@
+//! A stream's configuration as `$JS.API.STREAM.CREATE` takes it and `INFO` shows it: the
+//! reference's JSON field names, order and defaults, and its checks with their errors.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::api_error::ApiError;
+use super::store::{Discard, Limits};
+use crate::subject::{is_valid_subject, overlaps};
+
+/// How long `Nats-Msg-Id` de-duplication remembers ids unless configured.
+pub const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Retention {
+    #[default]
+    Limits,
+    Interest,
+    WorkQueue,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    #[default]
+    File,
+    Memory,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscardPolicy {
+    #[default]
+    Old,
+    New,
+}
+
+/// A stream's configuration. Limits use the reference's `-1` for unlimited; durations are
+/// nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamConfig {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub subjects: Vec<String>,
+    pub retention: Retention,
+    pub max_consumers: i64,
+    pub max_msgs: i64,
+    pub max_bytes: i64,
+    pub max_age: i64,
+    pub max_msgs_per_subject: i64,
+    pub max_msg_size: i64,
+    pub discard: DiscardPolicy,
+    pub storage: Storage,
+    pub num_replicas: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_ack: bool,
+    pub duplicate_window: i64,
+    pub allow_direct: bool,
+    pub mirror_direct: bool,
+    pub sealed: bool,
+    pub deny_delete: bool,
+    pub deny_purge: bool,
+    pub allow_rollup_hdrs: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub discard_new_per_subject: bool,
+}
+
+impl Default for StreamConfig {
+    fn default() -> StreamConfig {
+        StreamConfig {
+            name: String::new(),
+            description: None,
+            subjects: Vec::new(),
+            retention: Retention::Limits,
+            max_consumers: -1,
+            max_msgs: -1,
+            max_bytes: -1,
+            max_age: 0,
+            max_msgs_per_subject: -1,
+            max_msg_size: -1,
+            discard: DiscardPolicy::Old,
+            storage: Storage::File,
+            num_replicas: 1,
+            no_ack: false,
+            duplicate_window: 0,
+            allow_direct: false,
+            mirror_direct: false,
+            sealed: false,
+            deny_delete: false,
+            deny_purge: false,
+            allow_rollup_hdrs: false,
+            discard_new_per_subject: false,
+        }
+    }
+}
+
+/// Whether `name` may name a stream: not empty, and no `.`, wildcards, white space or path
+/// separators (stream names become subject tokens and directory names).
+pub fn is_valid_stream_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name
+            .bytes()
+            .any(|b| matches!(b, b'.' | b'*' | b'>' | b'/' | b'\\') || b.is_ascii_whitespace())
+}
+
+impl StreamConfig {
+    /// Parses a create request's body for the stream `name` taken from the request subject.
+    pub fn parse_create(body: &[u8], name: &str) -> Result<StreamConfig, ApiError> {
+        let mut config: StreamConfig =
+            serde_json::from_slice(body).map_err(|_| ApiError::invalid_json())?;
+        if config.name != name {
+            return Err(ApiError::stream_name_mismatch());
+        }
+        config.check_and_default()?;
+        Ok(config)
+    }
+
+    /// Checks the configuration as the reference does and fills in what it defaults.
+    pub fn check_and_default(&mut self) -> Result<(), ApiError> {
+        let invalid = ApiError::invalid_stream_config;
+        if !is_valid_stream_name(&self.name) {
+            return Err(invalid(
+                "stream name is required and can not contain '.', '*', '>'",
+            ));
+        }
+        if self.num_replicas > 1 {
+            return Err(ApiError::replicas_not_supported());
+        }
+        if self.num_replicas <= 0 {
+            self.num_replicas = 1;
+        }
+        if self.subjects.is_empty() {
+            self.subjects.push(self.name.clone());
+        }
+        for (i, subject) in self.subjects.iter().enumerate() {
+            if !is_valid_subject(subject.as_bytes()) {
+                return Err(invalid("invalid subject"));
+            }
+            if self.subjects[..i].contains(subject) {
+                return Err(invalid("duplicate subjects detected"));
+            }
+            if overlaps(subject.as_bytes(), b"$JS.API.>") {
+                return Err(invalid("subjects overlap with jetstream api"));
+            }
+        }
+        // The reference reports a negative max_age with the duplicate window's text.
+        if self.duplicate_window < 0 || self.max_age < 0 {
+            return Err(invalid("duplicates window can not be negative"));
+        }
+        if self.duplicate_window == 0 {
+            let default = DEFAULT_DUPLICATE_WINDOW.as_nanos() as i64;
+            self.duplicate_window = match self.max_age {
+                0 => default,
+                age => age.min(default),
+            };
+        } else if self.max_age > 0 && self.duplicate_window > self.max_age {
+            return Err(invalid("duplicates window can not be larger then max age"));
+        }
+        if self.discard_new_per_subject
+            && (self.discard != DiscardPolicy::New || self.max_msgs_per_subject <= 0)
+        {
+            let why = if self.discard != DiscardPolicy::New {
+                "discard new per subject requires discard new policy to be set"
+            } else {
+                "discard new per subject requires max msgs per subject > 0"
+            };
+            return Err(invalid(why));
+        }
+        Ok(())
+    }
+
+    /// The limits its store enforces.
+    pub fn limits(&self) -> Limits {
+        let positive = |v: i64| u64::try_from(v).ok().filter(|&v| v > 0);
+        Limits {
+            max_msgs: positive(self.max_msgs),
+            max_bytes: positive(self.max_bytes),
+            max_age: positive(self.max_age),
+            max_msgs_per_subject: positive(self.max_msgs_per_subject),
+            discard: match self.discard {
+                DiscardPolicy::Old => Discard::Old,
+                DiscardPolicy::New => Discard::New,
+            },
+            discard_new_per_subject: self.discard_new_per_subject,
+        }
+    }
+
+    /// Whether any subject of this stream overlaps one of `other`'s.
+    pub fn overlaps(&self, other: &StreamConfig) -> bool {
+        self.subjects.iter().any(|a| {
+            other
+                .subjects
+                .iter()
+                .any(|b| overlaps(a.as_bytes(), b.as_bytes()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(json: &str, name: &str) -> Result<StreamConfig, ApiError> {
+        StreamConfig::parse_create(json.as_bytes(), name)
+    }
+
+    #[test]
+    fn defaults_serialize_like_the_reference() {
+        let config = create(r#"{"name":"ORDERS","subjects":["orders.*"]}"#, "ORDERS").unwrap();
+        // As nats-server 2.9.10 answers the same create request.
+        assert_eq!(
+            serde_json::to_string(&config).unwrap(),
+            r#"{"name":"ORDERS","subjects":["orders.*"],"retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,"discard":"old","storage":"file","num_replicas":1,"duplicate_window":120000000000,"allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,"deny_purge":false,"allow_rollup_hdrs":false}"#
+        );
+        let memory = create(
+            r#"{"name":"S","storage":"memory","retention":"interest","max_msgs":5,"discard":"new"}"#,
+            "S",
+        )
+        .unwrap();
+        assert_eq!(memory.subjects, vec!["S".to_string()]);
+        assert_eq!(memory.limits().max_msgs, Some(5));
+        assert_eq!(memory.limits().discard, Discard::New);
+    }
+
+    #[test]
+    fn errors_as_the_reference() {
+        let err = |json: &str, name: &str| create(json, name).unwrap_err();
+        assert_eq!(
+            err(r#"{"name":"Y"}"#, "X"),
+            ApiError::stream_name_mismatch()
+        );
+        assert_eq!(err("{}", "E"), ApiError::stream_name_mismatch());
+        assert_eq!(err("not json", "J"), ApiError::invalid_json());
+        assert_eq!(
+            err(r#"{"name":"N","retention":"bogus"}"#, "N"),
+            ApiError::invalid_json()
+        );
+        assert_eq!(
+            err(r#"{"name":"R","num_replicas":3}"#, "R"),
+            ApiError::replicas_not_supported()
+        );
+        for (json, text) in [
+            (r#"{"name":"N","subjects":["foo..bar"]}"#, "invalid subject"),
+            (
+                r#"{"name":"N","subjects":["a","a"]}"#,
+                "duplicate subjects detected",
+            ),
+            (
+                r#"{"name":"N","subjects":["$JS.API.>"]}"#,
+                "subjects overlap with jetstream api",
+            ),
+            (
+                r#"{"name":"N","max_age":-1}"#,
+                "duplicates window can not be negative",
+            ),
+            (
+                r#"{"name":"N","duplicate_window":-1}"#,
+                "duplicates window can not be negative",
+            ),
+            (
+                r#"{"name":"N","max_age":1000000000,"duplicate_window":5000000000}"#,
+                "duplicates window can not be larger then max age",
+            ),
+            (
+                r#"{"name":"N","discard_new_per_subject":true,"discard":"new"}"#,
+                "discard new per subject requires max msgs per subject > 0",
+            ),
+            (
+                r#"{"name":"N","discard_new_per_subject":true,"max_msgs_per_subject":2}"#,
+                "discard new per subject requires discard new policy to be set",
+            ),
+        ] {
+            assert_eq!(
+                err(json, "N"),
+                ApiError::invalid_stream_config(text),
+                "{json}"
+            );
+        }
+        assert_eq!(ApiError::invalid_stream_config("x").code, 500);
+    }
+
+    #[test]
+    fn duplicate_window_follows_a_short_max_age() {
+        let c = create(r#"{"name":"N","max_age":1000000000}"#, "N").unwrap();
+        assert_eq!(c.duplicate_window, 1_000_000_000);
+    }
+
+    #[test]
+    fn overlapping_streams() {
+        let a = create(r#"{"name":"A","subjects":["orders.*"]}"#, "A").unwrap();
+        let b = create(r#"{"name":"B","subjects":["orders.>"]}"#, "B").unwrap();
+        let c = create(r#"{"name":"C","subjects":["users.>"]}"#, "C").unwrap();
+        assert!(a.overlaps(&b) && !a.overlaps(&c));
+        assert!(is_valid_stream_name("ORDERS") && !is_valid_stream_name("a.b"));
+        assert!(!is_valid_stream_name("a b") && !is_valid_stream_name(""));
+    }
+}

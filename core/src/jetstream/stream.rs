@@ -1,0 +1,223 @@
+//! One stream: its configuration and store, and what publishing to it does — the checks
+//! a message's headers ask for (expected stream, last sequence, last message id),
+//! de-duplication by `Nats-Msg-Id`, rollups, limits — and the acknowledgement it answers.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+use super::api_error::ApiError;
+use super::config::StreamConfig;
+use super::headers::{
+    header, EXPECTED_LAST_MSG_ID, EXPECTED_LAST_SEQ, EXPECTED_LAST_SUBJECT_SEQ, EXPECTED_STREAM,
+    MSG_ID, ROLLUP,
+};
+use super::store::{Store, StoreError};
+
+/// What a publish to a stream answers with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PubAck {
+    Stored {
+        seq: u64,
+    },
+    /// The `Nats-Msg-Id` was seen within the duplicate window: nothing was stored; `seq`
+    /// is the first copy's.
+    Duplicate {
+        seq: u64,
+    },
+}
+
+/// Message ids seen within the duplicate window, oldest first.
+#[derive(Debug, Default)]
+struct Dedupe {
+    ids: BTreeMap<String, u64>,
+    order: VecDeque<(u64, String)>,
+}
+
+impl Dedupe {
+    /// Forgets ids stored at or before `cutoff` (a whole window ago).
+    fn expire(&mut self, cutoff: u64) {
+        while let Some((time, _)) = self.order.front() {
+            if *time > cutoff {
+                break;
+            }
+            let (_, id) = self.order.pop_front().expect("checked non-empty");
+            self.ids.remove(&id);
+        }
+    }
+
+    fn insert(&mut self, id: String, seq: u64, time: u64) {
+        self.ids.insert(id.clone(), seq);
+        self.order.push_back((time, id));
+    }
+}
+
+pub struct Stream {
+    config: StreamConfig,
+    store: Box<dyn Store + Send>,
+    dedupe: Dedupe,
+    /// The `Nats-Msg-Id` of the last message stored (empty when it had none).
+    last_msg_id: String,
+    /// When the stream was created, nanoseconds since the Unix epoch.
+    pub created: u64,
+}
+
+impl Stream {
+    /// A stream over `store`, whose limits are set from `config`.
+    pub fn new(config: StreamConfig, mut store: Box<dyn Store + Send>, created: u64) -> Stream {
+        store.set_limits(config.limits());
+        Stream {
+            config,
+            store,
+            dedupe: Dedupe::default(),
+            last_msg_id: String::new(),
+            created,
+        }
+    }
+
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Purges as [`Store::purge`] says; how many messages went.
+    pub fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
+        self.store.purge(filter, upto, keep)
+    }
+
+    /// Deletes one message; whether it was there.
+    pub fn remove(&mut self, seq: u64) -> bool {
+        self.store.remove(seq)
+    }
+
+    /// Stores a message published to `subject` (one of the stream's) at `now`.
+    pub fn publish(
+        &mut self,
+        subject: &[u8],
+        headers: &[u8],
+        data: &[u8],
+        now: u64,
+    ) -> Result<PubAck, ApiError> {
+        if self.config.sealed {
+            return Err(ApiError::stream_sealed());
+        }
+        let window = u64::try_from(self.config.duplicate_window).unwrap_or(0);
+        self.dedupe.expire(now.saturating_sub(window));
+        let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+        let number = |v: &[u8]| text(v).parse::<u64>().unwrap_or(0);
+        let mut msg_id = None;
+        let mut rollup = None;
+        if !headers.is_empty() {
+            if header(headers, EXPECTED_STREAM).is_some_and(|s| s != self.config.name.as_bytes()) {
+                return Err(ApiError::stream_not_match());
+            }
+            if let Some(id) = header(headers, MSG_ID).filter(|id| !id.is_empty()) {
+                let id = text(id);
+                if let Some(&seq) = self.dedupe.ids.get(&id) {
+                    return Ok(PubAck::Duplicate { seq });
+                }
+                msg_id = Some(id);
+            }
+            if let Some(want) = header(headers, EXPECTED_LAST_SUBJECT_SEQ).map(number) {
+                let last = self.store.load_last(subject).map_or(0, |m| m.seq);
+                if last != want {
+                    return Err(ApiError::wrong_last_sequence(last));
+                }
+            }
+            if let Some(want) = header(headers, EXPECTED_LAST_SEQ).map(number) {
+                let last = self.store.state().last_seq;
+                if last != want {
+                    return Err(ApiError::wrong_last_sequence(last));
+                }
+            }
+            if let Some(want) = header(headers, EXPECTED_LAST_MSG_ID).filter(|v| !v.is_empty()) {
+                if want != self.last_msg_id.as_bytes() {
+                    return Err(ApiError::wrong_last_msg_id(&self.last_msg_id));
+                }
+            }
+            if let Some(how) = header(headers, ROLLUP) {
+                if !self.config.allow_rollup_hdrs || self.config.deny_purge {
+                    return Err(ApiError::rollup_failed("rollup not permitted"));
+                }
+                rollup = match how {
+                    b"sub" => Some(Rollup::Subject),
+                    b"all" => Some(Rollup::All),
+                    other => {
+                        let why = format!("rollup value invalid: {:?}", text(other));
+                        return Err(ApiError::rollup_failed(why));
+                    }
+                };
+            }
+        }
+        let max_size = self.config.max_msg_size;
+        if max_size >= 0 && (headers.len() + data.len()) as i64 > max_size {
+            return Err(ApiError::message_too_large());
+        }
+        let seq = self
+            .store
+            .store(subject, headers, data, now)
+            .map_err(store_error)?;
+        match rollup {
+            Some(Rollup::Subject) => {
+                self.store.purge(Some(subject), Some(seq), None);
+            }
+            Some(Rollup::All) => {
+                self.store.purge(None, Some(seq), None);
+            }
+            None => {}
+        }
+        self.last_msg_id = msg_id.clone().unwrap_or_default();
+        if let Some(id) = msg_id {
+            self.dedupe.insert(id, seq, now);
+        }
+        Ok(PubAck::Stored { seq })
+    }
+}
+
+enum Rollup {
+    Subject,
+    All,
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    ApiError::store_failed(match e {
+        StoreError::MaxMsgs => "maximum messages exceeded",
+        StoreError::MaxBytes | StoreError::TooLarge => "maximum bytes exceeded",
+        StoreError::MaxMsgsPerSubject => "maximum messages per subject exceeded",
+    })
+}
+
+impl PubAck {
+    /// The acknowledgement as the reference writes it (by hand, hence its spacing).
+    pub fn to_json(&self, stream: &str) -> String {
+        let stream = serde_json::to_string(stream).expect("a string serializes");
+        match self {
+            PubAck::Stored { seq } => format!("{{\"stream\":{stream}, \"seq\":{seq}}}"),
+            PubAck::Duplicate { seq } => {
+                format!("{{\"stream\":{stream}, \"seq\":{seq},\"duplicate\": true}}")
+            }
+        }
+    }
+}
+
+/// A refused publish as the reference answers it.
+pub fn pub_error_json(stream: &str, error: &ApiError) -> String {
+    #[derive(Serialize)]
+    struct Refused<'a> {
+        error: &'a ApiError,
+        stream: &'a str,
+        seq: u64,
+    }
+    serde_json::to_string(&Refused {
+        error,
+        stream,
+        seq: 0,
+    })
+    .expect("serializes")
+}
+
+#[cfg(test)]
+mod tests;

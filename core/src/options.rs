@@ -58,6 +58,12 @@ pub struct Options {
     pub http_base_path: String,
     /// How many recently closed connections `/connz?state=closed` remembers.
     pub max_closed_clients: usize,
+    /// How long lame duck mode takes to close every client (`lame_duck_duration`).
+    pub lame_duck_duration: Duration,
+    /// How long lame duck mode waits before it starts closing clients.
+    pub lame_duck_grace_period: Duration,
+    /// Bytes after which the log file is rotated (`logfile_size_limit`); 0 for never.
+    pub logfile_size_limit: u64,
 }
 
 /// The reference server's default client port.
@@ -94,6 +100,9 @@ impl Default for Options {
             https_port: 0,
             http_base_path: String::new(),
             max_closed_clients: 10_000,
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
+            logfile_size_limit: 0,
         }
     }
 }
@@ -144,7 +153,9 @@ impl OptionError {
 
 impl std::fmt::Display for OptionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.message.starts_with("unknown field") {
+        // Some of the reference's messages name their key themselves.
+        let whole = ["unknown field", "invalid lame_duck", "interface conversion"];
+        if whole.iter().any(|w| self.message.starts_with(w)) {
             write!(f, "{}", self.message)
         } else {
             write!(f, "{}: {}", self.key, self.message)
@@ -182,6 +193,18 @@ impl Options {
             Some(tls) => tls.timeout + Duration::from_secs(1),
             None => Duration::from_secs(2),
         })
+    }
+
+    /// Checks what no single key can: the reference's `validateOptions`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.lame_duck_grace_period >= self.lame_duck_duration {
+            return Err(format!(
+                "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+                go_duration(self.lame_duck_grace_period),
+                go_duration(self.lame_duck_duration)
+            ));
+        }
+        Ok(())
     }
 
     /// Applies the keys of a parsed configuration file. Keys this version does not know are
@@ -295,6 +318,22 @@ impl Options {
                 "max_closed_clients" => {
                     self.max_closed_clients =
                         size(value).ok_or_else(|| err("expected an integer"))? as usize
+                }
+                "lame_duck_duration" => {
+                    let d = go_duration_value(value).map_err(|m| err(&m))?;
+                    if d < Duration::from_secs(30) {
+                        let d = go_duration(d);
+                        return Err(err(&format!(
+                            "invalid lame_duck_duration of {d}, minimum is 30 seconds"
+                        )));
+                    }
+                    self.lame_duck_duration = d;
+                }
+                "lame_duck_grace_period" => {
+                    self.lame_duck_grace_period = go_duration_value(value).map_err(|m| err(&m))?
+                }
+                "logfile_size_limit" | "log_size_limit" => {
+                    self.logfile_size_limit = size(value).ok_or_else(|| err("expected a size"))?
                 }
                 "tls" => {
                     let Value::Map(tls) = value else {
@@ -453,6 +492,62 @@ impl Options {
             }
         }
         Ok(())
+    }
+}
+
+/// A duration the reference reads with Go's `time.ParseDuration` alone: a string such as
+/// `"30s"`, its errors worded as the reference's.
+fn go_duration_value(v: &Value) -> Result<Duration, String> {
+    match v {
+        Value::String(s) => {
+            if s.trim_start().starts_with('-') {
+                return Err("invalid lame_duck_grace_period, needs to be positive".to_string());
+            }
+            parse_duration(s).ok_or_else(|| format!("time: invalid duration \"{s}\""))
+        }
+        Value::Integer(_) => Err("interface conversion: interface {} is int64, not string".into()),
+        _ => Err("expected a duration".into()),
+    }
+}
+
+/// Go's `time.Duration.String()`: `2m0s`, `1.5s`, `250ms`.
+pub fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".to_string();
+    }
+    let frac = |v: u128, unit: u128| {
+        let whole = v / unit;
+        let rest = v % unit;
+        if rest == 0 {
+            whole.to_string()
+        } else {
+            let digits = unit.to_string().len() - 1;
+            let s = format!("{whole}.{rest:0digits$}");
+            s.trim_end_matches('0').to_string()
+        }
+    };
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", frac(ns, 1_000));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", frac(ns, 1_000_000));
+    }
+    let secs = ns / 1_000_000_000;
+    let s = frac(
+        (secs % 60) * 1_000_000_000 + ns % 1_000_000_000,
+        1_000_000_000,
+    );
+    let (h, m) = (secs / 3600, secs / 60 % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
     }
 }
 
@@ -646,5 +741,45 @@ mod tests {
             err.located("f"),
             "f:2:17: authorization.token: can not have a token and a user/password at the same time"
         );
+    }
+    #[test]
+    fn lame_duck_keys_as_the_reference_checks_them() {
+        let apply = |text: &str| {
+            let mut o = Options::default();
+            o.apply_conf(&crate::conf::parse(text).unwrap())
+                .map(|_| o)
+                .map_err(|e| e.located("f"))
+        };
+        let o = apply(
+            "lame_duck_duration: \"45s\"\nlame_duck_grace_period: \"1s\"\nlogfile_size_limit: 1KB",
+        )
+        .unwrap();
+        assert_eq!(o.lame_duck_duration, Duration::from_secs(45));
+        assert_eq!(o.lame_duck_grace_period, Duration::from_secs(1));
+        assert_eq!(o.logfile_size_limit, 1024);
+        assert_eq!(
+            apply("lame_duck_duration: \"2s\"").unwrap_err(),
+            "f:1:1: invalid lame_duck_duration of 2s, minimum is 30 seconds"
+        );
+        assert_eq!(
+            apply("lame_duck_grace_period: \"-1s\"").unwrap_err(),
+            "f:1:1: invalid lame_duck_grace_period, needs to be positive"
+        );
+        let o = apply("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"40s\"").unwrap();
+        assert_eq!(
+            o.validate().unwrap_err(),
+            "lame duck grace period (40s) should be strictly lower than lame duck duration (30s)"
+        );
+        assert!(Options::default().validate().is_ok());
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(go_duration(Duration::from_secs(3661)), "1h1m1s");
+        assert_eq!(go_duration(Duration::ZERO), "0s");
     }
 }

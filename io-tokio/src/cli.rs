@@ -251,6 +251,10 @@ impl Cli {
         if let Some(port) = self.http_port {
             opts.http_port = port;
         }
+        if let Some(limit) = &self.log_size_limit {
+            opts.logfile_size_limit =
+                parse_size(limit).ok_or_else(|| format!("invalid log_size_limit {limit:?}"))?;
+        }
         if let Some(port) = self.https_port {
             opts.https_port = port;
         }
@@ -302,6 +306,21 @@ impl Cli {
         }
         out
     }
+}
+
+/// A byte count as flags give it: `1024`, `10KB`, `1MB`, `1GB` (powers of 1024).
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let upper = s.to_ascii_uppercase();
+    let digits = upper.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let scale = match &upper[digits.len()..] {
+        "" | "B" => 1,
+        "K" | "KB" => 1 << 10,
+        "M" | "MB" => 1 << 20,
+        "G" | "GB" => 1 << 30,
+        _ => return None,
+    };
+    digits.trim().parse::<u64>().ok()?.checked_mul(scale)
 }
 
 /// What `--help_tls` prints.

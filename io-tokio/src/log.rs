@@ -3,9 +3,16 @@
 //!
 //! Client test harnesses wait for `Listening for client connections on HOST:PORT` and
 //! `Server is ready` in exactly this shape, so the format is part of the interface.
+//!
+//! A log file can be reopened (SIGUSR1, after an outside tool rotated it) and rotates
+//! itself past `logfile_size_limit` as the reference's does: the line that crosses the
+//! limit still goes into the old file, which is then renamed `FILE.YYYY.MM.DD.HH.MM.SS.NNNNNNNNN`
+//! (local time, nanoseconds) and a new file is started with `Rotated log, backup saved as
+//! "..."`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 
 use rnats_core::node::Level;
@@ -13,35 +20,111 @@ use rnats_core::node::Level;
 /// Where log lines go and which of them are kept.
 pub struct Logger {
     pid: u32,
+    state: Mutex<State>,
+}
+
+struct State {
     logtime: bool,
     debug: bool,
     trace: bool,
-    file: Option<Mutex<File>>,
+    file: Option<LogFile>,
+}
+
+/// A log file and how much has been written to it.
+struct LogFile {
+    path: String,
+    file: File,
+    size: u64,
+    /// Rotate once the file is larger than this; 0 for never.
+    limit: u64,
+}
+
+impl LogFile {
+    fn open(path: &str, limit: u64) -> io::Result<LogFile> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(LogFile {
+            path: path.to_string(),
+            file,
+            size,
+            limit,
+        })
+    }
 }
 
 impl Logger {
-    /// A logger writing to `path` (appending) or, without one, to stderr.
-    pub fn new(path: Option<&str>, logtime: bool, debug: bool, trace: bool) -> io::Result<Logger> {
-        let file = match path {
-            Some(p) => Some(Mutex::new(
-                OpenOptions::new().create(true).append(true).open(p)?,
-            )),
-            None => None,
-        };
+    /// A logger writing to `path` (appending) or, without one, to stderr; a file is rotated
+    /// past `size_limit` bytes (0 for never).
+    pub fn new(
+        path: Option<&str>,
+        size_limit: u64,
+        logtime: bool,
+        debug: bool,
+        trace: bool,
+    ) -> io::Result<Logger> {
+        let file = path.map(|p| LogFile::open(p, size_limit)).transpose()?;
         Ok(Logger {
             pid: std::process::id(),
-            logtime,
-            debug,
-            trace,
-            file,
+            state: Mutex::new(State {
+                logtime,
+                debug,
+                trace,
+                file,
+            }),
         })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes new settings after a configuration reload; a different file is opened (the
+    /// old one stays if that fails, and the error is returned).
+    pub fn reconfigure(
+        &self,
+        path: Option<&str>,
+        size_limit: u64,
+        logtime: bool,
+        debug: bool,
+        trace: bool,
+    ) -> io::Result<()> {
+        let mut st = self.lock();
+        st.logtime = logtime;
+        st.debug = debug;
+        st.trace = trace;
+        let current = st.file.as_ref().map(|f| f.path.as_str());
+        if current != path {
+            st.file = path.map(|p| LogFile::open(p, size_limit)).transpose()?;
+        } else if let Some(f) = st.file.as_mut() {
+            f.limit = size_limit;
+        }
+        Ok(())
+    }
+
+    /// Reopens the log file (SIGUSR1), logging what happened as the reference does.
+    pub fn reopen(&self) {
+        let reopened = {
+            let mut st = self.lock();
+            let current = st.file.as_ref().map(|f| (f.path.clone(), f.limit));
+            current.map(|(path, limit)| LogFile::open(&path, limit).map(|f| st.file = Some(f)))
+        };
+        match reopened {
+            None => self.info("File log re-open ignored, not a file logger"),
+            Some(Ok(())) => self.info("File log re-opened"),
+            Some(Err(e)) => self.error(&format!("File log re-open failed: {e}")),
+        }
     }
 
     /// Whether lines of `level` are written.
     pub fn enabled(&self, level: Level) -> bool {
+        let st = self.lock();
         match level {
-            Level::Debug => self.debug,
-            Level::Trace => self.trace,
+            Level::Debug => st.debug,
+            Level::Trace => st.trace,
             _ => true,
         }
     }
@@ -77,20 +160,50 @@ impl Logger {
         self.log_marker(marker, msg);
     }
 
-    fn log_marker(&self, marker: &str, msg: &str) {
-        let line = if self.logtime {
+    fn line(&self, logtime: bool, marker: &str, msg: &str) -> String {
+        if logtime {
             let now = chrono::Local::now().format("%Y/%m/%d %H:%M:%S%.6f");
             format!("[{}] {now} {marker} {msg}\n", self.pid)
         } else {
             format!("[{}] {marker} {msg}\n", self.pid)
-        };
+        }
+    }
+
+    fn log_marker(&self, marker: &str, msg: &str) {
+        let mut st = self.lock();
+        let line = self.line(st.logtime, marker, msg);
+        let logtime = st.logtime;
         // A log line that cannot be written has nowhere better to go.
-        let _ = match &self.file {
-            Some(f) => f
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .write_all(line.as_bytes()),
-            None => io::stderr().lock().write_all(line.as_bytes()),
+        match st.file.as_mut() {
+            Some(f) => {
+                if f.file.write_all(line.as_bytes()).is_ok() {
+                    f.size += line.len() as u64;
+                    if f.limit > 0 && f.size > f.limit {
+                        self.rotate(f, logtime);
+                    }
+                }
+            }
+            None => {
+                let _ = io::stderr().lock().write_all(line.as_bytes());
+            }
+        }
+    }
+
+    /// Renames the full file with a timestamp suffix and starts a new one.
+    fn rotate(&self, f: &mut LogFile, logtime: bool) {
+        let now = chrono::Local::now();
+        let backup = format!("{}.{}", f.path, now.format("%Y.%m.%d.%H.%M.%S.%9f"));
+        if std::fs::rename(&f.path, &backup).is_err() {
+            return;
+        }
+        let Ok(mut new) = LogFile::open(&f.path, f.limit) else {
+            return;
         };
+        let msg = format!("Rotated log, backup saved as {backup:?}");
+        let line = self.line(logtime, "[INF]", &msg);
+        if new.file.write_all(line.as_bytes()).is_ok() {
+            new.size = line.len() as u64;
+        }
+        *f = new;
     }
 }

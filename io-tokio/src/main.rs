@@ -1,12 +1,15 @@
 //! `rnats-server`: a drop-in replacement for `nats-server`.
 //!
 //! Reads flags and the configuration file the way the reference does, binds the client
-//! port, and runs the core node under tokio until SIGINT or SIGTERM.
+//! port, and runs the core node under tokio until SIGINT or SIGTERM (or until lame duck
+//! mode has drained it). SIGHUP reloads the configuration, SIGUSR1 reopens the log file,
+//! SIGUSR2 enters lame duck mode; `--signal` sends these to a running server.
 
 mod cli;
 mod log;
 mod monitor;
 mod server;
+mod signal;
 mod tls;
 
 use std::path::Path;
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser as _;
-use rnats_core::node::{Node, REFERENCE_VERSION, RNATS_VERSION};
+use rnats_core::node::{Level, Node, REFERENCE_VERSION, RNATS_VERSION};
 use rnats_core::options::{Options, DEFAULT_PORT};
 
 use crate::cli::Cli;
@@ -43,6 +46,15 @@ fn main() -> ExitCode {
     if cli.version {
         println!("rnats-server: v{RNATS_VERSION} (nats-server v{REFERENCE_VERSION} compatible)");
         return ExitCode::SUCCESS;
+    }
+    if let Some(command) = &cli.signal {
+        return match signal::send(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rnats-server: {e}");
+                ExitCode::from(1)
+            }
+        };
     }
     let (opts, warnings) = match configure(&cli) {
         Ok(v) => v,
@@ -73,6 +85,7 @@ fn main() -> ExitCode {
     }
     let logger = match Logger::new(
         opts.log_file.as_deref(),
+        opts.logfile_size_limit,
         opts.logtime,
         opts.debug,
         opts.trace,
@@ -99,8 +112,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(opts, tls, logger.clone())) {
-        Ok(()) => ExitCode::SUCCESS,
+    match runtime.block_on(run(&cli, opts, tls, logger.clone())) {
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             logger.fatal(&e);
             ExitCode::from(1)
@@ -136,10 +149,17 @@ fn configure(cli: &Cli) -> Result<(Options, Vec<String>), String> {
             .collect();
     }
     cli.apply(&mut opts)?;
+    opts.validate()?;
     Ok((opts, warnings))
 }
 
-async fn run(opts: Options, tls: Option<Arc<tls::Tls>>, logger: Arc<Logger>) -> Result<(), String> {
+/// Runs the server; the exit status once it stops.
+async fn run(
+    cli: &Cli,
+    opts: Options,
+    tls: Option<Arc<tls::Tls>>,
+    logger: Arc<Logger>,
+) -> Result<u8, String> {
     let port = match opts.port {
         -1 => 0,
         0 => DEFAULT_PORT as u16,
@@ -199,6 +219,9 @@ async fn run(opts: Options, tls: Option<Arc<tls::Tls>>, logger: Arc<Logger>) -> 
     if tls.is_some() {
         logger.info("TLS required for client connections");
     }
+    // Handlers go in before the server says it is ready, so that a signal sent as soon as
+    // it is (by a test, or a supervisor) is not taken by the default action.
+    let signals = Signals::install();
     logger.info("Server is ready");
     let shared = server::Shared::new(node, logger.clone());
     tokio::spawn(server::accept_loop(shared.clone(), listener, tls));
@@ -207,14 +230,14 @@ async fn run(opts: Options, tls: Option<Arc<tls::Tls>>, logger: Arc<Logger>) -> 
         let monitor = monitor::Monitor::new(shared.clone(), opts.clone(), host, port);
         tokio::spawn(monitor::serve(std::sync::Arc::new(monitor), listener));
     }
-    wait_for_signal().await;
+    let code = serve_signals(signals, cli, &shared, &logger).await;
     logger.info("Initiating Shutdown...");
     shared.shutdown().await;
     if let Some(pid_file) = &opts.pid_file {
         let _ = std::fs::remove_file(pid_file);
     }
     logger.info("Server Exiting..");
-    Ok(())
+    Ok(code)
 }
 
 /// How many connections may wait to be accepted. tokio's default (128) drops some of a
@@ -266,17 +289,114 @@ fn rand_seed() -> u64 {
     h.finish()
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers, run until killed.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// Acts on signals until one stops the server (or lame duck mode is over); the exit
+/// status, as the reference's: 0 after SIGINT or lame duck mode, 1 after SIGTERM.
+async fn serve_signals(
+    signals: Signals,
+    cli: &Cli,
+    shared: &Arc<server::Shared>,
+    logger: &Logger,
+) -> u8 {
+    let Signals {
+        mut int,
+        mut term,
+        mut hup,
+        mut usr1,
+        mut usr2,
+    } = signals;
+    let trapped = |name: &str| logger.log(Level::Debug, &format!("Trapped {name:?} signal"));
+    loop {
+        tokio::select! {
+            _ = recv(&mut int) => {
+                trapped("interrupt");
+                return 0;
+            }
+            _ = recv(&mut term) => {
+                trapped("terminated");
+                // A server draining in lame duck mode finishes that first.
+                if !shared.in_lame_duck() {
+                    return 1;
+                }
+            }
+            _ = recv(&mut hup) => {
+                trapped("hangup");
+                reload(cli, shared, logger);
+            }
+            _ = recv(&mut usr1) => {
+                trapped("user defined signal 1");
+                logger.reopen();
+            }
+            _ = recv(&mut usr2) => {
+                trapped("user defined signal 2");
+                shared.enter_lame_duck().await;
+            }
+            _ = shared.lame_duck_finished() => return 0,
+        }
     }
+}
+
+/// The signals the server acts on; `None` where a handler could not be installed.
+struct Signals {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+    usr1: Option<tokio::signal::unix::Signal>,
+    usr2: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+            usr1: signal(SignalKind::user_defined1()).ok(),
+            usr2: signal(SignalKind::user_defined2()).ok(),
+        }
+    }
+}
+
+/// The next delivery of a signal; never, for one whose handler could not be installed.
+async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
+    match sig {
+        Some(sig) => {
+            sig.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Re-reads the configuration file (the command line still wins) and applies it.
+fn reload(cli: &Cli, shared: &Arc<server::Shared>, logger: &Logger) {
+    let result = configure(cli).and_then(|(opts, warnings)| {
+        // What only draws a warning at start stops a reload, as in the reference.
+        if let Some(first) = warnings.into_iter().next() {
+            return Err(first);
+        }
+        shared.reload(opts.clone())?;
+        Ok(opts)
+    });
+    let opts = match result {
+        Ok(opts) => opts,
+        Err(e) => {
+            logger.error(&format!("Failed to reload server configuration: {e}"));
+            return;
+        }
+    };
+    if let Err(e) = logger.reconfigure(
+        opts.log_file.as_deref(),
+        opts.logfile_size_limit,
+        opts.logtime,
+        opts.debug,
+        opts.trace,
+    ) {
+        logger.error(&format!("Failed to open log file: {e}"));
+    }
+    if let Some(pid_file) = &opts.pid_file {
+        if let Err(e) = std::fs::write(pid_file, std::process::id().to_string()) {
+            logger.error(&format!("Failed to write pidfile: {e}"));
+        }
+    }
+    logger.info("Reloaded server configuration");
 }

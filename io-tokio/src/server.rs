@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -61,12 +62,19 @@ pub struct Shared {
     logger: Arc<Logger>,
     epoch: tokio::time::Instant,
     timer_wake: Notify,
-    write_deadline: Duration,
+    /// How long a write may take, in nanoseconds (a reload may change it).
+    write_deadline: AtomicU64,
+    /// Tells the accept loop to close the listener (lame duck mode).
+    stop_accepting: Notify,
+    /// The accept loop's answer: the listener is closed.
+    accept_stopped: Notify,
+    /// Tells the main task the node is done with lame duck mode.
+    lame_duck_done: Notify,
 }
 
 impl Shared {
     pub fn new(node: Node, logger: Arc<Logger>) -> Arc<Shared> {
-        let write_deadline = node.options().write_deadline.max(Duration::from_millis(1));
+        let write_deadline = deadline_nanos(node.options().write_deadline);
         Arc::new(Shared {
             state: Mutex::new(State {
                 node,
@@ -76,8 +84,47 @@ impl Shared {
             logger,
             epoch: tokio::time::Instant::now(),
             timer_wake: Notify::new(),
-            write_deadline,
+            write_deadline: AtomicU64::new(write_deadline),
+            stop_accepting: Notify::new(),
+            accept_stopped: Notify::new(),
+            lame_duck_done: Notify::new(),
         })
+    }
+
+    fn write_deadline(&self) -> Duration {
+        Duration::from_nanos(self.write_deadline.load(Ordering::Relaxed))
+    }
+
+    /// Applies reloaded options to the node; on success the shell takes what it keeps
+    /// itself (the write deadline). The node has logged the `Reloaded: ...` lines.
+    pub fn reload(self: &Arc<Self>, opts: rnats_core::options::Options) -> Result<(), String> {
+        let now = self.now();
+        let deadline = deadline_nanos(opts.write_deadline);
+        self.with_node(|n| n.reload(now, opts))?;
+        self.write_deadline.store(deadline, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Enters lame duck mode: the listener closes and the node starts draining clients.
+    /// False if it already was in it.
+    pub async fn enter_lame_duck(self: &Arc<Self>) -> bool {
+        if self.in_lame_duck() {
+            return false;
+        }
+        // As the reference: clients are told only once no new one can come in.
+        self.stop_accepting.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.accept_stopped.notified()).await;
+        let now = self.now();
+        self.with_node(|n| n.enter_lame_duck(now))
+    }
+
+    pub fn in_lame_duck(&self) -> bool {
+        self.lock().node.in_lame_duck()
+    }
+
+    /// Resolves once lame duck mode has closed every client.
+    pub async fn lame_duck_finished(&self) {
+        self.lame_duck_done.notified().await
     }
 
     fn now(&self) -> Instant {
@@ -153,6 +200,9 @@ impl Shared {
                 }
             }
         }
+        if st.node.lame_duck_done() {
+            self.lame_duck_done.notify_one();
+        }
         let next = st.node.poll_timeout();
         if next.is_some() && (st.timer_at.is_none() || next < st.timer_at) {
             st.timer_at = next;
@@ -168,11 +218,27 @@ impl Shared {
     }
 }
 
+/// A write deadline in nanoseconds, at least a millisecond.
+fn deadline_nanos(d: Duration) -> u64 {
+    d.max(Duration::from_millis(1))
+        .as_nanos()
+        .min(u64::MAX as u128) as u64
+}
+
 /// Accepts clients until the listener fails for good. With `tls`, every client must
 /// upgrade to TLS.
 pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc<Tls>>) {
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            // Lame duck mode: the listener is dropped, so new clients are refused.
+            _ = shared.stop_accepting.notified() => {
+                drop(listener);
+                shared.accept_stopped.notify_one();
+                return;
+            }
+        };
+        match accepted {
             Ok((stream, peer)) => match &tls {
                 None => start_conn(&shared, stream, peer),
                 Some(tls) => start_tls_conn(&shared, stream, peer, tls.clone()),
@@ -248,15 +314,17 @@ async fn tls_handshake(
             .take();
         if let Some(mut last) = closing {
             // Refused at once (too many connections): the last words in plain text.
-            let _ = tokio::time::timeout(shared.write_deadline, write_all(&mut stream, &mut last))
-                .await;
+            let _ =
+                tokio::time::timeout(shared.write_deadline(), write_all(&mut stream, &mut last))
+                    .await;
             let _ = stream.shutdown().await;
             return;
         }
         let mut info = Vec::new();
         shared.with_node(|n| n.take_outbound(id, &mut info));
         let total: usize = info.iter().map(Bytes::len).sum();
-        match tokio::time::timeout(shared.write_deadline, write_all(&mut stream, &mut info)).await {
+        match tokio::time::timeout(shared.write_deadline(), write_all(&mut stream, &mut info)).await
+        {
             Ok(Ok(())) => shared.with_node(|n| n.written(id, total)),
             _ => {
                 let now = shared.now();
@@ -371,7 +439,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             .take();
         if let Some(mut last) = closing {
             let _ =
-                tokio::time::timeout(shared.write_deadline, write_all(&mut wr, &mut last)).await;
+                tokio::time::timeout(shared.write_deadline(), write_all(&mut wr, &mut last)).await;
             let _ = wr.shutdown().await;
             if let Some(reader) = conn.reader.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 reader.abort();
@@ -383,7 +451,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             continue;
         }
         let total: usize = bufs.iter().map(Bytes::len).sum();
-        match tokio::time::timeout(shared.write_deadline, write_all(&mut wr, &mut bufs)).await {
+        match tokio::time::timeout(shared.write_deadline(), write_all(&mut wr, &mut bufs)).await {
             Ok(Ok(())) => shared.with_node(|n| n.written(id, total)),
             Ok(Err(_)) => shared.with_node(|n| n.closed(id, CloseReason::WriteError)),
             Err(_) => shared.with_node(|n| n.write_stalled(id)),

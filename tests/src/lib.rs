@@ -160,6 +160,21 @@ impl Server {
         status
     }
 
+    /// Waits up to `timeout` for the process to exit by itself (no signal is sent); its
+    /// exit status, or `None` if it is still running.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn terminate(&mut self) -> Option<ExitStatus> {
         if let Ok(Some(st)) = self.child.try_wait() {
             return Some(st);

@@ -12,6 +12,7 @@ use crate::auth::GLOBAL_ACCOUNT;
 use crate::exports::{map_subject, ImportKind, ResponseType};
 use crate::hash::FixedMap;
 use crate::options::Options;
+use crate::proto::Body;
 use crate::sublist::Sublist;
 use crate::time::Instant;
 
@@ -154,7 +155,7 @@ impl Node {
         subject: &[u8],
         reply: Option<&[u8]>,
         header_len: Option<usize>,
-        message: &Bytes,
+        message: Body<'_>,
     ) -> usize {
         let mut delivered = 0;
         if let Some(route) = self.take_response_route(account, subject) {
@@ -204,10 +205,14 @@ impl Node {
         subject: &[u8],
         reply: Option<&[u8]>,
         header_len: Option<usize>,
-        message: &Bytes,
+        message: Body<'_>,
     ) -> usize {
-        let result = self.accounts[account].sublist.matches(subject);
-        self.deliver_all(from, true, &result, subject, reply, header_len, message)
+        match self.accounts[account].sublist.interest(subject) {
+            Some(result) => {
+                self.deliver_all(from, true, &result, subject, reply, header_len, message)
+            }
+            None => 0,
+        }
     }
 
     /// A fresh reply subject in `exporter` whose responses go along `route`.

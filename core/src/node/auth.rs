@@ -63,7 +63,7 @@ impl ClientPerms {
 
     /// Whether the client may publish to `subject`, using up a response grant if that is
     /// what allows it.
-    fn may_publish(&mut self, now: Instant, subject: &Bytes) -> bool {
+    fn may_publish(&mut self, now: Instant, subject: &[u8]) -> bool {
         let allowed = match self.pub_cache.get(subject) {
             Some(&allowed) => allowed,
             None => {
@@ -202,11 +202,17 @@ impl Node {
 
     /// The shell's answer to [`Output::VerifyBcrypt`] for `conn`.
     pub fn bcrypt_verified(&mut self, now: Instant, conn: ConnId, ok: bool) {
-        let Some(pending) = self
-            .clients
-            .get_mut(&conn)
-            .and_then(|c| c.pending_auth.take())
-        else {
+        let Some(client) = self.clients.get_mut(&conn) else {
+            return;
+        };
+        if client.pending_auth.is_none() && std::mem::take(&mut client.recheck) {
+            // A connected client's password, checked again after a reload.
+            if !ok {
+                self.auth_failed(conn);
+            }
+            return;
+        }
+        let Some(pending) = client.pending_auth.take() else {
             return;
         };
         if !ok {
@@ -270,7 +276,7 @@ impl Node {
     }
 
     /// Moves a client into its user's account, under its user's permissions.
-    fn become_user(&mut self, conn: ConnId, identity: &Identity) {
+    pub(super) fn become_user(&mut self, conn: ConnId, identity: &Identity) {
         let account = self.account_index(self.opts.auth.account_of(identity));
         let perms = identity
             .user
@@ -282,7 +288,7 @@ impl Node {
         client.perms = perms;
     }
 
-    fn auth_failed(&mut self, conn: ConnId) {
+    pub(super) fn auth_failed(&mut self, conn: ConnId) {
         let text = match &self.client(conn).opts {
             ConnectOptions { nkey: Some(k), .. } => format!("authentication error - Nkey \"{k}\""),
             ConnectOptions { user: Some(u), .. } => format!("authentication error - User \"{u}\""),
@@ -297,7 +303,7 @@ impl Node {
     }
 
     /// Checks a publish against the client's permissions; on a violation, tells the client.
-    pub(super) fn may_publish(&mut self, conn: ConnId, subject: &Bytes) -> bool {
+    pub(super) fn may_publish(&mut self, conn: ConnId, subject: &[u8]) -> bool {
         let now = self.now;
         let client = self.client_mut(conn);
         let Some(perms) = client.perms.as_mut() else {
@@ -366,7 +372,7 @@ impl Node {
     }
 
     /// How the reference names a client's user in violation logs.
-    fn user_label(&self, conn: ConnId) -> String {
+    pub(super) fn user_label(&self, conn: ConnId) -> String {
         let client = self.client(conn);
         match client.user.map(|u| &self.opts.auth.users[u]) {
             Some(user) if user.credential == crate::auth::Credential::Nkey => {
@@ -385,7 +391,7 @@ pub(super) fn is_reserved_reply(reply: &[u8]) -> bool {
 }
 
 /// A string quoted the way Go's `%q` does for the printable text subjects are made of.
-fn go_quote(s: &str) -> String {
+pub(super) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

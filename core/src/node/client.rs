@@ -83,6 +83,8 @@ pub struct Client {
     pub pending_auth: Option<PendingAuth>,
     /// Authenticated as the `no_auth_user` by sending something other than `CONNECT` first.
     pub implicit_auth: bool,
+    /// Its password is being checked again after a configuration reload.
+    pub recheck: bool,
     /// What the client's verified TLS certificate names, for `verify_and_map`.
     pub cert_names: Option<Vec<String>>,
     /// The instant under which this client sits in the node's timer set.
@@ -123,6 +125,7 @@ impl Client {
             nonce: None,
             pending_auth: None,
             implicit_auth: false,
+            recheck: false,
             cert_names: None,
             timer_key: None,
             in_msgs: 0,
@@ -163,12 +166,26 @@ impl Client {
         self.subs.iter().flatten()
     }
 
+    /// The slots of the live subscriptions, in order.
+    pub fn slots(&self) -> Vec<u32> {
+        (0..self.subs.len() as u32)
+            .filter(|&s| self.subs[s as usize].is_some())
+            .collect()
+    }
+
     pub fn slot_of(&self, sid: &[u8]) -> Option<u32> {
         self.by_sid.get(sid).copied()
     }
 
     pub fn sub_mut(&mut self, slot: u32) -> Option<&mut Subscription> {
         self.subs.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// The subscription in `slot` and the output buffer, borrowed together (delivery
+    /// writes the subscription's sid into the buffer without copying it first).
+    pub fn sub_and_out(&mut self, slot: u32) -> Option<(&mut Subscription, &mut OutBuf)> {
+        let sub = self.subs.get_mut(slot as usize).and_then(Option::as_mut)?;
+        Some((sub, &mut self.out))
     }
 
     /// Stores a subscription; its slot.

@@ -12,7 +12,9 @@ mod client;
 mod close;
 mod connect;
 mod info;
+mod lame_duck;
 mod monitor;
+mod reload;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -31,7 +33,8 @@ use crate::auth::Permissions;
 use crate::hash::FixedMap;
 use crate::options::Options;
 use crate::proto::{
-    encode_err, encode_hmsg_header, encode_msg_header, ClientOp, ParseError, Parser,
+    encode_err, encode_hmsg_header, encode_msg_header, Body, ClientOpRef, Data, Op, ParseError,
+    Parser,
 };
 use crate::rng::Rng;
 use crate::sublist::MatchResult;
@@ -105,6 +108,8 @@ pub struct Node {
     stats: NodeStats,
     /// Recently closed connections, for monitoring.
     closed: monitor::ClosedRing,
+    /// Lame duck mode, once entered.
+    lame_duck: Option<lame_duck::LameDuck>,
 }
 
 impl Node {
@@ -151,6 +156,7 @@ impl Node {
             outputs: VecDeque::new(),
             stats: NodeStats::default(),
             closed: monitor::ClosedRing::new(opts_closed),
+            lame_duck: None,
         }
     }
 
@@ -228,24 +234,28 @@ impl Node {
     }
 
     /// Bytes that arrived from a client.
-    pub fn receive(&mut self, now: Instant, conn: ConnId, mut data: Bytes) {
+    pub fn receive(&mut self, now: Instant, conn: ConnId, data: Bytes) {
         self.now = now;
         if let Some(client) = self.clients.get_mut(&conn) {
             client.last_activity = now;
         }
+        // Ops borrow their bytes from `data` where they can; `pos` is how far it is read.
+        let mut pos = 0;
         loop {
             let Some(client) = self.clients.get_mut(&conn) else {
                 return;
             };
             if let Some(pending) = client.pending_auth.as_mut() {
-                if !data.is_empty() && !pending.hold(data) {
+                if pos < data.len() && !pending.hold(data.slice(pos..)) {
                     self.close(conn, CloseReason::ProtocolViolation);
                 }
                 return;
             }
             if client.auth_deadline.is_some()
                 && client.parser.at_op_start()
-                && data.first().is_some_and(|b| !b.eq_ignore_ascii_case(&b'C'))
+                && data
+                    .get(pos)
+                    .is_some_and(|b| !b.eq_ignore_ascii_case(&b'C'))
                 && !self.speak_before_connect(conn)
             {
                 // Until it has authenticated, a client may send nothing but CONNECT; the
@@ -253,8 +263,8 @@ impl Node {
                 return;
             }
             let client = self.client_mut(conn);
-            match client.parser.next(&mut data) {
-                Ok(Some(op)) => self.process(now, conn, op),
+            match client.parser.next_ref(&data, &mut pos) {
+                Ok(Some(op)) => self.process(now, conn, op, &data),
                 Ok(None) => return,
                 Err(e) => return self.parse_error(conn, e),
             }
@@ -347,6 +357,7 @@ impl Node {
             }
             self.reschedule(conn);
         }
+        self.lame_duck_tick(now);
     }
 
     /// The next thing for the shell to do, if any.
@@ -356,26 +367,31 @@ impl Node {
 
     /// When the node next needs [`Node::tick`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|&(at, _)| at)
+        let clients = self.timers.first().map(|&(at, _)| at);
+        match (clients, self.lame_duck_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    fn process(&mut self, now: Instant, conn: ConnId, op: ClientOp) {
+    /// Carries out one op; `chunk` is what the op's borrowed bytes were parsed from.
+    fn process(&mut self, now: Instant, conn: ConnId, op: ClientOpRef<'_>, chunk: &Bytes) {
         if self.opts.trace {
             self.trace_in(conn, &op);
         }
         match op {
-            ClientOp::Connect(json) => {
+            Op::Connect(json) => {
                 let client = self.client_mut(conn);
                 let since_info = now.saturating_since(client.start);
                 client.connect_rtt.get_or_insert(since_info);
                 self.process_connect(now, conn, &json)
             }
-            ClientOp::Pub {
+            Op::Pub {
                 subject,
                 reply,
                 payload,
-            } => self.process_pub(conn, subject, reply, None, payload),
-            ClientOp::HPub {
+            } => self.process_pub(conn, &subject, reply.as_deref(), None, payload, chunk),
+            Op::HPub {
                 subject,
                 reply,
                 header_len,
@@ -392,33 +408,38 @@ impl Node {
                 }
                 // An empty header block makes a plain message, as in the reference.
                 let header_len = (header_len > 0).then_some(header_len);
-                self.process_pub(conn, subject, reply, header_len, message)
+                self.process_pub(conn, &subject, reply.as_deref(), header_len, message, chunk)
             }
-            ClientOp::Sub {
+            Op::Sub {
                 subject,
                 queue,
                 sid,
-            } => self.process_sub(conn, subject, queue, sid),
-            ClientOp::Unsub { sid, max } => self.process_unsub(conn, &sid, max),
-            ClientOp::Ping => {
+            } => self.process_sub(
+                conn,
+                subject.into_bytes(chunk),
+                queue.map(|q| q.into_bytes(chunk)),
+                sid.into_bytes(chunk),
+            ),
+            Op::Unsub { sid, max } => self.process_unsub(conn, &sid, max),
+            Op::Ping => {
                 self.client_mut(conn).out.push_slice(b"PONG\r\n");
                 self.trace_out(conn, "PONG");
                 self.queue_transmit(conn);
             }
-            ClientOp::Pong => {
+            Op::Pong => {
                 let client = self.client_mut(conn);
                 client.pings_out = 0;
                 if let Some(sent) = client.ping_sent.take() {
                     client.rtt.get_or_insert(now.saturating_since(sent));
                 }
             }
-            ClientOp::Info(json) => {
+            Op::Info(json) => {
                 if serde_json::from_slice::<serde_json::Value>(&json).is_err() {
                     self.close(conn, CloseReason::ProtocolViolation);
                 }
             }
-            ClientOp::Ok => {}
-            ClientOp::Err(text) => {
+            Op::Ok => {}
+            Op::Err(text) => {
                 let text = format!("Client Error {}", String::from_utf8_lossy(&text));
                 self.log(Level::Error, conn, &text);
                 self.close(conn, CloseReason::ParseError);
@@ -429,10 +450,11 @@ impl Node {
     fn process_pub(
         &mut self,
         conn: ConnId,
-        subject: Bytes,
-        reply: Option<Bytes>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
         header_len: Option<usize>,
-        message: Bytes,
+        message: Data<'_>,
+        chunk: &Bytes,
     ) {
         let client = self.client_mut(conn);
         client.in_msgs += 1;
@@ -444,41 +466,41 @@ impl Node {
         let account = client.account;
         self.stats.in_msgs += 1;
         self.stats.in_bytes += message.len() as u64;
-        if pedantic && !crate::subject::is_valid_literal_subject(&subject) {
+        if pedantic && !crate::subject::is_valid_literal_subject(subject) {
             // Reported, yet still delivered: the reference only warns here.
             self.send_err(conn, "Invalid Publish Subject");
         }
-        if restricted && !self.may_publish(conn, &subject) {
+        if restricted && !self.may_publish(conn, subject) {
             return;
         }
-        if reply.as_deref().is_some_and(is_reserved_reply) {
-            return self.reserved_reply_violation(conn, reply.as_deref().unwrap_or_default());
+        if let Some(reply) = reply.filter(|r| is_reserved_reply(r)) {
+            return self.reserved_reply_violation(conn, reply);
         }
         // The reference acknowledges before it delivers (a client subscribed to its own
         // subject sees +OK, then the message).
         self.send_ok(conn);
-        let result = self.accounts[account].sublist.matches(&subject);
-        let mut delivered = self.deliver_all(
-            conn,
-            echo,
-            &result,
-            &subject,
-            reply.as_deref(),
-            header_len,
-            &message,
-        );
-        if self.accounts[account].has_routes() {
-            delivered += self.deliver_across(
-                conn,
-                account,
-                &subject,
-                reply.as_deref(),
-                header_len,
-                &message,
-            );
+        let result = self.accounts[account].sublist.interest(subject);
+        let routes = self.accounts[account].has_routes();
+        if result.is_none() && !routes {
+            if wants_503 {
+                if let Some(reply) = reply {
+                    self.send_no_responders(conn, reply);
+                }
+            }
+            return;
+        }
+        // A handle on the body only when it is large enough to be shared, not copied.
+        let shared = Body::worth_sharing(message.len()).then(|| message.clone().into_bytes(chunk));
+        let body = Body::new(&message, shared.as_ref());
+        let mut delivered = match &result {
+            Some(result) => self.deliver_all(conn, echo, result, subject, reply, header_len, body),
+            None => 0,
+        };
+        if routes {
+            delivered += self.deliver_across(conn, account, subject, reply, header_len, body);
         }
         if delivered == 0 && wants_503 {
-            if let Some(reply) = &reply {
+            if let Some(reply) = reply {
                 self.send_no_responders(conn, reply);
             }
         }
@@ -495,7 +517,7 @@ impl Node {
         subject: &[u8],
         reply: Option<&[u8]>,
         header_len: Option<usize>,
-        message: &Bytes,
+        message: Body<'_>,
     ) -> usize {
         let mut delivered = 0;
         for &sub in &result.plain {
@@ -532,7 +554,7 @@ impl Node {
         subject: &[u8],
         reply: Option<&[u8]>,
         header_len: Option<usize>,
-        message: &Bytes,
+        message: Body<'_>,
     ) -> bool {
         let max_pending = self.opts.max_pending as usize;
         let Some(client) = self.clients.get_mut(&sub.conn) else {
@@ -549,30 +571,30 @@ impl Node {
                 perms.grant_reply(self.now, reply);
             }
         }
-        let s = client.sub_mut(sub.slot).expect("checked above");
+        let headers = client.opts.headers;
+        let (s, out) = client.sub_and_out(sub.slot).expect("checked above");
         s.delivered += 1;
         let done = s.max.is_some_and(|max| s.delivered >= max);
-        let sid = s.sid.clone();
+        let sid = &s.sid;
         let sent = match header_len {
-            Some(h) if client.opts.headers => {
-                encode_hmsg_header(&mut client.out, subject, &sid, reply, h, message.len());
-                client.out.push_bytes(message);
+            Some(h) if headers => {
+                encode_hmsg_header(out, subject, sid, reply, h, message.len());
+                out.push_body(message, 0);
                 message.len()
             }
             // A client that does not do headers gets the payload alone.
             Some(h) => {
-                let payload = message.slice(h..);
-                encode_msg_header(&mut client.out, subject, &sid, reply, payload.len());
-                client.out.push_bytes(&payload);
-                payload.len()
+                encode_msg_header(out, subject, sid, reply, message.len() - h);
+                out.push_body(message, h);
+                message.len() - h
             }
             None => {
-                encode_msg_header(&mut client.out, subject, &sid, reply, message.len());
-                client.out.push_bytes(message);
+                encode_msg_header(out, subject, sid, reply, message.len());
+                out.push_body(message, 0);
                 message.len()
             }
         };
-        client.out.push_slice(b"\r\n");
+        out.push_slice(b"\r\n");
         client.out_msgs += 1;
         client.out_bytes += sent as u64;
         let over = client.pending() > max_pending;
@@ -791,15 +813,15 @@ impl Node {
         }
     }
 
-    fn trace_in(&mut self, conn: ConnId, op: &ClientOp) {
+    fn trace_in(&mut self, conn: ConnId, op: &ClientOpRef<'_>) {
         let line = match op {
-            ClientOp::Connect(json) => {
+            Op::Connect(json) => {
                 format!(
                     "CONNECT {}",
                     connect::redacted(&String::from_utf8_lossy(json))
                 )
             }
-            ClientOp::Pub {
+            Op::Pub {
                 subject,
                 reply,
                 payload,
@@ -809,7 +831,7 @@ impl Node {
                 reply_suffix(reply),
                 payload.len()
             ),
-            ClientOp::HPub {
+            Op::HPub {
                 subject,
                 reply,
                 header_len,
@@ -821,7 +843,7 @@ impl Node {
                 header_len,
                 message.len()
             ),
-            ClientOp::Sub {
+            Op::Sub {
                 subject,
                 queue,
                 sid,
@@ -831,18 +853,18 @@ impl Node {
                 reply_suffix(queue),
                 String::from_utf8_lossy(sid)
             ),
-            ClientOp::Unsub { sid, max } => match max {
+            Op::Unsub { sid, max } => match max {
                 Some(max) => format!("UNSUB {} {max}", String::from_utf8_lossy(sid)),
                 None => format!("UNSUB {}", String::from_utf8_lossy(sid)),
             },
-            ClientOp::Ping => "PING".to_string(),
-            ClientOp::Pong => "PONG".to_string(),
-            ClientOp::Info(json) => format!("INFO {}", String::from_utf8_lossy(json)),
-            ClientOp::Ok => "OK".to_string(),
-            ClientOp::Err(text) => format!("-ERR {}", String::from_utf8_lossy(text)),
+            Op::Ping => "PING".to_string(),
+            Op::Pong => "PONG".to_string(),
+            Op::Info(json) => format!("INFO {}", String::from_utf8_lossy(json)),
+            Op::Ok => "OK".to_string(),
+            Op::Err(text) => format!("-ERR {}", String::from_utf8_lossy(text)),
         };
         self.log(Level::Trace, conn, &format!("<<- [{line}]"));
-        if let ClientOp::Pub { payload: m, .. } | ClientOp::HPub { message: m, .. } = op {
+        if let Op::Pub { payload: m, .. } | Op::HPub { message: m, .. } = op {
             let text = format!("<<- MSG_PAYLOAD: [{:?}]", String::from_utf8_lossy(m));
             self.log(Level::Trace, conn, &text);
         }
@@ -855,7 +877,7 @@ impl Node {
     }
 }
 
-fn reply_suffix(extra: &Option<Bytes>) -> String {
+fn reply_suffix(extra: &Option<Data<'_>>) -> String {
     match extra {
         Some(r) => format!(" {}", String::from_utf8_lossy(r)),
         None => String::new(),

@@ -80,6 +80,47 @@ impl OutBuf {
     }
 }
 
+/// A message body on its way to subscribers: its bytes and, when it is large enough to be
+/// shared rather than copied (see `COPY_BELOW`), a shared handle on them.
+#[derive(Clone, Copy, Debug)]
+pub struct Body<'a> {
+    bytes: &'a [u8],
+    shared: Option<&'a Bytes>,
+}
+
+impl<'a> Body<'a> {
+    /// Whether a body of `len` bytes is shared with the subscribers' buffers (so a handle
+    /// on it is worth making) rather than copied into each.
+    pub fn worth_sharing(len: usize) -> bool {
+        len >= COPY_BELOW
+    }
+
+    /// A body; `shared` must hold the same bytes when given.
+    pub fn new(bytes: &'a [u8], shared: Option<&'a Bytes>) -> Body<'a> {
+        debug_assert!(shared.is_none_or(|b| b[..] == *bytes));
+        Body { bytes, shared }
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl OutBuf {
+    /// Appends the body from byte `from` on: shared when large, else copied.
+    pub fn push_body(&mut self, body: Body<'_>, from: usize) {
+        match body.shared {
+            Some(b) if from == 0 => self.push_bytes(b),
+            Some(b) => self.push_bytes(&b.slice(from..)),
+            None => self.push_slice(&body.bytes[from..]),
+        }
+    }
+}
+
 /// Writes `MSG <subject> <sid> [reply] <size>\r\n`.
 pub fn encode_msg_header(
     out: &mut OutBuf,

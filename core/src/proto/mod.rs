@@ -2,7 +2,9 @@
 //! encoder for what the server sends back.
 
 mod encode;
+mod op;
 mod parser;
 
-pub use encode::{encode_err, encode_hmsg_header, encode_msg_header, OutBuf};
-pub use parser::{ClientOp, ParseError, Parser};
+pub use encode::{encode_err, encode_hmsg_header, encode_msg_header, Body, OutBuf};
+pub use op::{ClientOp, ClientOpRef, Data, Op};
+pub use parser::{ParseError, Parser};

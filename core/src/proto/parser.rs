@@ -16,43 +16,7 @@ use std::ops::Range;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-/// One operation a client sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientOp {
-    /// `CONNECT {json}`: the raw JSON options.
-    Connect(Bytes),
-    /// `PUB subject [reply] size` and its payload.
-    Pub {
-        subject: Bytes,
-        reply: Option<Bytes>,
-        payload: Bytes,
-    },
-    /// `HPUB subject [reply] header_size total_size`: `message` holds headers then payload.
-    HPub {
-        subject: Bytes,
-        reply: Option<Bytes>,
-        header_len: usize,
-        message: Bytes,
-    },
-    /// `SUB subject [queue] sid`.
-    Sub {
-        subject: Bytes,
-        queue: Option<Bytes>,
-        sid: Bytes,
-    },
-    /// `UNSUB sid [max]`.
-    Unsub { sid: Bytes, max: Option<u64> },
-    /// `PING`.
-    Ping,
-    /// `PONG`.
-    Pong,
-    /// `INFO {json}`: clients may send it; the server ignores a well-formed one.
-    Info(Bytes),
-    /// `+OK`.
-    Ok,
-    /// `-ERR text`: a client reporting an error; the server closes the connection.
-    Err(Bytes),
-}
+use super::op::{ClientOp, ClientOpRef, Data, Op};
 
 /// Why the byte stream cannot be parsed. The node turns each into the reference server's
 /// answer (see [`ParseError::err_text`]) and closes the connection.
@@ -133,34 +97,46 @@ impl Parser {
     /// for the next call). After an error the connection must be closed: the parser's state
     /// is undefined.
     pub fn next(&mut self, data: &mut Bytes) -> Result<Option<ClientOp>, ParseError> {
+        let mut pos = 0;
+        let op = self
+            .next_ref(data, &mut pos)
+            .map(|op| op.map(|op| op.into_owned(data)));
+        data.advance(pos);
+        op
+    }
+
+    /// Like [`Parser::next`], reading `chunk` from `*pos` on and moving `*pos` past what it
+    /// consumed, and borrowing the op's bytes from `chunk` wherever they lie wholly in it.
+    pub fn next_ref<'a>(
+        &mut self,
+        chunk: &'a Bytes,
+        pos: &mut usize,
+    ) -> Result<Option<ClientOpRef<'a>>, ParseError> {
         loop {
             if self.msg.is_some() {
-                match self.take_payload(data)? {
-                    Some(op) => return Ok(Some(op)),
-                    None => return Ok(None),
-                }
+                return self.take_payload(chunk, pos);
             }
-            if data.is_empty() {
+            let rest = &chunk[*pos..];
+            if rest.is_empty() {
                 return Ok(None);
             }
-            let op = match memchr::memchr(b'\n', data) {
-                // The common case: the whole line is in this chunk. It is read in place;
-                // only what an op keeps becomes a `Bytes` (each one a reference count
-                // update, which is most of what parsing a small PUB costs).
-                Some(pos) if self.line.is_empty() => {
-                    let op = self.parse_line(data, 0..pos + 1);
-                    data.advance(pos + 1);
-                    op?
+            let op = match memchr::memchr(b'\n', rest) {
+                // The common case: the whole line is in this chunk, read in place.
+                Some(i) if self.line.is_empty() => {
+                    let line = *pos..*pos + i + 1;
+                    *pos += i + 1;
+                    self.parse_line(Src::Chunk(chunk), line, chunk, pos)?
                 }
-                Some(pos) => {
-                    self.line.extend_from_slice(&data[..pos + 1]);
-                    data.advance(pos + 1);
-                    let line = Bytes::from(std::mem::take(&mut self.line));
-                    self.parse_line(&line, 0..line.len())?
+                Some(i) => {
+                    self.line.extend_from_slice(&rest[..=i]);
+                    *pos += i + 1;
+                    let gathered = Bytes::from(std::mem::take(&mut self.line));
+                    let line = 0..gathered.len();
+                    self.parse_line(Src::Gathered(&gathered), line, chunk, pos)?
                 }
                 None => {
-                    self.line.extend_from_slice(data);
-                    data.clear();
+                    self.line.extend_from_slice(rest);
+                    *pos = chunk.len();
                     check_partial(&self.line, self.max_control_line)?;
                     return Ok(None);
                 }
@@ -171,54 +147,67 @@ impl Parser {
         }
     }
 
-    /// Gathers the payload of the pending message; the op once it is complete.
-    fn take_payload(&mut self, data: &mut Bytes) -> Result<Option<ClientOp>, ParseError> {
+    /// Gathers the payload of the pending message from `chunk[*pos..]`; the op once it
+    /// is complete.
+    fn take_payload<'a>(
+        &mut self,
+        chunk: &'a Bytes,
+        pos: &mut usize,
+    ) -> Result<Option<ClientOpRef<'a>>, ParseError> {
         let msg = self.msg.as_mut().expect("pending message");
-        let missing = msg.need - msg.buf.len();
-        if msg.buf.is_empty() && data.len() >= msg.need {
-            // The common case: the whole payload is in this chunk; slice it, no copy.
-            check_crlf(&data[msg.need - 2..msg.need])?;
-            let payload = data.slice(..msg.need - 2);
-            data.advance(msg.need);
+        let rest = &chunk[*pos..];
+        if msg.buf.is_empty() && rest.len() >= msg.need {
+            // The whole payload is in this chunk: borrowed, no copy.
+            check_crlf(&rest[msg.need - 2..msg.need])?;
+            let payload = Data::In(&rest[..msg.need - 2]);
+            *pos += msg.need;
             return Ok(Some(self.finish_msg(payload)));
         }
-        let take = missing.min(data.len());
-        msg.buf.extend_from_slice(&data[..take]);
-        data.advance(take);
+        if msg.buf.is_empty() {
+            // `need` is at most max_payload + 2: checked before the message was set up.
+            msg.buf.reserve(msg.need);
+        }
+        let take = (msg.need - msg.buf.len()).min(rest.len());
+        msg.buf.extend_from_slice(&rest[..take]);
+        *pos += take;
         if msg.buf.len() < msg.need {
             return Ok(None);
         }
         let mut payload = std::mem::take(&mut msg.buf).freeze();
         check_crlf(&payload[payload.len() - 2..])?;
         payload.truncate(payload.len() - 2);
-        Ok(Some(self.finish_msg(payload)))
+        Ok(Some(self.finish_msg(Data::Own(payload))))
     }
 
-    fn finish_msg(&mut self, payload: Bytes) -> ClientOp {
+    fn finish_msg<'a>(&mut self, payload: Data<'a>) -> ClientOpRef<'a> {
         let msg = self.msg.take().expect("pending message");
+        let (subject, reply) = (Data::Own(msg.subject), msg.reply.map(Data::Own));
         match msg.header_len {
-            None => ClientOp::Pub {
-                subject: msg.subject,
-                reply: msg.reply,
+            None => Op::Pub {
+                subject,
+                reply,
                 payload,
             },
-            Some(header_len) => ClientOp::HPub {
-                subject: msg.subject,
-                reply: msg.reply,
+            Some(header_len) => Op::HPub {
+                subject,
+                reply,
                 header_len,
                 message: payload,
             },
         }
     }
 
-    /// Interprets the complete control line `src[line]` (with its `\n`). Returns `None`
-    /// when the line opened a message whose payload is still to come.
-    fn parse_line(
+    /// Interprets the complete control line `src[line]` (with its `\n`). A `PUB`/`HPUB`
+    /// whose payload is already in `chunk[*pos..]` comes back whole, borrowing it;
+    /// otherwise the message waits for its payload and this returns `None`.
+    fn parse_line<'a>(
         &mut self,
-        src: &Bytes,
+        src: Src<'a, '_>,
         line: Range<usize>,
-    ) -> Result<Option<ClientOp>, ParseError> {
-        let text = &src[line.clone()];
+        chunk: &'a Bytes,
+        pos: &mut usize,
+    ) -> Result<Option<ClientOpRef<'a>>, ParseError> {
+        let text = &src.bytes()[line.clone()];
         let verb = recognize(text)?;
         let body = trim_line_end(&text[verb.len..]);
         let start = line.start + verb.len;
@@ -227,40 +216,62 @@ impl Parser {
             return Err(ParseError::MaxControlLine);
         }
         Ok(Some(match verb.op {
-            Verb::Ping => ClientOp::Ping,
-            Verb::Pong => ClientOp::Pong,
-            Verb::Ok => ClientOp::Ok,
-            Verb::Err => ClientOp::Err(src.slice(args)),
-            Verb::Connect => ClientOp::Connect(src.slice(args)),
-            Verb::Info => ClientOp::Info(src.slice(args)),
+            Verb::Ping => Op::Ping,
+            Verb::Pong => Op::Pong,
+            Verb::Ok => Op::Ok,
+            Verb::Err => Op::Err(src.piece(args)),
+            Verb::Connect => Op::Connect(src.piece(args)),
+            Verb::Info => Op::Info(src.piece(args)),
             Verb::Sub => parse_sub(src, args)?,
             Verb::Unsub => parse_unsub(src, args)?,
-            Verb::Pub => {
-                self.start_msg(src, args, false)?;
-                return Ok(None);
-            }
-            Verb::HPub => {
-                self.start_msg(src, args, true)?;
-                return Ok(None);
+            Verb::Pub | Verb::HPub => {
+                let head = self.parse_msg_head(src, args, verb.op == Verb::HPub)?;
+                let rest = &chunk[*pos..];
+                if rest.len() < head.need {
+                    self.msg = Some(PendingMsg {
+                        subject: src.owned(head.subject),
+                        reply: head.reply.map(|r| src.owned(r)),
+                        header_len: head.header_len,
+                        need: head.need,
+                        buf: BytesMut::new(),
+                    });
+                    return Ok(None);
+                }
+                check_crlf(&rest[head.need - 2..head.need])?;
+                let payload = Data::In(&rest[..head.need - 2]);
+                *pos += head.need;
+                let (subject, reply) = (src.piece(head.subject), head.reply.map(|r| src.piece(r)));
+                match head.header_len {
+                    None => Op::Pub {
+                        subject,
+                        reply,
+                        payload,
+                    },
+                    Some(header_len) => Op::HPub {
+                        subject,
+                        reply,
+                        header_len,
+                        message: payload,
+                    },
+                }
             }
         }))
     }
 
-    /// Parses the arguments `src[args]` of `PUB`/`HPUB` and sets up the wait for the
-    /// payload.
-    fn start_msg(
-        &mut self,
-        src: &Bytes,
+    /// Parses the arguments `src[args]` of `PUB`/`HPUB`.
+    fn parse_msg_head(
+        &self,
+        src: Src<'_, '_>,
         args: Range<usize>,
         headers: bool,
-    ) -> Result<(), ParseError> {
-        let parts = Args::split(src, args);
+    ) -> Result<MsgHead, ParseError> {
+        let parts = Args::split(&src, args);
         let op = if headers { "HPUB" } else { "PUB" };
         let bad = || ParseError::BadArgs(format!("{op} {}", parts.text()));
         // Where the sizes start: after the subject and the optional reply.
         let (reply, sizes) = match (headers, parts.len) {
             (false, 2) | (true, 3) => (None, 1),
-            (false, 3) | (true, 4) => (Some(parts.bytes(1)), 2),
+            (false, 3) | (true, 4) => (Some(parts.span(1)), 2),
             _ => return Err(bad()),
         };
         let total = parse_size(parts.raw(parts.len - 1)).ok_or_else(bad)?;
@@ -268,7 +279,6 @@ impl Parser {
             true => Some(parse_size(parts.raw(sizes)).ok_or_else(bad)?),
             false => None,
         };
-        let subject = parts.bytes(0);
         if let Some(h) = header_len {
             if h > total {
                 return Err(ParseError::BadHeaderSize);
@@ -277,16 +287,54 @@ impl Parser {
         if total > self.max_payload {
             return Err(ParseError::MaxPayload { size: total });
         }
-        // `total` is at most max_payload here, so this allocation is bounded.
-        let total = total as usize;
-        self.msg = Some(PendingMsg {
-            subject,
+        Ok(MsgHead {
+            subject: parts.span(0),
             reply,
             header_len: header_len.map(|h| h as usize),
-            need: total + 2,
-            buf: BytesMut::new(),
-        });
-        Ok(())
+            // At most max_payload + 2: what waiting for the payload may buffer.
+            need: total as usize + 2,
+        })
+    }
+}
+
+/// The parsed control line of a message: where its subject and reply are in the line's
+/// source, and how much payload (with the closing `\r\n`) follows.
+struct MsgHead {
+    subject: Range<usize>,
+    reply: Option<Range<usize>>,
+    header_len: Option<usize>,
+    need: usize,
+}
+
+/// Where a line being parsed lives: in the chunk being parsed (its pieces are borrowed)
+/// or in a line the parser gathered from several chunks (its pieces are shared slices).
+#[derive(Clone, Copy)]
+enum Src<'a, 'g> {
+    Chunk(&'a Bytes),
+    Gathered(&'g Bytes),
+}
+
+impl<'a> Src<'a, '_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Src::Chunk(b) => b,
+            Src::Gathered(b) => b,
+        }
+    }
+
+    /// The bytes at `r`, borrowed when they are in the chunk.
+    fn piece(&self, r: Range<usize>) -> Data<'a> {
+        match *self {
+            Src::Chunk(b) => Data::In(&b[r]),
+            Src::Gathered(b) => Data::Own(b.slice(r)),
+        }
+    }
+
+    /// The bytes at `r` as a handle that may outlive the chunk.
+    fn owned(&self, r: Range<usize>) -> Bytes {
+        match *self {
+            Src::Chunk(b) | Src::Gathered(b) => b.slice(r),
+        }
     }
 }
 
@@ -395,18 +443,18 @@ const MAX_ARGS: usize = 5;
 /// Where the arguments of one line are. Positions, not slices: this runs for every PUB, and
 /// only the arguments an op keeps (subject, reply) become `Bytes`, each costing a
 /// reference-count update; sizes are read straight from the line.
-struct Args<'a> {
-    src: &'a Bytes,
-    /// Where the arguments are in `src`.
+struct Args<'s, 'a, 'g> {
+    src: &'s Src<'a, 'g>,
+    /// Where the arguments are in the source.
     whole: Range<usize>,
-    /// Each argument's place in `src`.
+    /// Each argument's place in the source.
     spans: [(usize, usize); MAX_ARGS],
     len: usize,
 }
 
-impl Args<'_> {
+impl<'s, 'a, 'g> Args<'s, 'a, 'g> {
     /// Splits `src[whole]` on runs of blanks (at most `MAX_ARGS` arguments are kept).
-    fn split(src: &Bytes, whole: Range<usize>) -> Args<'_> {
+    fn split(src: &'s Src<'a, 'g>, whole: Range<usize>) -> Args<'s, 'a, 'g> {
         let mut out = Args {
             src,
             whole: whole.clone(),
@@ -415,7 +463,7 @@ impl Args<'_> {
         };
         let base = whole.start;
         let mut start = None;
-        for (i, &b) in src[whole.clone()].iter().enumerate() {
+        for (i, &b) in src.bytes()[whole.clone()].iter().enumerate() {
             let i = base + i;
             let blank = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
             match (blank, start) {
@@ -438,19 +486,22 @@ impl Args<'_> {
         out
     }
 
-    fn raw(&self, i: usize) -> &[u8] {
+    fn span(&self, i: usize) -> Range<usize> {
         let (s, e) = self.spans[i];
-        &self.src[s..e]
+        s..e
     }
 
-    fn bytes(&self, i: usize) -> Bytes {
-        let (s, e) = self.spans[i];
-        self.src.slice(s..e)
+    fn raw(&self, i: usize) -> &[u8] {
+        &self.src.bytes()[self.span(i)]
+    }
+
+    fn piece(&self, i: usize) -> Data<'a> {
+        self.src.piece(self.span(i))
     }
 
     /// All the arguments as text, for error messages.
     fn text(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.src[self.whole.clone()])
+        String::from_utf8_lossy(&self.src.bytes()[self.whole.clone()])
     }
 }
 
@@ -465,30 +516,30 @@ fn parse_size(s: &[u8]) -> Option<u64> {
     })
 }
 
-fn parse_sub(src: &Bytes, args: Range<usize>) -> Result<ClientOp, ParseError> {
-    let parts = Args::split(src, args);
+fn parse_sub<'a>(src: Src<'a, '_>, args: Range<usize>) -> Result<ClientOpRef<'a>, ParseError> {
+    let parts = Args::split(&src, args);
     let (queue, sid) = match parts.len {
-        2 => (None, parts.bytes(1)),
-        3 => (Some(parts.bytes(1)), parts.bytes(2)),
+        2 => (None, parts.piece(1)),
+        3 => (Some(parts.piece(1)), parts.piece(2)),
         _ => return Err(ParseError::BadArgs(format!("SUB {}", parts.text()))),
     };
-    Ok(ClientOp::Sub {
-        subject: parts.bytes(0),
+    Ok(Op::Sub {
+        subject: parts.piece(0),
         queue,
         sid,
     })
 }
 
-fn parse_unsub(src: &Bytes, args: Range<usize>) -> Result<ClientOp, ParseError> {
-    let parts = Args::split(src, args);
+fn parse_unsub<'a>(src: Src<'a, '_>, args: Range<usize>) -> Result<ClientOpRef<'a>, ParseError> {
+    let parts = Args::split(&src, args);
     let max = match parts.len {
         1 => None,
         // A max that is not a number reads as zero in the reference: unsubscribe now.
         2 => Some(parse_size(parts.raw(1)).unwrap_or(0)),
         _ => return Err(ParseError::BadArgs(format!("UNSUB {}", parts.text()))),
     };
-    Ok(ClientOp::Unsub {
-        sid: parts.bytes(0),
+    Ok(Op::Unsub {
+        sid: parts.piece(0),
         max,
     })
 }

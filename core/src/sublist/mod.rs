@@ -112,28 +112,35 @@ impl<V: Copy + Ord> Sublist<V> {
     /// and `>` subscribers, not `foo.bar` ones. The result may be shared with the cache and
     /// earlier callers; later changes to the index never alter it.
     pub fn matches(&mut self, subject: &[u8]) -> Arc<MatchResult<V>> {
+        self.interest(subject)
+            .unwrap_or_else(|| Arc::clone(&self.empty))
+    }
+
+    /// Like [`Self::matches`], but `None` when nobody is interested: the publish path
+    /// then takes no reference (an atomic update) on a shared empty result.
+    pub fn interest(&mut self, subject: &[u8]) -> Option<Arc<MatchResult<V>>> {
         self.counters.matches += 1;
         if let Some(result) = self.cache.get(subject) {
             self.counters.cache_hits += 1;
-            return Arc::clone(result);
+            return (!result.is_empty()).then(|| Arc::clone(result));
         }
         if subject::has_empty_token(subject) {
             // Not cached, as in the reference: such subjects come from broken clients.
-            return Arc::clone(&self.empty);
+            return None;
         }
         let mut gathered = MatchResult::default();
         let _ = self.root.walk(subject, |subs| {
             gathered.gather(subs);
             ControlFlow::Continue(())
         });
-        let result = if gathered.is_empty() {
-            Arc::clone(&self.empty)
-        } else {
-            gathered.finish();
-            Arc::new(gathered)
-        };
+        if gathered.is_empty() {
+            self.cache.insert(subject, Arc::clone(&self.empty));
+            return None;
+        }
+        gathered.finish();
+        let result = Arc::new(gathered);
         self.cache.insert(subject, Arc::clone(&result));
-        result
+        Some(result)
     }
 
     /// Whether a message published to `subject` would reach anyone.

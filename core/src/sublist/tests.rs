@@ -472,15 +472,16 @@ fn stats() {
     let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
     assert_eq!(
         keys,
+        // The reference's /subsz order.
         [
-            "avg_fanout",
-            "cache_hit_rate",
-            "max_fanout",
+            "num_subscriptions",
             "num_cache",
             "num_inserts",
-            "num_matches",
             "num_removes",
-            "num_subscriptions",
+            "num_matches",
+            "cache_hit_rate",
+            "max_fanout",
+            "avg_fanout",
         ]
     );
 }

@@ -7,7 +7,9 @@ use super::*;
 use crate::auth::AuthConfig;
 
 mod auth;
+mod lame_duck;
 mod monitor;
+mod reload;
 
 /// A node plus the bytes each connection has been sent and which were closed.
 struct Harness {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Correctness smoke of the performance instruments (no timing is judged): every criterion
+# bench runs once, and the load generator runs each mode briefly against rnats-server,
+# failing if it reports lost messages or errors. Used by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo bench -q -p rnats-bench --benches -- --test >/dev/null
+cargo build --release -q -p rnats-server --bin rnats-server
+cargo build --release -q -p rnats-bench --bin loadgen
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+target/release/rnats-server -a 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+    sleep 0.1
+done
+
+run() {
+    local out
+    out=$(target/release/loadgen --url "127.0.0.1:$PORT" --timeout 20 "$@")
+    echo "$out" | grep '^RESULT'
+    if echo "$out" | grep -q 'complete=no'; then
+        echo "loadgen lost messages: $*" >&2
+        exit 1
+    fi
+}
+run --mode pubsub --pubs 1 --subs 0 --msgs 20000 --size 16
+run --mode pubsub --pubs 2 --subs 3 --msgs 20000 --size 128
+run --mode reqrep --pubs 1 --msgs 2000 --size 128
+run --mode idle --conns 200 --hold 0

@@ -60,6 +60,9 @@ SCENARIOS=(
     "pubsub128_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 1000000 --size 128|pub_msgs_s sub_msgs_s sub_mb_s"
     "pubsub1k_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 500000 --size 1024|pub_msgs_s sub_msgs_s sub_mb_s"
     "fanout128_1p4s|--mode pubsub --pubs 1 --subs 4 --msgs 500000 --size 128|pub_msgs_s sub_msgs_s"
+    "fanout128_1p100w|--mode pubsub --pubs 1 --subs 100 --subject bench.x --sub-subject bench.> --msgs 20000 --size 128|sub_msgs_s"
+    "queue128_1p4q|--mode pubsub --pubs 1 --subs 4 --queue q --msgs 500000 --size 128|pub_msgs_s sub_msgs_s"
+    "fanin16_4p1s|--mode pubsub --pubs 4 --subs 1 --msgs 1000000 --size 16|pub_msgs_s sub_msgs_s"
     "reqrep128_1r|--mode reqrep --pubs 1 --msgs 20000 --size 128 --threads 1|p50_us p90_us p99_us max_us"
 )
 

@@ -48,6 +48,12 @@ struct Args {
     size: usize,
     #[arg(long, default_value = "bench")]
     subject: String,
+    /// What subscribers subscribe to (a pattern such as `bench.>`); `--subject` if unset.
+    #[arg(long)]
+    sub_subject: Option<String>,
+    /// Subscribers join this queue group: each message reaches one of them.
+    #[arg(long)]
+    queue: Option<String>,
     #[arg(long, value_enum, default_value_t = Mode::Pubsub)]
     mode: Mode,
     /// Upper bound in seconds for the measured phase.
@@ -283,25 +289,57 @@ async fn publisher(addr: SocketAddr, args: &Args, n: u64, i: usize) -> io::Resul
     Ok(start.elapsed())
 }
 
-/// Counts messages until `expected` arrived; (messages, payload bytes, time of the last).
+/// What the subscribers of one run count together: they stop once `target` messages
+/// arrived over all of them (each expects every message, or, in a queue group, the group
+/// together does).
+struct Tally {
+    received: std::sync::atomic::AtomicU64,
+    target: u64,
+    done: tokio::sync::Notify,
+}
+
+impl Tally {
+    fn finished(&self) -> bool {
+        self.received.load(std::sync::atomic::Ordering::Relaxed) >= self.target
+    }
+}
+
+/// Counts messages until the run's `tally` is complete; (messages, payload bytes, time of
+/// the last).
 async fn subscriber(
     mut conn: Conn,
-    expected: u64,
+    tally: std::sync::Arc<Tally>,
     start: Instant,
     deadline: Instant,
 ) -> (u64, u64, Duration, Option<io::Error>) {
     let mut msgs = 0;
     let mut bytes = 0;
     let mut last = Duration::ZERO;
-    while msgs < expected {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match timeout(left, conn.rd.next(false)).await {
-            Err(_) => return (msgs, bytes, last, Some(err("timed out"))),
+    while !tally.finished() {
+        if Instant::now() >= deadline {
+            return (msgs, bytes, last, Some(err("timed out")));
+        }
+        // Waits in short steps, so that a subscriber whose group is done notices even if
+        // the wake-up came between its check and its wait.
+        let next = tokio::select! {
+            biased;
+            _ = tally.done.notified() => continue,
+            next = timeout(Duration::from_millis(50), conn.rd.next(false)) => next,
+        };
+        match next {
+            Err(_) => continue,
             Ok(Err(e)) => return (msgs, bytes, last, Some(e)),
             Ok(Ok(Op::Msg { len, .. })) => {
                 msgs += 1;
                 bytes += len as u64;
                 last = start.elapsed();
+                let n = tally
+                    .received
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    + 1;
+                if n >= tally.target {
+                    tally.done.notify_waiters();
+                }
             }
             Ok(Ok(Op::Ping)) => {
                 if let Err(e) = conn.wr.write_all(b"PONG\r\n").await {
@@ -317,19 +355,34 @@ async fn subscriber(
 async fn pubsub(addr: SocketAddr, args: Args) -> io::Result<()> {
     let args = std::sync::Arc::new(args);
     let mut subs = Vec::new();
+    let pattern = args.sub_subject.as_deref().unwrap_or(&args.subject);
+    let queue = args
+        .queue
+        .as_deref()
+        .map(|q| format!(" {q}"))
+        .unwrap_or_default();
     for i in 0..args.subs {
         let mut conn = Conn::open(addr, &format!("loadgen-sub-{i}")).await?;
         conn.wr
-            .write_all(format!("SUB {} 1\r\n", args.subject).as_bytes())
+            .write_all(format!("SUB {pattern}{queue} 1\r\n").as_bytes())
             .await?;
         conn.sync().await?;
         subs.push(conn);
     }
+    let expected = match args.queue {
+        Some(_) if args.subs > 0 => args.msgs,
+        _ => args.msgs * args.subs as u64,
+    };
+    let tally = std::sync::Arc::new(Tally {
+        received: std::sync::atomic::AtomicU64::new(0),
+        target: expected,
+        done: tokio::sync::Notify::new(),
+    });
     let start = Instant::now();
     let deadline = start + Duration::from_secs(args.timeout);
     let sub_tasks: Vec<_> = subs
         .into_iter()
-        .map(|conn| tokio::spawn(subscriber(conn, args.msgs, start, deadline)))
+        .map(|conn| tokio::spawn(subscriber(conn, tally.clone(), start, deadline)))
         .collect();
     let pub_tasks: Vec<_> = (0..args.pubs)
         .map(|i| {
@@ -362,7 +415,6 @@ async fn pubsub(addr: SocketAddr, args: Args) -> io::Result<()> {
             errors.push(format!("sub: {e}"));
         }
     }
-    let expected = args.msgs * args.subs as u64;
     let sent_bytes = args.msgs * args.size as u64;
     println!(
         "RESULT mode=pubsub pubs={} subs={} msgs={} size={} pub_msgs_s={:.0} pub_mb_s={:.2} \

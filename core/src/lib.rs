@@ -14,6 +14,7 @@ pub mod jetstream;
 pub mod node;
 pub mod options;
 pub mod proto;
+pub mod raft;
 pub mod rng;
 pub mod subject;
 pub mod sublist;

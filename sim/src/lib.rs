@@ -12,6 +12,7 @@ pub mod disk;
 pub mod faults;
 pub mod history;
 pub mod hosts;
+pub mod raft;
 pub mod shell;
 pub mod sync;
 pub mod wire;

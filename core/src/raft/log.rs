@@ -1,0 +1,412 @@
+//! The in-memory Raft log and its durability bookkeeping.
+//!
+//! The log holds entries `first_index()..=last_index()`; everything before is covered by
+//! `(offset, offset_term)` (index 0 / term 0 until snapshots compact the log in a later
+//! increment). Three watermarks: `committed` (known replicated on a quorum), `applied`
+//! (handed to the caller's state machine) and `stable` (known durable on this node's disk
+//! and identical to the in-memory log up to it).
+
+use std::collections::VecDeque;
+
+use super::message::Entry;
+
+/// A write handed to the caller but not yet reported durable.
+#[derive(Clone, Copy, Debug)]
+struct PendingWrite {
+    seq: u64,
+    /// First index written (the write discards every durable entry from here on).
+    start: u64,
+    /// Last index written.
+    end: u64,
+}
+
+/// The log.
+#[derive(Clone, Debug, Default)]
+pub struct RaftLog {
+    /// Index of the entry just before `entries[0]` (the snapshot point, later).
+    offset: u64,
+    offset_term: u64,
+    entries: Vec<Entry>,
+    committed: u64,
+    applied: u64,
+    /// Highest index durable and matching in memory.
+    stable: u64,
+    /// Last index of the durable log, as of the writes reported persisted.
+    durable_last: u64,
+    /// First index changed in memory since the last [`RaftLog::take_unstable`].
+    unstable_from: Option<u64>,
+    pending: VecDeque<PendingWrite>,
+}
+
+impl RaftLog {
+    /// A log recovered from disk: every entry given is durable. `entries` must be
+    /// consecutive from index 1.
+    pub fn restore(entries: Vec<Entry>) -> RaftLog {
+        let last = entries.last().map_or(0, |e| e.index);
+        RaftLog {
+            entries,
+            stable: last,
+            durable_last: last,
+            ..RaftLog::default()
+        }
+    }
+
+    pub fn first_index(&self) -> u64 {
+        self.offset + 1
+    }
+
+    pub fn last_index(&self) -> u64 {
+        self.offset + self.entries.len() as u64
+    }
+
+    pub fn last_term(&self) -> u64 {
+        self.entries.last().map_or(self.offset_term, |e| e.term)
+    }
+
+    pub fn committed(&self) -> u64 {
+        self.committed
+    }
+
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    pub fn stable(&self) -> u64 {
+        self.stable
+    }
+
+    /// The term of the entry at `index` (0 for index 0), `None` if not in the log.
+    pub fn term(&self, index: u64) -> Option<u64> {
+        if index == self.offset {
+            return Some(self.offset_term);
+        }
+        if index < self.offset || index > self.last_index() {
+            return None;
+        }
+        Some(self.entries[(index - self.offset - 1) as usize].term)
+    }
+
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        if index <= self.offset || index > self.last_index() {
+            return None;
+        }
+        self.entries.get((index - self.offset - 1) as usize)
+    }
+
+    /// Entries `from..=to` (clamped to the log).
+    pub fn slice(&self, from: u64, to: u64) -> &[Entry] {
+        let from = from.max(self.first_index());
+        let to = to.min(self.last_index());
+        if from > to {
+            return &[];
+        }
+        &self.entries[(from - self.offset - 1) as usize..(to - self.offset) as usize]
+    }
+
+    /// Whether a candidate whose log ends at `(last_index, last_term)` is at least as
+    /// up to date as this log (Raft §5.4.1).
+    pub fn is_up_to_date(&self, last_index: u64, last_term: u64) -> bool {
+        (last_term, last_index) >= (self.last_term(), self.last_index())
+    }
+
+    /// Whether the entry at `index` has `term`.
+    pub fn matches(&self, index: u64, term: u64) -> bool {
+        self.term(index) == Some(term)
+    }
+
+    /// The first index of the term of the entry at `index` (for a conflict hint).
+    pub fn first_index_of_term_at(&self, index: u64) -> u64 {
+        let Some(t) = self.term(index) else {
+            return index;
+        };
+        let mut i = index;
+        while i > self.first_index() && self.term(i - 1) == Some(t) {
+            i -= 1;
+        }
+        i
+    }
+
+    /// The last index whose term is `term`, if any entry has it.
+    pub fn last_index_of_term(&self, term: u64) -> Option<u64> {
+        self.entries
+            .iter()
+            .rev()
+            .skip_while(|e| e.term > term)
+            .take_while(|e| e.term == term)
+            .map(|e| e.index)
+            .next()
+    }
+
+    /// Appends one entry at the end (a leader's own proposal).
+    pub fn push(&mut self, entry: Entry) {
+        debug_assert_eq!(entry.index, self.last_index() + 1);
+        self.mark_unstable(entry.index);
+        self.entries.push(entry);
+    }
+
+    /// A follower's append after `prev` matched: skips entries already present, truncates
+    /// at the first conflict, appends the rest. Returns the last index now known to match
+    /// the leader's log, or `None` (changing nothing) if the entries contradict a committed
+    /// entry or are not consecutive after `prev_index` (only a broken peer sends those).
+    pub fn append_after(&mut self, prev_index: u64, entries: &[Entry]) -> Option<u64> {
+        let consecutive = entries
+            .iter()
+            .enumerate()
+            .all(|(k, e)| Some(e.index) == prev_index.checked_add(k as u64 + 1));
+        if !consecutive {
+            return None;
+        }
+        let mut last_match = prev_index;
+        for (k, e) in entries.iter().enumerate() {
+            match self.term(e.index) {
+                Some(t) if t == e.term => last_match = e.index,
+                Some(_) => {
+                    if e.index <= self.committed {
+                        return None;
+                    }
+                    self.truncate_from(e.index);
+                    return Some(self.extend(&entries[k..]));
+                }
+                None => return Some(self.extend(&entries[k..])),
+            }
+        }
+        Some(last_match)
+    }
+
+    fn extend(&mut self, entries: &[Entry]) -> u64 {
+        if let Some(first) = entries.first() {
+            debug_assert_eq!(first.index, self.last_index() + 1);
+            self.mark_unstable(first.index);
+            self.entries.extend_from_slice(entries);
+        }
+        self.last_index()
+    }
+
+    fn truncate_from(&mut self, index: u64) {
+        self.entries.truncate((index - self.offset - 1) as usize);
+        self.stable = self.stable.min(index - 1);
+        self.mark_unstable(index);
+    }
+
+    fn mark_unstable(&mut self, index: u64) {
+        self.unstable_from = Some(self.unstable_from.map_or(index, |u| u.min(index)));
+    }
+
+    /// Raises the commit index (never lowers it, never past the last entry).
+    pub fn commit_to(&mut self, index: u64) -> bool {
+        let index = index.min(self.last_index());
+        if index > self.committed {
+            self.committed = index;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Entries committed but not yet applied; marks them applied.
+    pub fn take_committed(&mut self) -> Vec<Entry> {
+        let out = self.slice(self.applied + 1, self.committed).to_vec();
+        self.applied = self.committed;
+        out
+    }
+
+    /// Entries changed since the last call, to hand to the caller as write `seq`. The
+    /// write replaces every entry from the first one returned onwards.
+    pub fn take_unstable(&mut self, seq: u64) -> Vec<Entry> {
+        let Some(from) = self.unstable_from.take() else {
+            return Vec::new();
+        };
+        let out = self.slice(from, self.last_index()).to_vec();
+        match out.last() {
+            Some(last) => self.pending.push_back(PendingWrite {
+                seq,
+                start: from,
+                end: last.index,
+            }),
+            // Only a truncation with nothing after it: the next write carries it (`start`
+            // below it is recorded then). Keep the stable mark honest meanwhile.
+            None => self.unstable_from = Some(from),
+        }
+        out
+    }
+
+    /// The caller reports every write up to `seq` durable.
+    pub fn persisted(&mut self, seq: u64) {
+        while let Some(w) = self.pending.front() {
+            if w.seq > seq {
+                break;
+            }
+            self.durable_last = w.end;
+            self.pending.pop_front();
+        }
+        let mut stable = self.durable_last.min(self.last_index());
+        for w in &self.pending {
+            stable = stable.min(w.start - 1);
+        }
+        if let Some(u) = self.unstable_from {
+            stable = stable.min(u - 1);
+        }
+        self.stable = stable;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use crate::raft::message::EntryKind;
+
+    fn e(index: u64, term: u64) -> Entry {
+        Entry {
+            index,
+            term,
+            kind: EntryKind::Normal,
+            data: Bytes::new(),
+        }
+    }
+
+    fn log_of(terms: &[u64]) -> RaftLog {
+        RaftLog::restore(
+            terms
+                .iter()
+                .enumerate()
+                .map(|(i, t)| e(i as u64 + 1, *t))
+                .collect(),
+        )
+    }
+
+    /// Non-decreasing terms, as a real log has.
+    fn terms() -> impl Strategy<Value = Vec<u64>> {
+        proptest::collection::vec(0u64..3, 0..12).prop_map(|steps| {
+            let mut t = 1;
+            steps
+                .into_iter()
+                .map(|s| {
+                    t += s;
+                    t
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn conflict_truncates_and_appends() {
+        let mut log = log_of(&[1, 1, 2, 2]);
+        let last = log.append_after(2, &[e(3, 3), e(4, 3), e(5, 3)]).unwrap();
+        assert_eq!(last, 5);
+        assert_eq!(log.term(3), Some(3));
+        assert_eq!(log.stable(), 2);
+        let w = log.take_unstable(1);
+        assert_eq!(w.first().map(|e| e.index), Some(3));
+        log.persisted(1);
+        assert_eq!(log.stable(), 5);
+    }
+
+    #[test]
+    fn stale_completion_does_not_raise_stable_over_a_later_truncation() {
+        let mut log = log_of(&[]);
+        log.append_after(0, &[e(1, 1), e(2, 1), e(3, 1)]).unwrap();
+        let _ = log.take_unstable(1);
+        log.append_after(1, &[e(2, 2)]).unwrap();
+        let _ = log.take_unstable(2);
+        log.persisted(1);
+        assert_eq!(log.stable(), 1, "index 2 is being rewritten by write 2");
+        log.persisted(2);
+        assert_eq!(log.stable(), 2);
+    }
+
+    #[test]
+    fn never_rewrites_a_committed_entry_nor_takes_gaps() {
+        let mut log = log_of(&[1, 1, 2]);
+        log.commit_to(2);
+        assert_eq!(log.append_after(1, &[e(2, 3)]), None);
+        assert_eq!(log.term(2), Some(1));
+        assert_eq!(log.append_after(3, &[e(5, 3)]), None);
+        assert_eq!(log.append_after(u64::MAX, &[e(0, 3)]), None);
+        assert_eq!(log.last_index(), 3);
+        assert_eq!(log.append_after(2, &[e(3, 3)]), Some(3));
+        assert_eq!(log.term(3), Some(3));
+    }
+
+    #[test]
+    fn hints() {
+        let log = log_of(&[1, 1, 2, 2, 2, 4]);
+        assert_eq!(log.first_index_of_term_at(5), 3);
+        assert_eq!(log.last_index_of_term(2), Some(5));
+        assert_eq!(log.last_index_of_term(3), None);
+        assert_eq!(log.last_index_of_term(1), Some(2));
+    }
+
+    proptest! {
+        /// After a follower append, the log equals the leader's log up to the returned match
+        /// index, and the entries before `prev` are untouched (log matching).
+        #[test]
+        fn append_makes_prefix_match(mine in terms(), leader in terms(), prev in 0usize..12, n in 0usize..6) {
+            let mut log = log_of(&mine);
+            let theirs = log_of(&leader);
+            let prev = prev.min(leader.len()) as u64;
+            prop_assume!(log.matches(prev, theirs.term(prev).unwrap()));
+            let batch: Vec<Entry> = theirs.slice(prev + 1, prev + n as u64).to_vec();
+            let before: Vec<Entry> = log.slice(1, prev).to_vec();
+            let last = log.append_after(prev, &batch).unwrap();
+            prop_assert_eq!(last, prev + batch.len() as u64);
+            for i in prev + 1..=last {
+                prop_assert_eq!(log.term(i), theirs.term(i));
+            }
+            prop_assert_eq!(log.slice(1, prev), &before[..]);
+            // Entries past the batch survive only if nothing conflicted.
+            if log.last_index() > last {
+                for i in prev + 1..=last {
+                    prop_assert_eq!(Some(log.entry(i).unwrap().term), mine.get(i as usize - 1).copied());
+                }
+            }
+        }
+
+        /// Commit never moves back nor past the log; applied follows commit exactly once.
+        #[test]
+        fn commit_and_apply(ts in terms(), commits in proptest::collection::vec(0u64..15, 0..8)) {
+            let mut log = log_of(&ts);
+            let mut seen = 0;
+            for c in commits {
+                let before = log.committed();
+                log.commit_to(c);
+                prop_assert!(log.committed() >= before);
+                prop_assert!(log.committed() <= log.last_index());
+                for entry in log.take_committed() {
+                    seen += 1;
+                    prop_assert_eq!(entry.index, seen);
+                }
+                prop_assert_eq!(log.applied(), log.committed());
+            }
+        }
+
+        /// The stable mark never exceeds what was reported durable, and reaches the last
+        /// index once every write is reported.
+        #[test]
+        fn stable_tracks_writes(ops in proptest::collection::vec((0u64..8, 1u64..4, 0usize..4, any::<bool>()), 1..20)) {
+            let mut log = RaftLog::default();
+            let mut seq = 0;
+            let mut term = 1;
+            for (prev, dt, n, report) in ops {
+                term += dt;
+                let prev = prev.min(log.last_index());
+                let prev = prev.max(log.committed());
+                let batch: Vec<Entry> = (1..=n as u64).map(|k| e(prev + k, term)).collect();
+                prop_assert!(log.append_after(prev, &batch).is_some());
+                seq += 1;
+                let _ = log.take_unstable(seq);
+                if report {
+                    log.persisted(seq);
+                    prop_assert_eq!(log.stable(), log.last_index());
+                } else {
+                    prop_assert!(log.stable() <= prev.max(log.stable()));
+                }
+                prop_assert!(log.stable() <= log.last_index());
+            }
+            log.persisted(seq);
+            prop_assert_eq!(log.stable(), log.last_index());
+        }
+    }
+}

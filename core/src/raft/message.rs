@@ -1,0 +1,78 @@
+//! What Raft peers say to each other, and what the log holds.
+
+use bytes::Bytes;
+
+/// A peer's identity, chosen by the caller (stable across restarts).
+pub type NodeId = u64;
+
+/// One log entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub index: u64,
+    pub term: u64,
+    pub kind: EntryKind,
+    /// The proposal's bytes (empty for [`EntryKind::Noop`]).
+    pub data: Bytes,
+}
+
+/// What an entry carries. Membership changes get their own kind in a later increment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// The empty entry a new leader appends to commit its term.
+    Noop,
+    /// A caller proposal.
+    Normal,
+}
+
+/// The state that must survive a crash before the node may act on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HardState {
+    pub term: u64,
+    pub vote: Option<NodeId>,
+}
+
+/// A message between peers. `term` is the sender's term, except in a pre-vote request
+/// (the term the sender would campaign in) and a granted pre-vote response (that same term).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub term: u64,
+    pub body: Body,
+}
+
+/// The kinds of message. Snapshots, leadership transfer and membership come later as new
+/// variants (the codec tags each, so old peers reject them cleanly).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// Ask for a (pre-)vote.
+    Vote {
+        pre: bool,
+        last_index: u64,
+        last_term: u64,
+    },
+    /// Answer to [`Body::Vote`].
+    VoteResp { pre: bool, granted: bool },
+    /// Replicate entries after `prev_index`/`prev_term` (none for a heartbeat).
+    Append {
+        prev_index: u64,
+        prev_term: u64,
+        commit: u64,
+        entries: Vec<Entry>,
+    },
+    /// Answer to [`Body::Append`]. On success `index` is the last index known to match
+    /// (and durable on the follower). On rejection `index` is the rejected `prev_index` and
+    /// `hint` says where to retry.
+    AppendResp {
+        success: bool,
+        index: u64,
+        hint: Option<ConflictHint>,
+    },
+}
+
+/// A follower's fast-backtracking hint (Raft thesis 5.3 optimisation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConflictHint {
+    /// The term of the follower's entry at the rejected index (`None`: its log is shorter).
+    pub term: Option<u64>,
+    /// The first index of that term in the follower's log, or its last index + 1.
+    pub index: u64,
+}

@@ -39,6 +39,8 @@ struct Conn {
     /// Set when the node has closed the connection: the last bytes to write first.
     closing: Mutex<Option<Vec<Bytes>>>,
     reader: Mutex<Option<AbortHandle>>,
+    /// Notified after each write: publishers stalled on this connection look again.
+    drained: Notify,
 }
 
 struct State {
@@ -225,6 +227,23 @@ fn deadline_nanos(d: Duration) -> u64 {
         .min(u64::MAX as u128) as u64
 }
 
+impl Shared {
+    /// Pauses a publisher while `consumer` is backed up (`rnats_core::node` `stall.rs`):
+    /// until it drains below the threshold, in short waits, for a bounded time.
+    async fn stall(self: &Arc<Self>, consumer: ConnId) {
+        use rnats_core::node::stall::{MAX_PAUSE, MIN_PAUSE, TOTAL_PAUSE};
+        let Some(conn) = self.lock().conns.get(&consumer).cloned() else {
+            return;
+        };
+        let (mut pause, mut paused) = (MIN_PAUSE, Duration::ZERO);
+        while paused < TOTAL_PAUSE && self.with_node(|n| n.is_stalling(consumer)) {
+            let _ = tokio::time::timeout(pause, conn.drained.notified()).await;
+            paused += pause;
+            pause = (pause * 2).min(MAX_PAUSE);
+        }
+    }
+}
+
 /// Accepts clients until the listener fails for good. With `tls`, every client must
 /// upgrade to TLS.
 pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc<Tls>>) {
@@ -267,6 +286,7 @@ fn register(shared: &Arc<Shared>, peer: SocketAddr) -> (ConnId, Arc<Conn>) {
         wake: Notify::new(),
         closing: Mutex::new(None),
         reader: Mutex::new(None),
+        drained: Notify::new(),
     });
     let now = shared.now();
     let id = shared.with_state(|st| {
@@ -325,7 +345,10 @@ async fn tls_handshake(
         let total: usize = info.iter().map(Bytes::len).sum();
         match tokio::time::timeout(shared.write_deadline(), write_all(&mut stream, &mut info)).await
         {
-            Ok(Ok(())) => shared.with_node(|n| n.written(id, total)),
+            Ok(Ok(())) => {
+                shared.with_node(|n| n.written(id, total));
+                conn.drained.notify_waiters();
+            }
             _ => {
                 let now = shared.now();
                 shared.with_node(|n| n.closed_at(now, id, CloseReason::WriteError));
@@ -406,7 +429,13 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, id: ConnId, mut rd
                 }
                 let data = buf.split().freeze();
                 let now = shared.now();
-                shared.with_node(|node| node.receive(now, id, data));
+                let stall = shared.with_node(|node| {
+                    node.receive(now, id, data);
+                    node.take_stall(id)
+                });
+                if let Some(consumer) = stall {
+                    shared.stall(consumer).await;
+                }
             }
             // A TLS peer that hangs up without a close_notify: the client closed.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {

@@ -85,6 +85,9 @@ pub struct Client {
     pub implicit_auth: bool,
     /// Its password is being checked again after a configuration reload.
     pub recheck: bool,
+    /// A subscriber this client's messages are piling up at: the shell should pause
+    /// reading from this client for a moment (see `stall.rs`).
+    pub stalled_on: Option<ConnId>,
     /// What the client's verified TLS certificate names, for `verify_and_map`.
     pub cert_names: Option<Vec<String>>,
     /// The instant under which this client sits in the node's timer set.
@@ -127,6 +130,7 @@ impl Client {
             implicit_auth: false,
             recheck: false,
             cert_names: None,
+            stalled_on: None,
             timer_key: None,
             in_msgs: 0,
             in_bytes: 0,

@@ -15,6 +15,7 @@ mod info;
 mod lame_duck;
 mod monitor;
 mod reload;
+pub mod stall;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -102,6 +103,8 @@ pub struct Node {
     user_perms: Vec<Option<Arc<Permissions>>>,
     /// The time of the call being handled, for what needs it deep down (response grants).
     now: Instant,
+    /// A subscriber whose backlog crossed the stall threshold during the current publish.
+    stall: Option<ConnId>,
     /// Clients by the instant they next need attention (pings, auth deadline).
     timers: BTreeSet<(Instant, ConnId)>,
     outputs: VecDeque<Output>,
@@ -152,6 +155,7 @@ impl Node {
             accounts,
             user_perms,
             now: Instant::ZERO,
+            stall: None,
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             stats: NodeStats::default(),
@@ -499,6 +503,11 @@ impl Node {
         if routes {
             delivered += self.deliver_across(conn, account, subject, reply, header_len, body);
         }
+        if let Some(consumer) = self.stall.take().filter(|&c| c != conn) {
+            if let Some(publisher) = self.clients.get_mut(&conn) {
+                publisher.stalled_on = Some(consumer);
+            }
+        }
         if delivered == 0 && wants_503 {
             if let Some(reply) = reply {
                 self.send_no_responders(conn, reply);
@@ -597,7 +606,11 @@ impl Node {
         out.push_slice(b"\r\n");
         client.out_msgs += 1;
         client.out_bytes += sent as u64;
-        let over = client.pending() > max_pending;
+        let pending = client.pending();
+        let over = pending > max_pending;
+        if pending > stall::threshold(max_pending) {
+            self.stall = Some(sub.conn);
+        }
         self.stats.out_msgs += 1;
         self.stats.out_bytes += sent as u64;
         if done {

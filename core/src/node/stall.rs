@@ -1,0 +1,79 @@
+//! Slowing a fast publisher down before its subscriber becomes a slow consumer.
+//!
+//! As in the reference: when a delivery leaves a subscriber with more than three quarters
+//! of `max_pending` waiting, the publisher is marked; the shell then pauses reading from the
+//! publisher for a few milliseconds (or until the subscriber drains), which lets TCP push
+//! back on the publisher instead of the server cutting the subscriber off. The pause is
+//! short and bounded, so a subscriber that does not read at all still ends up a slow
+//! consumer.
+
+use std::time::Duration;
+
+use super::{ConnId, Node};
+
+/// The first pause, doubling up to [`MAX_PAUSE`], at most [`TOTAL_PAUSE`] per stall (the
+/// reference's stall timings).
+pub const MIN_PAUSE: Duration = Duration::from_millis(2);
+pub const MAX_PAUSE: Duration = Duration::from_millis(5);
+pub const TOTAL_PAUSE: Duration = Duration::from_millis(10);
+
+/// The backlog above which a subscriber stalls its publishers.
+pub(super) fn threshold(max_pending: usize) -> usize {
+    max_pending / 4 * 3
+}
+
+impl Node {
+    /// The subscriber `conn` should wait for before the shell reads more from it, if its
+    /// last publish left one backed up; cleared by the call.
+    pub fn take_stall(&mut self, conn: ConnId) -> Option<ConnId> {
+        let consumer = self.clients.get_mut(&conn)?.stalled_on.take()?;
+        self.is_stalling(consumer).then_some(consumer)
+    }
+
+    /// Whether `consumer` still has more than the stall threshold waiting.
+    pub fn is_stalling(&self, consumer: ConnId) -> bool {
+        let limit = threshold(self.opts.max_pending as usize);
+        self.clients
+            .get(&consumer)
+            .is_some_and(|c| c.pending() > limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+    use crate::time::Instant;
+    use bytes::Bytes;
+
+    #[test]
+    fn a_backed_up_subscriber_stalls_its_publisher() {
+        let mut node = Node::new(
+            Options {
+                max_pending: 4000,
+                ..Options::default()
+            },
+            4222,
+            1,
+        );
+        let now = Instant::ZERO;
+        let connect = Bytes::from_static(b"CONNECT {\"verbose\":false}\r\n");
+        let publisher = node.accept(now, "127.0.0.1:1".parse().unwrap());
+        node.receive(now, publisher, connect.clone());
+        let sub = node.accept(now, "127.0.0.1:2".parse().unwrap());
+        node.receive(now, sub, connect);
+        node.receive(now, sub, Bytes::from_static(b"SUB x 1\r\n"));
+        let msg = Bytes::from(format!("PUB x 1000\r\n{}\r\n", "y".repeat(1000)));
+        node.receive(now, publisher, msg.clone());
+        assert_eq!(node.take_stall(publisher), None, "1 KB of 4 KB: no stall");
+        node.receive(now, publisher, msg.clone());
+        node.receive(now, publisher, msg);
+        assert_eq!(node.take_stall(publisher), Some(sub));
+        assert_eq!(node.take_stall(publisher), None, "taken");
+        assert!(node.is_stalling(sub));
+        let mut out = Vec::new();
+        node.take_outbound(sub, &mut out);
+        node.written(sub, out.iter().map(Bytes::len).sum());
+        assert!(!node.is_stalling(sub));
+    }
+}

@@ -182,19 +182,7 @@ impl Parser {
     fn finish_msg<'a>(&mut self, payload: Data<'a>) -> ClientOpRef<'a> {
         let msg = self.msg.take().expect("pending message");
         let (subject, reply) = (Data::Own(msg.subject), msg.reply.map(Data::Own));
-        match msg.header_len {
-            None => Op::Pub {
-                subject,
-                reply,
-                payload,
-            },
-            Some(header_len) => Op::HPub {
-                subject,
-                reply,
-                header_len,
-                message: payload,
-            },
-        }
+        msg_op(subject, reply, msg.header_len, payload)
     }
 
     /// Interprets the complete control line `src[line]` (with its `\n`). A `PUB`/`HPUB`
@@ -241,19 +229,7 @@ impl Parser {
                 let payload = Data::In(&rest[..head.need - 2]);
                 *pos += head.need;
                 let (subject, reply) = (src.piece(head.subject), head.reply.map(|r| src.piece(r)));
-                match head.header_len {
-                    None => Op::Pub {
-                        subject,
-                        reply,
-                        payload,
-                    },
-                    Some(header_len) => Op::HPub {
-                        subject,
-                        reply,
-                        header_len,
-                        message: payload,
-                    },
-                }
+                msg_op(subject, reply, head.header_len, payload)
             }
         }))
     }
@@ -294,6 +270,28 @@ impl Parser {
             // At most max_payload + 2: what waiting for the payload may buffer.
             need: total as usize + 2,
         })
+    }
+}
+
+/// A `PUB` (no header length) or `HPUB` op.
+fn msg_op<'a>(
+    subject: Data<'a>,
+    reply: Option<Data<'a>>,
+    header_len: Option<usize>,
+    payload: Data<'a>,
+) -> ClientOpRef<'a> {
+    match header_len {
+        None => Op::Pub {
+            subject,
+            reply,
+            payload,
+        },
+        Some(header_len) => Op::HPub {
+            subject,
+            reply,
+            header_len,
+            message: payload,
+        },
     }
 }
 

@@ -11,14 +11,7 @@ use rnats_core::time::Instant;
 const OPS: usize = 1000;
 
 fn pubs(size: usize) -> Bytes {
-    let payload = vec![b'x'; size];
-    let mut buf = Vec::with_capacity(OPS * (size + 32));
-    for _ in 0..OPS {
-        buf.extend_from_slice(format!("PUB bench.subject {size}\r\n").as_bytes());
-        buf.extend_from_slice(&payload);
-        buf.extend_from_slice(b"\r\n");
-    }
-    Bytes::from(buf)
+    rnats_bench::pub_frames(OPS, size)
 }
 
 /// A node with a publisher and `subscribers` clients subscribed to the bench subject.

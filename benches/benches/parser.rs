@@ -11,16 +11,8 @@ const OPS: usize = 1000;
 const MAX_CONTROL_LINE: usize = 4096;
 const MAX_PAYLOAD: u64 = 1024 * 1024;
 
-/// `OPS` publishes of `size` payload bytes to `bench.subject`.
 fn pubs(size: usize) -> Bytes {
-    let payload = vec![b'x'; size];
-    let mut buf = Vec::with_capacity(OPS * (size + 32));
-    for _ in 0..OPS {
-        buf.extend_from_slice(format!("PUB bench.subject {size}\r\n").as_bytes());
-        buf.extend_from_slice(&payload);
-        buf.extend_from_slice(b"\r\n");
-    }
-    Bytes::from(buf)
+    rnats_bench::pub_frames(OPS, size)
 }
 
 /// Parses every chunk in turn; the number of `PUB`s seen.

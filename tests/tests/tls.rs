@@ -21,7 +21,7 @@ use tokio::time::timeout;
 
 mod common;
 
-use common::{sync, within, STEP};
+use common::{connect_with as connect, start, sync, within, STEP};
 
 /// A directory of PEM files for one test: a CA, a server certificate for `localhost` and
 /// `127.0.0.1` signed by it, a client certificate signed by it, and a second, untrusted
@@ -141,14 +141,6 @@ impl Drop for Certs {
     }
 }
 
-fn start(args: &[&str]) -> Server {
-    Server::start(&rnats_bin(), args).unwrap_or_else(|e| panic!("server did not start: {e}"))
-}
-
-async fn connect(srv: &Server, opts: ConnectOptions) -> Client {
-    common::connect_with(srv, opts).await
-}
-
 /// Publishes on one client and receives on another.
 async fn round_trip(a: &Client, b: &Client) {
     let mut sub = b.subscribe("tls.test").await.unwrap();
@@ -196,7 +188,7 @@ fn is_rnats() -> bool {
 #[tokio::test]
 async fn pub_sub_over_tls() {
     let certs = Certs::new();
-    let srv = start(&["-c", &certs.config("")]);
+    let srv = start(["-c", &certs.config("")]);
     assert!(srv.log().contains("TLS required for client connections"));
     let a = connect(&srv, certs.trusting()).await;
     let b = connect(&srv, certs.trusting()).await;
@@ -213,7 +205,7 @@ async fn pub_sub_over_tls() {
 #[tokio::test]
 async fn info_is_plain_text_and_plain_clients_are_refused() {
     let certs = Certs::new();
-    let srv = start(&["-c", &certs.config("")]);
+    let srv = start(["-c", &certs.config("")]);
     let (mut rd, info) = plain_info(&srv).await;
     assert_eq!(info["tls_required"], true);
     assert!(info.get("tls_verify").is_none(), "{info}");
@@ -234,7 +226,7 @@ async fn info_is_plain_text_and_plain_clients_are_refused() {
 #[tokio::test]
 async fn handshake_timeout_closes() {
     let certs = Certs::new();
-    let srv = start(&["-c", &certs.config("timeout: 0.3")]);
+    let srv = start(["-c", &certs.config("timeout: 0.3")]);
     let (mut rd, _) = plain_info(&srv).await;
     let started = std::time::Instant::now();
     let mut rest = Vec::new();
@@ -247,7 +239,7 @@ async fn handshake_timeout_closes() {
 #[tokio::test]
 async fn verify_with_client_certificate() {
     let certs = Certs::new();
-    let srv = start(&["-c", &certs.config("verify: true")]);
+    let srv = start(["-c", &certs.config("verify: true")]);
     let (_, info) = plain_info(&srv).await;
     assert_eq!(info["tls_required"], true);
     assert_eq!(info["tls_verify"], true);
@@ -273,7 +265,7 @@ async fn verify_and_map_takes_the_user_from_the_certificate() {
         &certs,
         "{user: \"CN=app,O=Acme\", permissions: {publish: \"ok.>\"}}",
     );
-    let srv = start(&["-c", &by_subject]);
+    let srv = start(["-c", &by_subject]);
     let (_, info) = plain_info(&srv).await;
     assert_eq!(info["tls_verify"], true);
     let a = connect(&srv, certs.with_client_cert()).await;
@@ -290,12 +282,12 @@ async fn verify_and_map_takes_the_user_from_the_certificate() {
     drop(srv);
     // By e-mail address.
     let by_email = mapped_config(&certs, "{user: \"app@acme.test\"}");
-    let srv = start(&["-c", &by_email]);
+    let srv = start(["-c", &by_email]);
     connect(&srv, certs.with_client_cert()).await;
     drop(srv);
     // A certificate naming no configured user is refused.
     let nobody = mapped_config(&certs, "{user: \"CN=someone,O=Else\"}");
-    let srv = start(&["-c", &nobody]);
+    let srv = start(["-c", &nobody]);
     let err = within("refused", certs.with_client_cert().connect(srv.url()))
         .await
         .expect_err("a certificate of no configured user was accepted");
@@ -308,7 +300,7 @@ async fn verify_and_map_takes_the_user_from_the_certificate() {
 #[tokio::test]
 async fn expired_client_certificate_is_refused() {
     let certs = Certs::new();
-    let srv = start(&["-c", &certs.config("verify: true")]);
+    let srv = start(["-c", &certs.config("verify: true")]);
     let expired = certs.trusting().add_client_certificate(
         certs.path("expired-client.pem"),
         certs.path("client-key.pem"),
@@ -324,7 +316,7 @@ async fn expired_client_certificate_is_refused() {
 #[tokio::test]
 async fn verify_without_client_certificate_is_refused() {
     let certs = Certs::new();
-    let srv = start(&["-c", &certs.config("verify: true")]);
+    let srv = start(["-c", &certs.config("verify: true")]);
     let res = within("connect", certs.trusting().connect(srv.url())).await;
     assert!(res.is_err(), "connected without a client certificate");
     log_shows(&srv, "TLS handshake error").await;
@@ -333,7 +325,7 @@ async fn verify_without_client_certificate_is_refused() {
 #[tokio::test]
 async fn untrusted_server_certificate_is_refused_by_the_client() {
     let certs = Certs::new();
-    let srv = start(&["-c", &certs.config("")]);
+    let srv = start(["-c", &certs.config("")]);
     let opts = ConnectOptions::new()
         .add_root_certificates(certs.path("other-ca.pem"))
         .require_tls(true)
@@ -351,13 +343,13 @@ async fn tls_from_flags() {
         certs.arg("server-key.pem"),
         certs.arg("ca.pem"),
     );
-    let srv = start(&["--tlscert", &cert, "--tlskey", &key]);
+    let srv = start(["--tlscert", &cert, "--tlskey", &key]);
     let (_, info) = plain_info(&srv).await;
     assert_eq!(info["tls_required"], true);
     let a = connect(&srv, certs.trusting()).await;
     a.flush().await.unwrap();
 
-    let srv = start(&[
+    let srv = start([
         "--tlsverify",
         "--tlscert",
         &cert,
@@ -395,7 +387,7 @@ async fn handshake_first() {
         return; // nats-server 2.9 has no handshake_first
     }
     let certs = Certs::new();
-    let srv = start(&["-c", &certs.config("handshake_first: true")]);
+    let srv = start(["-c", &certs.config("handshake_first: true")]);
     // Nothing comes in plain text: the server waits for a ClientHello.
     let mut tcp = TcpStream::connect(srv.addr()).await.unwrap();
     let mut buf = [0u8; 16];

@@ -189,6 +189,18 @@ impl JetStream {
             .map(|(name, _)| name.as_str())
     }
 
+    fn stream(&self, name: &str) -> Result<&Stream, ApiError> {
+        self.streams
+            .get(name)
+            .ok_or_else(ApiError::stream_not_found)
+    }
+
+    fn stream_mut(&mut self, name: &str) -> Result<&mut Stream, ApiError> {
+        self.streams
+            .get_mut(name)
+            .ok_or_else(ApiError::stream_not_found)
+    }
+
     /// Stores a message in stream `name`.
     pub fn publish(
         &mut self,
@@ -198,11 +210,7 @@ impl JetStream {
         data: &[u8],
         now: u64,
     ) -> Result<PubAck, ApiError> {
-        let stream = self
-            .streams
-            .get_mut(name)
-            .ok_or_else(ApiError::stream_not_found)?;
-        stream.publish(subject, headers, data, now)
+        self.stream_mut(name)?.publish(subject, headers, data, now)
     }
 
     /// Answers an API request on `subject` (`$JS.API....`); `None` for a subject that is
@@ -331,10 +339,7 @@ impl JetStream {
 
     fn info(&self, name: &str) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_info_response";
-        let stream = self
-            .streams
-            .get(name)
-            .ok_or((KIND, ApiError::stream_not_found()))?;
+        let stream = self.stream(name).map_err(|e| (KIND, e))?;
         let mut fields = serde_json::json!({ "total": 0, "offset": 0, "limit": 0 });
         let info = serde_json::to_value(info(stream)).expect("info serializes");
         if let (serde_json::Value::Object(f), serde_json::Value::Object(i)) = (&mut fields, info) {
@@ -354,10 +359,7 @@ impl JetStream {
     fn purge(&mut self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_purge_response";
         let req: PurgeRequest = body_or_default(body).map_err(|e| (KIND, e))?;
-        let stream = self
-            .streams
-            .get_mut(name)
-            .ok_or((KIND, ApiError::stream_not_found()))?;
+        let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
         let purged = stream.purge(req.filter.as_deref().map(str::as_bytes), req.seq, req.keep);
         Ok(answer(
             KIND,
@@ -368,10 +370,7 @@ impl JetStream {
     fn msg_get(&self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_msg_get_response";
         let req: MsgGetRequest = body_or_default(body).map_err(|e| (KIND, e))?;
-        let stream = self
-            .streams
-            .get(name)
-            .ok_or((KIND, ApiError::stream_not_found()))?;
+        let stream = self.stream(name).map_err(|e| (KIND, e))?;
         let found = match &req.last_by_subj {
             Some(subject) => stream.store().load_last(subject.as_bytes()),
             None => stream.store().load(req.seq),
@@ -386,10 +385,7 @@ impl JetStream {
     fn msg_delete(&mut self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_msg_delete_response";
         let req: MsgDeleteRequest = body_or_default(body).map_err(|e| (KIND, e))?;
-        let stream = self
-            .streams
-            .get_mut(name)
-            .ok_or((KIND, ApiError::stream_not_found()))?;
+        let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
         if !stream.remove(req.seq) {
             return Err((KIND, ApiError::no_message_found()));
         }

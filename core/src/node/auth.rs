@@ -41,14 +41,15 @@ pub struct PendingAuth {
     opts: ConnectOptions,
     identity: Identity,
     held: Vec<Bytes>,
+    held_len: usize,
 }
 
 impl PendingAuth {
     /// Holds bytes that arrived meanwhile; false if that would be too many.
     pub fn hold(&mut self, data: Bytes) -> bool {
-        let total: usize = self.held.iter().map(Bytes::len).sum();
+        self.held_len += data.len();
         self.held.push(data);
-        total + self.held.last().map_or(0, Bytes::len) <= HELD_MAX
+        self.held_len <= HELD_MAX
     }
 }
 
@@ -184,6 +185,7 @@ impl Node {
                     opts,
                     identity: then,
                     held: Vec::new(),
+                    held_len: 0,
                 });
                 self.outputs
                     .push_back(Output::VerifyBcrypt { conn, hash, secret });

@@ -182,8 +182,13 @@ async fn run(
     logger.info(&format!("  Name:     {}", node.info().server_name));
     logger.info(&format!("  ID:       {}", node.info().server_id));
     if opts.jetstream {
-        logger
-            .warn("JetStream is not built yet in this version of rnats-server; running without it");
+        logger.info("Starting JetStream");
+        logger.info("---------------- JETSTREAM ----------------");
+        logger.info(&format!(
+            "  Store Directory: \"{}\"",
+            jetstream_dir(&opts).display()
+        ));
+        logger.info("-------------------------------------------");
     }
     if let Some(pid_file) = &opts.pid_file {
         std::fs::write(pid_file, std::process::id().to_string())
@@ -399,4 +404,14 @@ fn reload(cli: &Cli, shared: &Arc<server::Shared>, logger: &Logger) {
         }
     }
     logger.info("Reloaded server configuration");
+}
+
+/// Where JetStream keeps its files: `jetstream` under the store directory (`-sd`), or
+/// under `nats` in the system's temporary directory, as the reference.
+fn jetstream_dir(opts: &rnats_core::options::Options) -> std::path::PathBuf {
+    let base = match &opts.store_dir {
+        Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
+        _ => std::env::temp_dir().join("nats"),
+    };
+    base.join("jetstream")
 }

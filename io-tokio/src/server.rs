@@ -75,8 +75,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(node: Node, logger: Arc<Logger>) -> Arc<Shared> {
+    pub fn new(mut node: Node, logger: Arc<Logger>) -> Arc<Shared> {
         let write_deadline = deadline_nanos(node.options().write_deadline);
+        let unix_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        node.set_wall_clock(unix_now);
         Arc::new(Shared {
             state: Mutex::new(State {
                 node,

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::api_error::ApiError;
 use super::config::StreamConfig;
+use super::consumer::Delivery;
 use super::store::{Store, StoreState, StoredMsg};
 use super::stream::{PubAck, Stream};
 use super::time::rfc3339;
+use crate::rng::Rng;
 use crate::subject::matches;
 
 /// Makes the store for a new stream, or refuses its storage.
@@ -25,10 +27,14 @@ const LIST_PAGE: usize = 256;
 const API_PREFIX: &str = "$JS.API.";
 
 pub struct JetStream {
-    streams: BTreeMap<String, Stream>,
+    pub(super) streams: BTreeMap<String, Stream>,
     new_store: NewStore,
-    api_total: u64,
-    api_errors: u64,
+    pub(super) api_total: u64,
+    pub(super) api_errors: u64,
+    /// For the names of ephemeral consumers.
+    pub(super) rng: Rng,
+    /// What to publish on JetStream's behalf: answers, acks, deliveries, status messages.
+    pub(super) outbox: Vec<Delivery>,
 }
 
 /// A stream's state as the API shows it.
@@ -75,10 +81,12 @@ struct InfoJson<'a> {
 }
 
 fn info(stream: &Stream) -> InfoJson<'_> {
+    let mut state = StateJson::from(stream.store().state());
+    state.consumer_count = stream.consumers.len() as u64;
     InfoJson {
         config: stream.config(),
         created: rfc3339(stream.created),
-        state: stream.store().state().into(),
+        state,
     }
 }
 
@@ -107,9 +115,22 @@ impl From<&StoredMsg> for MessageJson {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct MsgGetRequest {
-    seq: u64,
-    last_by_subj: Option<String>,
+pub(super) struct MsgGetRequest {
+    pub(super) seq: u64,
+    pub(super) last_by_subj: Option<String>,
+    pub(super) next_by_subj: Option<String>,
+}
+
+impl MsgGetRequest {
+    /// The message it asks for: by sequence, the last on a subject, or the first on a
+    /// subject at or after a sequence.
+    pub(super) fn find<'s>(&self, store: &'s dyn Store) -> Option<&'s StoredMsg> {
+        match (&self.last_by_subj, &self.next_by_subj) {
+            (Some(subject), _) => store.load_last(subject.as_bytes()),
+            (None, Some(subject)) => store.load_next(subject.as_bytes(), self.seq),
+            (None, None) => store.load(self.seq),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -128,12 +149,14 @@ struct PurgeRequest {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct PageRequest {
-    offset: usize,
+pub(super) struct PageRequest {
+    pub(super) offset: usize,
 }
 
 /// A JSON body, where an empty one means the defaults.
-fn body_or_default<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn body_or_default<T: for<'de> Deserialize<'de> + Default>(
+    body: &[u8],
+) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -141,7 +164,7 @@ fn body_or_default<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Resul
 }
 
 /// `{"type":..., <fields>}`: every answer starts with its type.
-fn answer(kind: &str, fields: serde_json::Value) -> String {
+pub(super) fn answer(kind: &str, fields: serde_json::Value) -> String {
     let mut out = format!("{{\"type\":\"io.nats.jetstream.api.v1.{kind}\"");
     if let serde_json::Value::Object(map) = fields {
         for (k, v) in map {
@@ -155,7 +178,7 @@ fn answer(kind: &str, fields: serde_json::Value) -> String {
     out
 }
 
-fn error_answer(kind: &str, e: &ApiError) -> String {
+pub(super) fn error_answer(kind: &str, e: &ApiError) -> String {
     if kind == "stream_info_response" {
         // The reference adds its (empty) paging fields to this one.
         return answer(
@@ -167,12 +190,15 @@ fn error_answer(kind: &str, e: &ApiError) -> String {
 }
 
 impl JetStream {
-    pub fn new(new_store: NewStore) -> JetStream {
+    /// JetStream for one account; `seed` drives the names it makes up.
+    pub fn new(new_store: NewStore, seed: u64) -> JetStream {
         JetStream {
             streams: BTreeMap::new(),
             new_store,
             api_total: 0,
             api_errors: 0,
+            rng: Rng::new(seed),
+            outbox: Vec::new(),
         }
     }
 
@@ -189,13 +215,13 @@ impl JetStream {
             .map(|(name, _)| name.as_str())
     }
 
-    fn stream(&self, name: &str) -> Result<&Stream, ApiError> {
+    pub(super) fn stream(&self, name: &str) -> Result<&Stream, ApiError> {
         self.streams
             .get(name)
             .ok_or_else(ApiError::stream_not_found)
     }
 
-    fn stream_mut(&mut self, name: &str) -> Result<&mut Stream, ApiError> {
+    pub(super) fn stream_mut(&mut self, name: &str) -> Result<&mut Stream, ApiError> {
         self.streams
             .get_mut(name)
             .ok_or_else(ApiError::stream_not_found)
@@ -217,6 +243,14 @@ impl JetStream {
     /// no request this server knows.
     pub fn request(&mut self, subject: &str, body: &[u8], now: u64) -> Option<String> {
         let op = subject.strip_prefix(API_PREFIX)?;
+        if let Some(op) = op.strip_prefix("CONSUMER.") {
+            self.api_total += 1;
+            let answer = self.consumer_request(op, body, now);
+            if answer.is_none() {
+                self.api_total -= 1;
+            }
+            return answer;
+        }
         let (verb, name) = match op.rsplit_once('.') {
             Some((verb, name)) if verb.starts_with("STREAM.") => (verb, name),
             _ => (op, ""),
@@ -227,6 +261,7 @@ impl JetStream {
             "STREAM.NAMES" => self.names(body),
             "STREAM.LIST" => self.list(body),
             "STREAM.CREATE" => self.create(name, body, now),
+            "STREAM.UPDATE" => self.update(name, body),
             "STREAM.INFO" => self.info(name),
             "STREAM.DELETE" => self.delete(name),
             "STREAM.PURGE" => self.purge(name, body),
@@ -257,8 +292,11 @@ impl JetStream {
             serde_json::json!({
                 "memory": memory,
                 "storage": storage,
+                // Newer references report reservations, and clients require the fields.
+                "reserved_memory": 0,
+                "reserved_storage": 0,
                 "streams": self.streams.len(),
-                "consumers": 0,
+                "consumers": self.streams.values().map(|s| s.consumers.len()).sum::<usize>(),
                 "limits": {
                     "max_memory": -1, "max_storage": -1, "max_streams": -1,
                     "max_consumers": -1, "max_ack_pending": -1,
@@ -337,6 +375,27 @@ impl JetStream {
         Ok(answer(KIND, fields))
     }
 
+    fn update(&mut self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+        const KIND: &str = "stream_update_response";
+        let config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
+        let existing = self.stream(name).map_err(|e| (KIND, e))?;
+        existing
+            .config()
+            .check_update(&config)
+            .map_err(|e| (KIND, e))?;
+        let overlap = self
+            .streams
+            .iter()
+            .any(|(other, s)| other != name && s.config().overlaps(&config));
+        if overlap {
+            return Err((KIND, ApiError::subjects_overlap()));
+        }
+        let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
+        stream.set_config(config);
+        let fields = serde_json::to_value(info(stream)).expect("info serializes");
+        Ok(answer(KIND, fields))
+    }
+
     fn info(&self, name: &str) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_info_response";
         let stream = self.stream(name).map_err(|e| (KIND, e))?;
@@ -350,9 +409,13 @@ impl JetStream {
 
     fn delete(&mut self, name: &str) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_delete_response";
-        self.streams
+        let mut stream = self
+            .streams
             .remove(name)
             .ok_or((KIND, ApiError::stream_not_found()))?;
+        for consumer in stream.consumers.values_mut() {
+            consumer.close(&mut self.outbox);
+        }
         Ok(answer(KIND, serde_json::json!({ "success": true })))
     }
 
@@ -360,6 +423,9 @@ impl JetStream {
         const KIND: &str = "stream_purge_response";
         let req: PurgeRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
+        if stream.config().deny_purge || stream.config().sealed {
+            return Err((KIND, ApiError::purge_denied()));
+        }
         let purged = stream.purge(req.filter.as_deref().map(str::as_bytes), req.seq, req.keep);
         Ok(answer(
             KIND,
@@ -371,11 +437,9 @@ impl JetStream {
         const KIND: &str = "stream_msg_get_response";
         let req: MsgGetRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(name).map_err(|e| (KIND, e))?;
-        let found = match &req.last_by_subj {
-            Some(subject) => stream.store().load_last(subject.as_bytes()),
-            None => stream.store().load(req.seq),
-        };
-        let msg = found.ok_or((KIND, ApiError::no_message_found()))?;
+        let msg = req
+            .find(stream.store())
+            .ok_or((KIND, ApiError::no_message_found()))?;
         Ok(answer(
             KIND,
             serde_json::json!({ "message": MessageJson::from(msg) }),
@@ -386,6 +450,9 @@ impl JetStream {
         const KIND: &str = "stream_msg_delete_response";
         let req: MsgDeleteRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
+        if stream.config().deny_delete || stream.config().sealed {
+            return Err((KIND, ApiError::msg_delete_denied()));
+        }
         if !stream.remove(req.seq) {
             return Err((KIND, ApiError::no_message_found()));
         }

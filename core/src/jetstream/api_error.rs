@@ -49,6 +49,11 @@ impl ApiError {
         ApiError::new(400, 10065, "subjects overlap with an existing stream")
     }
 
+    /// An update the stream cannot take; `why` says what is wrong.
+    pub fn stream_update(why: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10052, why)
+    }
+
     pub fn replicas_not_supported() -> ApiError {
         ApiError::new(
             500,
@@ -89,5 +94,130 @@ impl ApiError {
 
     pub fn no_message_found() -> ApiError {
         ApiError::new(404, 10037, "no message found")
+    }
+}
+
+/// The consumer half of the API's errors.
+impl ApiError {
+    /// A consumer request naming another stream in its body than in its subject.
+    pub fn stream_mismatch() -> ApiError {
+        ApiError::stream_name_mismatch()
+    }
+
+    /// A consumer configuration the server cannot take; `why` says what is wrong.
+    pub fn consumer_create(why: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10012, why)
+    }
+
+    pub fn consumer_name_exists() -> ApiError {
+        ApiError::new(400, 10013, "consumer name already in use")
+    }
+
+    pub fn consumer_not_found() -> ApiError {
+        ApiError::new(404, 10014, "consumer not found")
+    }
+
+    pub fn consumer_durable_name_not_in_subject() -> ApiError {
+        ApiError::new(
+            400,
+            10016,
+            "consumer expected to be durable but no durable name set in subject",
+        )
+    }
+
+    pub fn consumer_durable_name_mismatch() -> ApiError {
+        ApiError::new(
+            400,
+            10017,
+            "consumer name in subject does not match durable name in request",
+        )
+    }
+
+    pub fn consumer_durable_name_not_set() -> ApiError {
+        ApiError::new(
+            400,
+            10018,
+            "consumer expected to be durable but a durable name was not set",
+        )
+    }
+
+    pub fn consumer_ephemeral_with_durable() -> ApiError {
+        ApiError::new(
+            400,
+            10020,
+            "consumer expected to be ephemeral but a durable name was set in request",
+        )
+    }
+
+    pub fn maximum_consumers() -> ApiError {
+        ApiError::new(400, 10026, "maximum consumers limit reached")
+    }
+
+    pub fn consumer_deliver_cycle() -> ApiError {
+        ApiError::new(400, 10081, "consumer deliver subject forms a cycle")
+    }
+
+    pub fn consumer_filter_not_subset() -> ApiError {
+        ApiError::new(
+            400,
+            10093,
+            "consumer filter subject is not a valid subset of the interest subjects",
+        )
+    }
+
+    pub fn workqueue_needs_explicit_ack() -> ApiError {
+        ApiError::new(400, 10098, "workqueue stream requires explicit ack")
+    }
+
+    pub fn workqueue_multiple_unfiltered() -> ApiError {
+        ApiError::new(
+            400,
+            10099,
+            "multiple non-filtered consumers not allowed on workqueue stream",
+        )
+    }
+
+    pub fn workqueue_not_unique() -> ApiError {
+        ApiError::new(
+            400,
+            10100,
+            "filtered consumer not unique on workqueue stream",
+        )
+    }
+
+    pub fn consumer_bad_durable_name() -> ApiError {
+        ApiError::new(400, 10103, "durable name can not contain '.', '*', '>'")
+    }
+
+    pub fn consumer_exists() -> ApiError {
+        ApiError::new(400, 10105, "consumer already exists")
+    }
+
+    pub fn consumer_filter_mismatch() -> ApiError {
+        ApiError::new(
+            400,
+            10131,
+            "Consumer create request did not match filtered subject from create subject",
+        )
+    }
+
+    pub fn consumer_name_mismatch() -> ApiError {
+        ApiError::new(
+            400,
+            10132,
+            "Consumer Durable and Name have to be equal if both are provided",
+        )
+    }
+
+    pub fn msg_delete_denied() -> ApiError {
+        ApiError::new(500, 10057, "message delete not permitted")
+    }
+
+    pub fn purge_denied() -> ApiError {
+        ApiError::new(400, 10110, "stream purge not permitted")
+    }
+
+    pub fn bad_request() -> ApiError {
+        ApiError::new(400, 10003, "bad request")
     }
 }

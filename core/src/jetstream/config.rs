@@ -189,6 +189,28 @@ impl StreamConfig {
         }
     }
 
+    /// Whether a stream with this configuration may be updated to `new`: what decides
+    /// where and how messages are kept cannot change.
+    pub fn check_update(&self, new: &StreamConfig) -> Result<(), ApiError> {
+        let refuse = |why: &str| Err(ApiError::stream_update(why));
+        if new.storage != self.storage {
+            return refuse("stream configuration update can not change storage type");
+        }
+        if new.retention != self.retention {
+            return refuse("stream configuration update can not change retention policy");
+        }
+        if self.sealed && !new.sealed {
+            return refuse("stream configuration update can not unseal a sealed stream");
+        }
+        if self.deny_delete && !new.deny_delete {
+            return refuse("stream configuration update can not cancel deny message deletes");
+        }
+        if self.deny_purge && !new.deny_purge {
+            return refuse("stream configuration update can not cancel deny purge");
+        }
+        Ok(())
+    }
+
     /// Whether any subject of this stream overlaps one of `other`'s.
     pub fn overlaps(&self, other: &StreamConfig) -> bool {
         self.subjects.iter().any(|a| {

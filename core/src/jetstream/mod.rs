@@ -11,6 +11,9 @@
 pub mod api;
 pub mod api_error;
 pub mod config;
+pub mod consumer;
+mod consumer_api;
+mod flow;
 pub mod headers;
 pub mod memstore;
 pub mod store;

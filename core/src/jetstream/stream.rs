@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::api_error::ApiError;
 use super::config::StreamConfig;
+use super::consumer::Consumer;
 use super::headers::{
     header, EXPECTED_LAST_MSG_ID, EXPECTED_LAST_SEQ, EXPECTED_LAST_SUBJECT_SEQ, EXPECTED_STREAM,
     MSG_ID, ROLLUP,
@@ -60,6 +61,8 @@ pub struct Stream {
     last_msg_id: String,
     /// When the stream was created, nanoseconds since the Unix epoch.
     pub created: u64,
+    /// Its consumers, by name.
+    pub consumers: BTreeMap<String, Consumer>,
 }
 
 impl Stream {
@@ -72,6 +75,7 @@ impl Stream {
             dedupe: Dedupe::default(),
             last_msg_id: String::new(),
             created,
+            consumers: BTreeMap::new(),
         }
     }
 
@@ -79,18 +83,50 @@ impl Stream {
         &self.config
     }
 
+    /// Takes an updated configuration (already checked), applying its limits at once.
+    pub fn set_config(&mut self, config: StreamConfig) {
+        self.store.set_limits(config.limits());
+        self.config = config;
+        self.removed();
+    }
+
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
 
+    /// The store and the consumers, apart, so consumers can read while being changed.
+    pub fn parts(&mut self) -> (&dyn Store, &mut BTreeMap<String, Consumer>) {
+        (self.store.as_ref(), &mut self.consumers)
+    }
+
     /// Purges as [`Store::purge`] says; how many messages went.
     pub fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
-        self.store.purge(filter, upto, keep)
+        let purged = self.store.purge(filter, upto, keep);
+        self.removed();
+        purged
     }
 
     /// Deletes one message; whether it was there.
     pub fn remove(&mut self, seq: u64) -> bool {
-        self.store.remove(seq)
+        let removed = self.store.remove(seq);
+        self.removed();
+        removed
+    }
+
+    /// Removes the messages past `max_age` at `now`; how many.
+    pub fn expire(&mut self, now: u64) -> u64 {
+        let n = self.store.expire(now);
+        if n > 0 {
+            self.removed();
+        }
+        n
+    }
+
+    /// Messages left the store: consumers recount what they have left to deliver.
+    fn removed(&mut self) {
+        for c in self.consumers.values_mut() {
+            c.on_removed();
+        }
     }
 
     /// Stores a message published to `subject` (one of the stream's) at `now`.
@@ -156,6 +192,7 @@ impl Stream {
         if max_size >= 0 && (headers.len() + data.len()) as i64 > max_size {
             return Err(ApiError::message_too_large());
         }
+        let held = self.store.state().msgs;
         let seq = self
             .store
             .store(subject, headers, data, now)
@@ -168,6 +205,12 @@ impl Stream {
                 self.store.purge(None, Some(seq), None);
             }
             None => {}
+        }
+        for c in self.consumers.values_mut() {
+            c.on_stored(seq, subject);
+        }
+        if self.store.state().msgs != held + 1 {
+            self.removed();
         }
         self.last_msg_id = msg_id.clone().unwrap_or_default();
         if let Some(id) = msg_id {

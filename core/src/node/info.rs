@@ -27,6 +27,9 @@ pub struct ServerInfo {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_verify: bool,
     pub max_payload: u64,
+    /// JetStream is enabled (after `max_payload`, as the reference orders it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub jetstream: bool,
 }
 
 /// One client's `INFO`: the server part plus what is particular to the connection.
@@ -93,6 +96,7 @@ mod tests {
             tls_required: false,
             tls_verify: false,
             max_payload: 1048576,
+            jetstream: false,
         };
         let line = String::from_utf8(info.line_for(7, "127.0.0.1", None)).unwrap();
         assert!(line.starts_with("INFO {\"server_id\":\"NABC\",\"server_name\":\"n\""));
@@ -118,6 +122,7 @@ mod tests {
             tls_required: true,
             tls_verify: true,
             max_payload: 1048576,
+            jetstream: false,
         };
         let line = String::from_utf8(info.line_for(7, "127.0.0.1", None)).unwrap();
         assert!(line.contains(

@@ -12,6 +12,7 @@ mod client;
 mod close;
 mod connect;
 mod info;
+mod jetstream;
 mod lame_duck;
 mod monitor;
 mod reload;
@@ -113,6 +114,8 @@ pub struct Node {
     closed: monitor::ClosedRing,
     /// Lame duck mode, once entered.
     lame_duck: Option<lame_duck::LameDuck>,
+    /// JetStream, when enabled.
+    js: Option<jetstream::JsNode>,
 }
 
 impl Node {
@@ -142,11 +145,13 @@ impl Node {
             tls_required: opts.tls.is_some(),
             tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
             max_payload: opts.max_payload,
+            jetstream: opts.jetstream,
         };
         let accounts = account::accounts_for(&opts);
         let user_perms = auth::user_permissions(&opts.auth);
         let opts_closed = opts.max_closed_clients;
-        Node {
+        let jetstream = opts.jetstream;
+        let mut node = Node {
             opts,
             info,
             rng,
@@ -161,7 +166,12 @@ impl Node {
             stats: NodeStats::default(),
             closed: monitor::ClosedRing::new(opts_closed),
             lame_duck: None,
+            js: None,
+        };
+        if jetstream {
+            node.enable_jetstream();
         }
+        node
     }
 
     /// The server-wide part of `INFO`.
@@ -362,6 +372,7 @@ impl Node {
             self.reschedule(conn);
         }
         self.lame_duck_tick(now);
+        self.jetstream_tick();
     }
 
     /// The next thing for the shell to do, if any.
@@ -372,10 +383,10 @@ impl Node {
     /// When the node next needs [`Node::tick`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let clients = self.timers.first().map(|&(at, _)| at);
-        match (clients, self.lame_duck_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [clients, self.lame_duck_timeout(), self.jetstream_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Carries out one op; `chunk` is what the op's borrowed bytes were parsed from.
@@ -513,6 +524,9 @@ impl Node {
                 self.send_no_responders(conn, reply);
             }
         }
+        if self.jetstream_pending() {
+            self.run_jetstream();
+        }
     }
 
     /// Delivers one message to every plain subscription and one member of every queue group
@@ -565,6 +579,9 @@ impl Node {
         header_len: Option<usize>,
         message: Body<'_>,
     ) -> bool {
+        if sub.conn == jetstream::INTERNAL {
+            return self.deliver_internal(sub.slot, subject, reply, header_len, message);
+        }
         let max_pending = self.opts.max_pending as usize;
         let Some(client) = self.clients.get_mut(&sub.conn) else {
             return false;
@@ -681,6 +698,7 @@ impl Node {
             return self.send_err(conn, "Invalid Subject");
         }
         self.send_ok(conn);
+        self.jetstream_interest_changed();
     }
 
     fn process_unsub(&mut self, conn: ConnId, sid: &[u8], max: Option<u64>) {
@@ -704,6 +722,7 @@ impl Node {
                 sub.queue.as_deref(),
                 SubRef { conn, slot },
             );
+            self.jetstream_interest_changed();
         }
     }
 
@@ -761,6 +780,7 @@ impl Node {
         for (slot, sub) in client.drain_subs() {
             sublist.remove(&sub.subject, sub.queue.as_deref(), SubRef { conn, slot });
         }
+        self.jetstream_interest_changed();
         let mut last = Vec::new();
         let slow = matches!(
             reason,

@@ -108,6 +108,11 @@ impl<'a> Body<'a> {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+
+    /// The body's bytes.
+    pub fn as_slice(&self) -> &'a [u8] {
+        self.bytes
+    }
 }
 
 impl OutBuf {

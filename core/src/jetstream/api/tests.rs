@@ -5,9 +5,12 @@ use super::*;
 use crate::jetstream::memstore::MemStore;
 
 fn jetstream() -> JetStream {
-    JetStream::new(Box::new(|config: &StreamConfig| {
-        Ok(Box::new(MemStore::new(config.limits())) as Box<dyn Store + Send>)
-    }))
+    JetStream::new(
+        Box::new(|config: &StreamConfig| {
+            Ok(Box::new(MemStore::new(config.limits())) as Box<dyn Store + Send>)
+        }),
+        1,
+    )
 }
 
 const CONFIG_A: &str = r#"{"name":"A","subjects":["a.>"],"retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,"discard":"old","storage":"memory","num_replicas":1,"duplicate_window":120000000000,"allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,"deny_purge":false,"allow_rollup_hdrs":false}"#;
@@ -103,7 +106,7 @@ fn a_stream_from_create_to_delete() {
     // request or two; they are statistics, not protocol).
     assert_eq!(
         req(&mut js, "$JS.API.INFO", "", 0),
-        r#"{"type":"io.nats.jetstream.api.v1.account_info_response","memory":0,"storage":0,"streams":0,"consumers":0,"limits":{"max_memory":-1,"max_storage":-1,"max_streams":-1,"max_consumers":-1,"max_ack_pending":-1,"memory_max_stream_bytes":-1,"storage_max_stream_bytes":-1,"max_bytes_required":false},"api":{"total":15,"errors":3}}"#
+        r#"{"type":"io.nats.jetstream.api.v1.account_info_response","memory":0,"storage":0,"reserved_memory":0,"reserved_storage":0,"streams":0,"consumers":0,"limits":{"max_memory":-1,"max_storage":-1,"max_streams":-1,"max_consumers":-1,"max_ack_pending":-1,"memory_max_stream_bytes":-1,"storage_max_stream_bytes":-1,"max_bytes_required":false},"api":{"total":15,"errors":3}}"#
     );
 }
 
@@ -133,14 +136,17 @@ fn create_conflicts_and_refused_storage() {
         .unwrap(),
         r#"{"type":"io.nats.jetstream.api.v1.stream_create_response","error":{"code":400,"err_code":10058,"description":"stream name already in use with a different configuration"}}"#
     );
-    let mut memory_only = JetStream::new(Box::new(|config: &StreamConfig| match config.storage {
-        crate::jetstream::config::Storage::Memory => {
-            Ok(Box::new(MemStore::new(config.limits())) as Box<dyn Store + Send>)
-        }
-        crate::jetstream::config::Storage::File => Err(ApiError::invalid_stream_config(
-            "file storage is not available",
-        )),
-    }));
+    let mut memory_only = JetStream::new(
+        Box::new(|config: &StreamConfig| match config.storage {
+            crate::jetstream::config::Storage::Memory => {
+                Ok(Box::new(MemStore::new(config.limits())) as Box<dyn Store + Send>)
+            }
+            crate::jetstream::config::Storage::File => Err(ApiError::invalid_stream_config(
+                "file storage is not available",
+            )),
+        }),
+        1,
+    );
     let refused = memory_only
         .request("$JS.API.STREAM.CREATE.F", br#"{"name":"F"}"#, 1)
         .unwrap();
@@ -148,8 +154,9 @@ fn create_conflicts_and_refused_storage() {
         refused.contains("file storage is not available"),
         "{refused}"
     );
-    assert_eq!(
-        memory_only.request("$JS.API.CONSUMER.NAMES.X", b"", 1),
-        None
-    );
+    let names = memory_only
+        .request("$JS.API.CONSUMER.NAMES.X", b"", 1)
+        .unwrap();
+    assert!(names.contains(r#""err_code":10059"#), "{names}");
+    assert_eq!(memory_only.request("$JS.API.NO.SUCH.THING", b"", 1), None);
 }

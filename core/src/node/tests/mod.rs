@@ -7,6 +7,7 @@ use super::*;
 use crate::auth::AuthConfig;
 
 mod auth;
+mod jetstream;
 mod lame_duck;
 mod monitor;
 mod reload;
@@ -63,8 +64,19 @@ impl Harness {
         self.pump();
     }
 
-    /// Carries out outputs like a shell whose writes always succeed at once.
+    /// Carries out outputs like a shell whose writes always succeed at once, and ticks
+    /// when the node asks for it by now.
     fn pump(&mut self) {
+        loop {
+            self.drain_outputs();
+            if self.node.poll_timeout().is_none_or(|at| at > self.now) {
+                return;
+            }
+            self.node.tick(self.now);
+        }
+    }
+
+    fn drain_outputs(&mut self) {
         while let Some(out) = self.node.poll_output() {
             match out {
                 Output::Transmit(id) => {

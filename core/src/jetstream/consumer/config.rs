@@ -1,0 +1,403 @@
+//! A consumer's configuration as `$JS.API.CONSUMER.CREATE` takes it and `INFO` shows it: the
+//! reference's JSON field names, order, omissions and defaults, and its checks with their
+//! errors.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::super::api_error::ApiError;
+use super::super::config::{Retention, StreamConfig};
+use crate::subject::{is_valid_subject, matches, overlaps};
+
+/// How long an unacknowledged message waits before redelivery unless configured.
+pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
+/// Unacknowledged messages a consumer may have out unless configured.
+pub const DEFAULT_MAX_ACK_PENDING: i64 = 1000;
+/// Pull requests a consumer keeps waiting unless configured.
+pub const DEFAULT_MAX_WAITING: i64 = 512;
+/// How long an ephemeral consumer lives without interest unless configured.
+pub const DEFAULT_INACTIVE_THRESHOLD: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliverPolicy {
+    #[default]
+    All,
+    Last,
+    New,
+    ByStartSequence,
+    ByStartTime,
+    LastPerSubject,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckPolicy {
+    None,
+    All,
+    #[default]
+    Explicit,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayPolicy {
+    #[default]
+    Instant,
+    Original,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+fn is_false(v: &bool) -> bool {
+    !v
+}
+
+/// A consumer's configuration; durations are nanoseconds, as on the wire.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsumerConfig {
+    #[serde(rename = "durable_name", skip_serializing_if = "String::is_empty")]
+    pub durable: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub deliver_policy: DeliverPolicy,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub opt_start_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opt_start_time: Option<String>,
+    pub ack_policy: AckPolicy,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ack_wait: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_deliver: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backoff: Vec<i64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    pub replay_policy: ReplayPolicy,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub rate_limit_bps: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub sample_freq: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_waiting: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_ack_pending: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub idle_heartbeat: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub flow_control: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub headers_only: bool,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_batch: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_expires: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_bytes: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub deliver_subject: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub deliver_group: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub inactive_threshold: i64,
+    pub num_replicas: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub mem_storage: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filter_subjects: Vec<String>,
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+/// A create request's body.
+#[derive(Deserialize)]
+struct CreateRequest {
+    stream_name: String,
+    config: ConsumerConfig,
+}
+
+/// Which create request it was, by its subject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateKind<'a> {
+    /// `$JS.API.CONSUMER.CREATE.<stream>`: an ephemeral consumer (no durable name allowed).
+    Ephemeral,
+    /// `$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<durable>`.
+    Durable(&'a str),
+    /// `$JS.API.CONSUMER.CREATE.<stream>.<name>[.<filter>]`: the newer form.
+    Named(&'a str, Option<&'a str>),
+}
+
+/// Whether `name` may name a consumer (it becomes a subject token and a directory).
+pub fn is_valid_consumer_name(name: &str) -> bool {
+    super::super::config::is_valid_stream_name(name)
+}
+
+impl ConsumerConfig {
+    /// Parses a create request for `stream` made on a subject of `kind`.
+    pub fn parse_create(
+        body: &[u8],
+        stream: &str,
+        kind: CreateKind<'_>,
+    ) -> Result<ConsumerConfig, ApiError> {
+        let req: CreateRequest =
+            serde_json::from_slice(body).map_err(|_| ApiError::invalid_json())?;
+        if req.stream_name != stream {
+            return Err(ApiError::stream_mismatch());
+        }
+        let mut config = req.config;
+        match kind {
+            CreateKind::Ephemeral => {
+                if !config.durable.is_empty() {
+                    return Err(ApiError::consumer_ephemeral_with_durable());
+                }
+            }
+            CreateKind::Durable(name) => {
+                if config.durable.is_empty() {
+                    return Err(ApiError::consumer_durable_name_not_set());
+                }
+                if config.durable != name {
+                    return Err(ApiError::consumer_durable_name_mismatch());
+                }
+            }
+            CreateKind::Named(name, filter) => {
+                if !config.name.is_empty() && config.name != name
+                    || !config.durable.is_empty() && config.durable != name
+                {
+                    return Err(ApiError::consumer_name_mismatch());
+                }
+                if config.name.is_empty() {
+                    config.name = name.to_string();
+                }
+                if let Some(filter) = filter {
+                    if config.filter_subject != filter {
+                        return Err(ApiError::consumer_filter_mismatch());
+                    }
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// The consumer's name: the durable name, else the name asked for; empty when the
+    /// server is to choose one.
+    pub fn chosen_name(&self) -> &str {
+        if self.durable.is_empty() {
+            &self.name
+        } else {
+            &self.durable
+        }
+    }
+
+    pub fn is_durable(&self) -> bool {
+        !self.durable.is_empty()
+    }
+
+    pub fn is_push(&self) -> bool {
+        !self.deliver_subject.is_empty()
+    }
+
+    /// The subjects it reads, `>` for all; several with `filter_subjects`.
+    pub fn filters(&self) -> Vec<&str> {
+        if !self.filter_subjects.is_empty() {
+            self.filter_subjects.iter().map(String::as_str).collect()
+        } else if !self.filter_subject.is_empty() {
+            vec![self.filter_subject.as_str()]
+        } else {
+            vec![">"]
+        }
+    }
+
+    /// Whether a message on `subject` is one this consumer reads.
+    pub fn wants(&self, subject: &[u8]) -> bool {
+        if !self.filter_subjects.is_empty() {
+            return self
+                .filter_subjects
+                .iter()
+                .any(|f| matches(f.as_bytes(), subject));
+        }
+        self.filter_subject.is_empty() || matches(self.filter_subject.as_bytes(), subject)
+    }
+
+    /// Checks the configuration against its stream as the reference does and fills in
+    /// what it defaults.
+    pub fn check_and_default(&mut self, stream: &StreamConfig) -> Result<(), ApiError> {
+        let invalid = |why: &str| ApiError::consumer_create(why);
+        if !self.durable.is_empty() && !is_valid_consumer_name(&self.durable) {
+            return Err(ApiError::consumer_bad_durable_name());
+        }
+        if !self.name.is_empty() && !is_valid_consumer_name(&self.name) {
+            return Err(invalid("consumer name can not contain path separators"));
+        }
+        if !self.durable.is_empty() && !self.name.is_empty() && self.name != self.durable {
+            return Err(ApiError::consumer_name_mismatch());
+        }
+        if self.is_push() {
+            if !is_valid_subject(self.deliver_subject.as_bytes())
+                || self.deliver_subject.contains(['*', '>'])
+            {
+                return Err(invalid("consumer deliver subject has wildcards"));
+            }
+            if stream
+                .subjects
+                .iter()
+                .any(|s| matches(s.as_bytes(), self.deliver_subject.as_bytes()))
+            {
+                return Err(ApiError::consumer_deliver_cycle());
+            }
+            if self.max_waiting != 0 {
+                return Err(invalid("consumer in push mode can not set max waiting"));
+            }
+            if self.max_batch != 0 || self.max_expires != 0 || self.max_bytes != 0 {
+                return Err(invalid("consumer in push mode can not set pull options"));
+            }
+        } else {
+            if self.flow_control || self.idle_heartbeat != 0 {
+                let what = if self.flow_control {
+                    "flow control"
+                } else {
+                    "idle heartbeat"
+                };
+                return Err(invalid(&format!(
+                    "consumer with {what} requires a push based consumer"
+                )));
+            }
+            if !self.deliver_group.is_empty() {
+                return Err(invalid("consumer is pull mode but deliver group set"));
+            }
+        }
+        if self.flow_control && self.idle_heartbeat == 0 {
+            return Err(invalid("consumer with flow control also needs heartbeats"));
+        }
+        for filter in self.filters() {
+            if !is_valid_subject(filter.as_bytes()) {
+                return Err(invalid("consumer filter subject is not a valid subject"));
+            }
+            if filter != ">"
+                && !stream
+                    .subjects
+                    .iter()
+                    .any(|s| overlaps(s.as_bytes(), filter.as_bytes()))
+            {
+                return Err(ApiError::consumer_filter_not_subset());
+            }
+        }
+        match self.deliver_policy {
+            DeliverPolicy::ByStartSequence if self.opt_start_seq == 0 => {
+                return Err(invalid(
+                    "consumer delivery policy is deliver by start sequence, but optional start sequence is not set",
+                ))
+            }
+            DeliverPolicy::ByStartTime if self.opt_start_time.is_none() => {
+                return Err(invalid(
+                    "consumer delivery policy is deliver by start time, but optional start time is not set",
+                ))
+            }
+            DeliverPolicy::ByStartSequence | DeliverPolicy::ByStartTime => {}
+            _ if self.opt_start_seq != 0 => {
+                return Err(invalid(
+                    "consumer delivery policy is deliver all, but optional start sequence is also set",
+                ))
+            }
+            _ if self.opt_start_time.is_some() => {
+                return Err(invalid(
+                    "consumer delivery policy is deliver all, but optional start time is also set",
+                ))
+            }
+            _ => {}
+        }
+        if self.opt_start_time.is_some() && self.start_time().is_none() {
+            return Err(ApiError::invalid_json());
+        }
+        if stream.retention == Retention::WorkQueue && self.ack_policy != AckPolicy::Explicit {
+            return Err(ApiError::workqueue_needs_explicit_ack());
+        }
+        if self.ack_policy == AckPolicy::None && !self.backoff.is_empty() {
+            return Err(invalid("consumer with backoff requires ack policy"));
+        }
+        if !self.backoff.is_empty()
+            && self.max_deliver > 0
+            && self.max_deliver as usize <= self.backoff.len()
+        {
+            return Err(invalid(
+                "max deliver is required to be > length of backoff values",
+            ));
+        }
+        if self.ack_wait < 0 || self.idle_heartbeat < 0 || self.inactive_threshold < 0 {
+            return Err(invalid("consumer durations can not be negative"));
+        }
+        if self.max_ack_pending < -1 || self.max_waiting < 0 || self.max_deliver < -1 {
+            return Err(invalid("consumer limits can not be negative"));
+        }
+        // Defaults, as the reference fills them in.
+        if self.max_deliver == 0 {
+            self.max_deliver = -1;
+        }
+        if self.ack_policy != AckPolicy::None {
+            if let Some(&first) = self.backoff.first() {
+                self.ack_wait = first;
+            }
+            if self.ack_wait == 0 {
+                self.ack_wait = DEFAULT_ACK_WAIT.as_nanos() as i64;
+            }
+            if self.max_ack_pending == 0 {
+                self.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
+            }
+        }
+        if !self.is_push() && self.max_waiting == 0 {
+            self.max_waiting = DEFAULT_MAX_WAITING;
+        }
+        if !self.is_durable() && self.inactive_threshold == 0 {
+            self.inactive_threshold = DEFAULT_INACTIVE_THRESHOLD.as_nanos() as i64;
+        }
+        Ok(())
+    }
+
+    /// `opt_start_time` in nanoseconds since the Unix epoch.
+    pub fn start_time(&self) -> Option<u64> {
+        super::super::time::parse_rfc3339(self.opt_start_time.as_deref()?)
+    }
+
+    /// How long the `delivery`th delivery (1 for the first) waits for its ack.
+    pub fn ack_wait_for(&self, delivery: u64) -> Duration {
+        let nanos = match self.backoff.len() {
+            0 => self.ack_wait,
+            n => self.backoff[(delivery.saturating_sub(1) as usize).min(n - 1)],
+        };
+        Duration::from_nanos(nanos.max(0) as u64)
+    }
+
+    /// Whether an update from `self` to `new` changes only what may change on a live
+    /// consumer (as the reference allows: description, ack wait, max deliver, backoff,
+    /// limits, heartbeats, headers only, metadata, sample frequency).
+    pub fn may_update_to(&self, new: &ConsumerConfig) -> bool {
+        let frozen = |c: &ConsumerConfig| {
+            (
+                c.deliver_policy,
+                c.opt_start_seq,
+                c.opt_start_time.clone(),
+                c.ack_policy,
+                c.replay_policy,
+                c.filter_subject.clone(),
+                c.filter_subjects.clone(),
+                c.deliver_subject.is_empty(),
+                c.deliver_group.clone(),
+            )
+        };
+        frozen(self) == frozen(new)
+    }
+}
+
+#[cfg(test)]
+mod tests;

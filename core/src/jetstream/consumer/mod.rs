@@ -1,0 +1,702 @@
+//! One consumer of a stream: which messages it has delivered, which wait for an ack and
+//! until when, which are due again, and the pull requests waiting for messages. It reads
+//! the stream's store and says what to send; the node routes what it says.
+//!
+//! Time is wall-clock nanoseconds handed in by the caller, as everywhere in JetStream.
+
+pub mod ack;
+pub mod config;
+pub mod pull;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::store::{Store, StoredMsg};
+use super::time::rfc3339;
+use ack::{ack_subject, AckKind, AckMeta};
+use config::{AckPolicy, ConsumerConfig, DeliverPolicy};
+use pull::{request_timeout, status, PullRequest};
+
+/// Something for the node to publish on the consumer's behalf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The subject it is routed by: the pull request's reply or the deliver subject.
+    pub to: Bytes,
+    /// The subject the receiver sees: the stored message's, or `to` for status messages.
+    pub subject: Bytes,
+    /// The ack subject for a message, or none.
+    pub reply: Option<Bytes>,
+    /// The header block, empty for none.
+    pub headers: Bytes,
+    pub data: Bytes,
+}
+
+/// A message waiting for its ack.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    consumer_seq: u64,
+    /// When it is due again if not acked (`None` while queued for redelivery).
+    deadline: Option<u64>,
+}
+
+/// Sequence pairs as `INFO` shows them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SeqPair {
+    pub consumer_seq: u64,
+    pub stream_seq: u64,
+}
+
+pub struct Consumer {
+    pub name: String,
+    stream: String,
+    config: ConsumerConfig,
+    pub created: u64,
+    /// The next stream sequence to look at for a first delivery.
+    next_seq: u64,
+    /// Messages to deliver first, for `last_per_subject` (their sequences).
+    initial: BTreeSet<u64>,
+    /// The consumer sequence of the last delivery (first deliveries and redeliveries).
+    delivered_cseq: u64,
+    /// The highest stream sequence delivered.
+    delivered_sseq: u64,
+    /// Below (and at) this everything is acknowledged, while something is pending.
+    ack_floor: SeqPair,
+    last_delivery: Option<u64>,
+    pending: BTreeMap<u64, Pending>,
+    /// Deadlines of pending messages, soonest first: (deadline, stream sequence).
+    deadlines: BTreeSet<(u64, u64)>,
+    /// Messages due for redelivery, by stream sequence.
+    redeliver: BTreeSet<u64>,
+    /// Delivery counts of messages delivered more than once.
+    redelivered: BTreeMap<u64, u64>,
+    waiting: VecDeque<PullRequest>,
+    /// Whether anyone listens on the push consumer's deliver subject.
+    push_active: bool,
+    /// When the push consumer's next idle heartbeat is due.
+    next_heartbeat: Option<u64>,
+    /// Since when the consumer has had no interest (no listener, no pull request).
+    idle_since: Option<u64>,
+    /// Matching messages at or after `next_seq`, when known (stores change under it).
+    num_pending: Option<u64>,
+}
+
+impl Consumer {
+    /// A consumer of `store`'s stream, starting where its deliver policy says.
+    pub fn new(
+        stream: &str,
+        name: String,
+        config: ConsumerConfig,
+        store: &dyn Store,
+        now: u64,
+    ) -> Consumer {
+        let mut c = Consumer {
+            name,
+            stream: stream.to_string(),
+            config,
+            created: now,
+            next_seq: 1,
+            initial: BTreeSet::new(),
+            delivered_cseq: 0,
+            delivered_sseq: 0,
+            ack_floor: SeqPair::default(),
+            last_delivery: None,
+            pending: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            redeliver: BTreeSet::new(),
+            redelivered: BTreeMap::new(),
+            waiting: VecDeque::new(),
+            push_active: false,
+            next_heartbeat: None,
+            idle_since: Some(now),
+            num_pending: None,
+        };
+        c.position(store);
+        c
+    }
+
+    /// Sets where delivery starts, from the deliver policy and the store's contents.
+    fn position(&mut self, store: &dyn Store) {
+        let state = store.state();
+        let first = state.first_seq.max(1);
+        let after_last = state.last_seq + 1;
+        self.next_seq = match self.config.deliver_policy {
+            DeliverPolicy::All => first,
+            DeliverPolicy::New => after_last,
+            DeliverPolicy::Last => self
+                .filters()
+                .iter()
+                .filter_map(|f| store.load_last(f.as_bytes()).map(|m| m.seq))
+                .max()
+                .unwrap_or(after_last),
+            DeliverPolicy::ByStartSequence => self.config.opt_start_seq.max(1),
+            DeliverPolicy::ByStartTime => {
+                let start = self.config.start_time().unwrap_or(0);
+                let mut seq = first;
+                while let Some(m) = store.load_next(b">", seq) {
+                    if m.time >= start {
+                        break;
+                    }
+                    seq = m.seq + 1;
+                }
+                seq
+            }
+            DeliverPolicy::LastPerSubject => {
+                for filter in self.filters() {
+                    for (subject, _) in store.subjects(filter.as_bytes()) {
+                        if let Some(m) = store.load_last(&subject) {
+                            self.initial.insert(m.seq);
+                        }
+                    }
+                }
+                after_last
+            }
+        };
+        let start = self.initial.first().copied().unwrap_or(self.next_seq);
+        self.delivered_sseq = start.saturating_sub(1);
+        self.ack_floor.stream_seq = self.delivered_sseq;
+    }
+
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.config
+    }
+
+    fn filters(&self) -> Vec<String> {
+        self.config
+            .filters()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    /// Replaces the configuration with an allowed update.
+    pub fn update(&mut self, config: ConsumerConfig) {
+        self.config = config;
+    }
+
+    /// A message was stored in the stream.
+    pub fn on_stored(&mut self, seq: u64, subject: &[u8]) {
+        if let Some(n) = self.num_pending.as_mut() {
+            if seq >= self.next_seq && self.config.wants(subject) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// Messages may have left the stream (limits, purge, delete): recount when needed.
+    pub fn on_removed(&mut self) {
+        self.num_pending = None;
+    }
+
+    /// Messages not yet delivered that the consumer will deliver.
+    pub fn num_pending(&mut self, store: &dyn Store) -> u64 {
+        if let Some(n) = self.num_pending {
+            return n + self.initial.len() as u64;
+        }
+        let mut n = 0;
+        let mut seq = self.next_seq;
+        while let Some(m) = self.next_matching(store, seq) {
+            n += 1;
+            seq = m.seq + 1;
+        }
+        self.num_pending = Some(n);
+        n + self.initial.len() as u64
+    }
+
+    /// The first message at or after `seq` that the consumer's filters take.
+    fn next_matching<'s>(&self, store: &'s dyn Store, seq: u64) -> Option<&'s StoredMsg> {
+        let filters = self.config.filters();
+        if filters.len() == 1 {
+            return store.load_next(filters[0].as_bytes(), seq);
+        }
+        filters
+            .iter()
+            .filter_map(|f| store.load_next(f.as_bytes(), seq))
+            .min_by_key(|m| m.seq)
+    }
+
+    /// A pull request arrived; `None` when it was refused (an answer is queued in `out`).
+    pub fn request(&mut self, req: PullRequest, now: u64, out: &mut Vec<Delivery>) {
+        let c = &self.config;
+        let refuse = |text: String| Delivery::status(&req.reply, status(409, &text, &[]));
+        if c.is_push() {
+            return out.push(refuse("Consumer is push based".into()));
+        }
+        if c.max_batch > 0 && req.batch > c.max_batch as u64 {
+            return out.push(refuse(format!(
+                "Exceeded MaxRequestBatch of {}",
+                c.max_batch
+            )));
+        }
+        if c.max_bytes > 0 && req.max_bytes.is_some_and(|b| b > c.max_bytes as u64) {
+            return out.push(refuse(format!(
+                "Exceeded MaxRequestMaxBytes of {}",
+                c.max_bytes
+            )));
+        }
+        if c.max_expires > 0
+            && req
+                .expires
+                .is_none_or(|e| e.saturating_sub(now) > c.max_expires as u64)
+        {
+            return out.push(refuse(format!(
+                "Exceeded MaxRequestExpires of {}",
+                go_duration(c.max_expires)
+            )));
+        }
+        if self.waiting.len() as i64 >= c.max_waiting {
+            return out.push(refuse("Exceeded MaxWaiting".into()));
+        }
+        self.idle_since = None;
+        self.waiting.push_back(req);
+    }
+
+    /// Whether anyone listens on the push consumer's deliver subject now.
+    pub fn set_push_active(&mut self, active: bool, now: u64) {
+        if active == self.push_active {
+            return;
+        }
+        self.push_active = active;
+        self.idle_since = (!active).then_some(now);
+        self.next_heartbeat = (active && self.config.idle_heartbeat > 0)
+            .then(|| now + self.config.idle_heartbeat as u64);
+    }
+
+    /// Sends what can be sent now: redeliveries first, then new messages, to waiting pull
+    /// requests or the deliver subject, within `max_ack_pending`.
+    pub fn deliver(&mut self, store: &dyn Store, now: u64, out: &mut Vec<Delivery>) {
+        loop {
+            let to = if self.config.is_push() {
+                if !self.push_active {
+                    return;
+                }
+                Bytes::copy_from_slice(self.config.deliver_subject.as_bytes())
+            } else {
+                match self.waiting.front() {
+                    Some(req) => req.reply.clone(),
+                    None => return,
+                }
+            };
+            if self.config.ack_policy != AckPolicy::None
+                && self.config.max_ack_pending > 0
+                && self.pending.len() as i64 >= self.config.max_ack_pending
+            {
+                break;
+            }
+            let Some((msg, delivered)) = self.next_message(store) else {
+                break;
+            };
+            if let Some(req) = self.waiting.front_mut() {
+                if let Some(left) = req.max_bytes {
+                    let size = msg.size();
+                    if size > left {
+                        // Too big for what the request allows: it ends, the message stays.
+                        self.requeue(msg.seq, delivered);
+                        let req = self.waiting.pop_front().expect("front exists");
+                        let text = "Message Size Exceeds MaxBytes";
+                        out.push(Delivery::status(&req.reply, status(409, text, &[])));
+                        continue;
+                    }
+                    req.max_bytes = Some(left - size);
+                }
+            }
+            out.push(self.send(&msg, delivered, to, store, now));
+            if let Some(req) = self.waiting.front_mut() {
+                req.batch -= 1;
+                req.delivered_any = true;
+                if req.batch == 0 {
+                    self.waiting.pop_front();
+                    if self.waiting.is_empty() {
+                        self.idle_since = Some(now);
+                    }
+                }
+            }
+        }
+        // A no-wait request ends with what there was.
+        while let Some(req) = self.waiting.front() {
+            if !req.no_wait {
+                break;
+            }
+            let req = self.waiting.pop_front().expect("front exists");
+            let reply = if req.delivered_any {
+                request_timeout(&req)
+            } else {
+                status(404, "No Messages", &[])
+            };
+            out.push(Delivery::status(&req.reply, reply));
+        }
+        if self.waiting.is_empty() && !self.config.is_push() && self.idle_since.is_none() {
+            self.idle_since = Some(now);
+        }
+    }
+
+    /// A message that was taken for delivery but could not go goes back in line.
+    fn requeue(&mut self, seq: u64, delivered: u64) {
+        if delivered > 1 {
+            self.redeliver.insert(seq);
+        } else if self.initial.is_empty() && seq < self.next_seq {
+            self.next_seq = seq;
+            self.num_pending = self.num_pending.map(|n| n + 1);
+        } else {
+            self.initial.insert(seq);
+        }
+    }
+
+    /// The next message to send and how many times it will have been delivered.
+    fn next_message(&mut self, store: &dyn Store) -> Option<(StoredMsg, u64)> {
+        while let Some(seq) = self.redeliver.pop_first() {
+            match store.load(seq) {
+                Some(m) => {
+                    let count = self.redelivered.get(&seq).copied().unwrap_or(1) + 1;
+                    return Some((m.clone(), count));
+                }
+                None => self.forget(seq),
+            }
+        }
+        while let Some(seq) = self.initial.pop_first() {
+            if let Some(m) = store.load(seq) {
+                return Some((m.clone(), 1));
+            }
+        }
+        let m = self.next_matching(store, self.next_seq)?.clone();
+        self.next_seq = m.seq + 1;
+        if let Some(n) = self.num_pending.as_mut() {
+            *n = n.saturating_sub(1);
+        }
+        Some((m, 1))
+    }
+
+    /// Builds one delivery and records it as pending.
+    fn send(
+        &mut self,
+        msg: &StoredMsg,
+        delivered: u64,
+        to: Bytes,
+        store: &dyn Store,
+        now: u64,
+    ) -> Delivery {
+        if self.pending.is_empty() {
+            self.ack_floor = self.delivered();
+        }
+        self.delivered_cseq += 1;
+        self.delivered_sseq = self.delivered_sseq.max(msg.seq);
+        self.last_delivery = Some(now);
+        if delivered > 1 {
+            self.redelivered.insert(msg.seq, delivered);
+        }
+        let meta = AckMeta {
+            delivered,
+            stream_seq: msg.seq,
+            consumer_seq: self.delivered_cseq,
+        };
+        // With no acks there is nothing to wait for; the metadata still travels in the
+        // reply subject.
+        if self.config.ack_policy != AckPolicy::None {
+            let deadline = now + self.config.ack_wait_for(delivered).as_nanos() as u64;
+            let entry = Pending {
+                consumer_seq: self.delivered_cseq,
+                deadline: Some(deadline),
+            };
+            if let Some(d) = self
+                .pending
+                .insert(msg.seq, entry)
+                .and_then(|old| old.deadline)
+            {
+                self.deadlines.remove(&(d, msg.seq));
+            }
+            self.deadlines.insert((deadline, msg.seq));
+        }
+        let pending = self.num_pending(store);
+        let subject = ack_subject(&self.stream, &self.name, meta, msg.time, pending);
+        let (headers, data) = if self.config.headers_only {
+            let mut h = if msg.headers.is_empty() {
+                b"NATS/1.0\r\n".to_vec()
+            } else {
+                msg.headers[..msg.headers.len() - 2].to_vec()
+            };
+            h.extend_from_slice(format!("Nats-Msg-Size: {}\r\n\r\n", msg.data.len()).as_bytes());
+            (Bytes::from(h), Bytes::new())
+        } else {
+            (msg.headers.clone(), msg.data.clone())
+        };
+        if let Some(hb) = self.next_heartbeat.as_mut() {
+            *hb = now + self.config.idle_heartbeat as u64;
+        }
+        Delivery {
+            to,
+            subject: msg.subject.clone(),
+            reply: Some(Bytes::from(subject)),
+            headers,
+            data,
+        }
+    }
+
+    /// The last delivery's sequences.
+    fn delivered(&self) -> SeqPair {
+        SeqPair {
+            consumer_seq: self.delivered_cseq,
+            stream_seq: self.delivered_sseq,
+        }
+    }
+
+    /// Forgets a message that is no longer pending (acked, terminated, gone).
+    fn forget(&mut self, seq: u64) {
+        let was_first = self.pending.keys().next() == Some(&seq);
+        if let Some(p) = self.pending.remove(&seq) {
+            if let Some(d) = p.deadline {
+                self.deadlines.remove(&(d, seq));
+            }
+            if was_first {
+                self.ack_floor = match self.pending.keys().next() {
+                    Some(&next) => SeqPair {
+                        consumer_seq: self.ack_floor.consumer_seq.max(p.consumer_seq),
+                        stream_seq: next - 1,
+                    },
+                    None => self.delivered(),
+                };
+            }
+        }
+        self.redeliver.remove(&seq);
+        self.redelivered.remove(&seq);
+    }
+
+    /// An ack for the delivery `meta` arrived; the stream sequences now acknowledged
+    /// (for interest and work-queue retention).
+    pub fn on_ack(&mut self, meta: AckMeta, kind: AckKind, now: u64) -> Vec<u64> {
+        let seq = meta.stream_seq;
+        let mut acked = Vec::new();
+        match kind {
+            AckKind::Ack | AckKind::Next { .. } => match self.config.ack_policy {
+                AckPolicy::Explicit => {
+                    if self.pending.contains_key(&seq) {
+                        self.forget(seq);
+                        acked.push(seq);
+                    }
+                }
+                AckPolicy::All => {
+                    let upto: Vec<u64> = self.pending.range(..=seq).map(|(&s, _)| s).collect();
+                    for s in upto {
+                        self.forget(s);
+                        acked.push(s);
+                    }
+                }
+                AckPolicy::None => {}
+            },
+            AckKind::Term => {
+                if self.pending.contains_key(&seq) {
+                    self.forget(seq);
+                    acked.push(seq);
+                }
+            }
+            AckKind::Nak { delay } => {
+                if let Some(p) = self.pending.get_mut(&seq) {
+                    if let Some(d) = p.deadline.take() {
+                        self.deadlines.remove(&(d, seq));
+                    }
+                    match delay {
+                        Some(delay) => {
+                            let at = now + delay.as_nanos() as u64;
+                            p.deadline = Some(at);
+                            self.deadlines.insert((at, seq));
+                        }
+                        None => self.due_again(seq),
+                    }
+                }
+            }
+            AckKind::Progress => {
+                let wait = self.config.ack_wait_for(meta.delivered).as_nanos() as u64;
+                if let Some(p) = self.pending.get_mut(&seq) {
+                    if let Some(d) = p.deadline {
+                        self.deadlines.remove(&(d, seq));
+                        p.deadline = Some(now + wait);
+                        self.deadlines.insert((now + wait, seq));
+                    }
+                }
+            }
+        }
+        acked
+    }
+
+    /// Queues a pending message for redelivery, unless it has been delivered as often as
+    /// `max_deliver` allows (then it is dropped from pending).
+    fn due_again(&mut self, seq: u64) {
+        let delivered = self.redelivered.get(&seq).copied().unwrap_or(1);
+        let max = self.config.max_deliver;
+        if max > 0 && delivered >= max as u64 {
+            self.forget(seq);
+        } else {
+            self.redeliver.insert(seq);
+        }
+    }
+
+    /// Time reached `now`: ack waits run out, pull requests expire, heartbeats fall due.
+    pub fn tick(&mut self, now: u64, out: &mut Vec<Delivery>) {
+        while let Some(&(at, seq)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if let Some(p) = self.pending.get_mut(&seq) {
+                p.deadline = None;
+            }
+            self.due_again(seq);
+        }
+        let mut kept = VecDeque::with_capacity(self.waiting.len());
+        for mut req in self.waiting.drain(..) {
+            if req.expires.is_some_and(|e| e <= now) {
+                out.push(Delivery::status(&req.reply, request_timeout(&req)));
+                continue;
+            }
+            if req.next_heartbeat.is_some_and(|h| h <= now) {
+                req.next_heartbeat = Some(now + req.heartbeat);
+                out.push(Delivery::status(
+                    &req.reply,
+                    status(100, "Idle Heartbeat", &[]),
+                ));
+            }
+            kept.push_back(req);
+        }
+        self.waiting = kept;
+        if self.waiting.is_empty() && !self.config.is_push() && self.idle_since.is_none() {
+            self.idle_since = Some(now);
+        }
+        if self.next_heartbeat.is_some_and(|hb| hb <= now) {
+            self.next_heartbeat = Some(now + self.config.idle_heartbeat as u64);
+            let headers = status(
+                100,
+                "Idle Heartbeat",
+                &[
+                    ("Nats-Last-Consumer", self.delivered_cseq.to_string()),
+                    ("Nats-Last-Stream", self.delivered_sseq.to_string()),
+                ],
+            );
+            let to = Bytes::copy_from_slice(self.config.deliver_subject.as_bytes());
+            out.push(Delivery::status(&to, headers));
+        }
+    }
+
+    /// When the consumer next needs [`Consumer::tick`].
+    pub fn next_deadline(&self) -> Option<u64> {
+        let acks = self.deadlines.first().map(|&(at, _)| at);
+        let requests = self
+            .waiting
+            .iter()
+            .flat_map(|r| [r.expires, r.next_heartbeat])
+            .flatten()
+            .min();
+        let inactive = self.idle_since.and_then(|since| {
+            (self.config.inactive_threshold > 0)
+                .then(|| since + self.config.inactive_threshold as u64)
+        });
+        [acks, requests, self.next_heartbeat, inactive]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whether the consumer has gone without interest for its inactive threshold.
+    pub fn is_inactive(&self, now: u64) -> bool {
+        let threshold = self.config.inactive_threshold;
+        threshold > 0
+            && self
+                .idle_since
+                .is_some_and(|since| now >= since + threshold as u64)
+    }
+
+    /// Whether the consumer still waits for an ack of stream sequence `seq` or will yet
+    /// deliver it (for interest retention).
+    pub fn needs(&self, seq: u64, subject: &[u8]) -> bool {
+        self.config.wants(subject)
+            && (self.pending.contains_key(&seq)
+                || seq >= self.next_seq
+                || self.initial.contains(&seq))
+    }
+
+    /// The consumer is going away: waiting requests are told.
+    pub fn close(&mut self, out: &mut Vec<Delivery>) {
+        for req in self.waiting.drain(..) {
+            out.push(Delivery::status(
+                &req.reply,
+                status(409, "Consumer Deleted", &[]),
+            ));
+        }
+    }
+
+    /// `INFO` as the API shows it.
+    pub fn info(&mut self, store: &dyn Store) -> ConsumerInfo<'_> {
+        let num_pending = self.num_pending(store);
+        let floor = if self.pending.is_empty() {
+            self.delivered()
+        } else {
+            self.ack_floor
+        };
+        ConsumerInfo {
+            stream_name: &self.stream,
+            name: &self.name,
+            created: rfc3339(self.created),
+            config: &self.config,
+            delivered: Progress {
+                consumer_seq: self.delivered_cseq,
+                stream_seq: self.delivered_sseq,
+                last_active: self.last_delivery.map(rfc3339),
+            },
+            ack_floor: Progress {
+                consumer_seq: floor.consumer_seq,
+                stream_seq: floor.stream_seq,
+                last_active: None,
+            },
+            num_ack_pending: self.pending.len() as u64,
+            num_redelivered: self.redelivered.len() as u64,
+            num_waiting: self.waiting.len() as u64,
+            num_pending,
+            push_bound: (self.config.is_push() && self.push_active).then_some(true),
+        }
+    }
+}
+
+/// Go's `time.Duration` text for whole units the API uses (`1s`, `500ms`, `1m0s`).
+fn go_duration(nanos: i64) -> String {
+    crate::options::go_duration(std::time::Duration::from_nanos(nanos.max(0) as u64))
+}
+
+impl Delivery {
+    /// A status message (heartbeat, 404, 408, 409) to `to`.
+    pub fn status(to: &Bytes, headers: Bytes) -> Delivery {
+        Delivery {
+            to: to.clone(),
+            subject: to.clone(),
+            reply: None,
+            headers,
+            data: Bytes::new(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Progress {
+    pub consumer_seq: u64,
+    pub stream_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_active: Option<String>,
+}
+
+/// A consumer's `INFO`, in the reference's field order.
+#[derive(Serialize)]
+pub struct ConsumerInfo<'a> {
+    pub stream_name: &'a str,
+    pub name: &'a str,
+    pub created: String,
+    pub config: &'a ConsumerConfig,
+    pub delivered: Progress,
+    pub ack_floor: Progress,
+    pub num_ack_pending: u64,
+    pub num_redelivered: u64,
+    pub num_waiting: u64,
+    pub num_pending: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_bound: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests;

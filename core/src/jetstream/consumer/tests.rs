@@ -1,0 +1,251 @@
+//! The consumer state machine against a memory store, with time by hand.
+
+use super::*;
+use crate::jetstream::memstore::MemStore;
+use crate::jetstream::store::Limits;
+
+const SEC: u64 = 1_000_000_000;
+
+fn store_with(subjects: &[&str]) -> MemStore {
+    let mut s = MemStore::new(Limits::default());
+    for (i, subject) in subjects.iter().enumerate() {
+        s.store(
+            subject.as_bytes(),
+            b"",
+            format!("m{}", i + 1).as_bytes(),
+            (i as u64 + 1) * SEC,
+        )
+        .unwrap();
+    }
+    s
+}
+
+fn config(json: &str) -> ConsumerConfig {
+    let mut c: ConsumerConfig = serde_json::from_str(json).unwrap();
+    let stream = crate::jetstream::config::StreamConfig::parse_create(
+        br#"{"name":"S","subjects":["a","b","c"]}"#,
+        "S",
+    )
+    .unwrap();
+    c.check_and_default(&stream).unwrap();
+    c
+}
+
+fn pull(batch: u64, now: u64) -> PullRequest {
+    PullRequest::parse(
+        Bytes::from_static(b"inbox"),
+        batch.to_string().as_bytes(),
+        now,
+    )
+    .unwrap()
+}
+
+fn seqs(out: &[Delivery]) -> Vec<u64> {
+    out.iter()
+        .filter_map(|d| d.reply.as_ref())
+        .map(|r| {
+            let (_, _, meta) = ack::parse_ack_subject(std::str::from_utf8(r).unwrap()).unwrap();
+            meta.stream_seq
+        })
+        .collect()
+}
+
+#[test]
+fn deliver_policies_choose_the_start() {
+    let store = store_with(&["a", "b", "a", "c", "b"]);
+    let start = |json: &str| {
+        let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
+        let mut out = Vec::new();
+        c.request(pull(10, 0), 0, &mut out);
+        c.deliver(&store, 0, &mut out);
+        seqs(&out)
+    };
+    assert_eq!(start(r#"{"durable_name":"C"}"#), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        start(r#"{"durable_name":"C","deliver_policy":"last"}"#),
+        [5]
+    );
+    assert_eq!(
+        start(r#"{"durable_name":"C","deliver_policy":"new"}"#),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        start(r#"{"durable_name":"C","deliver_policy":"by_start_sequence","opt_start_seq":4}"#),
+        [4, 5]
+    );
+    assert_eq!(
+        start(
+            r#"{"durable_name":"C","deliver_policy":"by_start_time","opt_start_time":"1970-01-01T00:00:03Z"}"#
+        ),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        start(r#"{"durable_name":"C","deliver_policy":"last_per_subject"}"#),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        start(r#"{"durable_name":"C","filter_subject":"b"}"#),
+        [2, 5]
+    );
+}
+
+#[test]
+fn acks_redelivery_and_max_deliver() {
+    let store = store_with(&["a", "a", "a"]);
+    let json = r#"{"durable_name":"C","ack_wait":1000000000,"max_deliver":2}"#;
+    let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
+    let mut out = Vec::new();
+    c.request(pull(3, 0), 0, &mut out);
+    c.deliver(&store, 0, &mut out);
+    assert_eq!(seqs(&out), [1, 2, 3]);
+    let meta = |seq, cseq| AckMeta {
+        delivered: 1,
+        stream_seq: seq,
+        consumer_seq: cseq,
+    };
+    assert_eq!(c.on_ack(meta(2, 2), AckKind::Ack, 0), [2]);
+    assert_eq!(c.on_ack(meta(3, 3), AckKind::Term, 0), [3]);
+    assert_eq!(c.info(&store).ack_floor.stream_seq, 0, "1 is still pending");
+    assert_eq!(c.next_deadline(), Some(SEC));
+    // 1 times out, comes back once, times out again and is given up.
+    c.tick(SEC, &mut out);
+    out.clear();
+    c.request(pull(5, SEC), SEC, &mut out);
+    c.deliver(&store, SEC, &mut out);
+    assert_eq!(seqs(&out), [1]);
+    assert!(std::str::from_utf8(out[0].reply.as_ref().unwrap())
+        .unwrap()
+        .starts_with("$JS.ACK.S.C.2.1.4."));
+    c.tick(3 * SEC, &mut out);
+    let info = c.info(&store);
+    assert_eq!((info.num_ack_pending, info.ack_floor.stream_seq), (0, 3));
+}
+
+#[test]
+fn ack_all_acks_everything_below() {
+    let store = store_with(&["a", "a", "a"]);
+    let mut c = Consumer::new(
+        "S",
+        "C".into(),
+        config(r#"{"durable_name":"C","ack_policy":"all"}"#),
+        &store,
+        0,
+    );
+    let mut out = Vec::new();
+    c.request(pull(3, 0), 0, &mut out);
+    c.deliver(&store, 0, &mut out);
+    let meta = AckMeta {
+        delivered: 1,
+        stream_seq: 2,
+        consumer_seq: 2,
+    };
+    assert_eq!(c.on_ack(meta, AckKind::Ack, 0), [1, 2]);
+    assert_eq!(c.info(&store).num_ack_pending, 1);
+}
+
+#[test]
+fn nak_with_delay_and_progress() {
+    let store = store_with(&["a"]);
+    let json = r#"{"durable_name":"C","ack_wait":10000000000}"#;
+    let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
+    let mut out = Vec::new();
+    c.request(pull(1, 0), 0, &mut out);
+    c.deliver(&store, 0, &mut out);
+    let meta = AckMeta {
+        delivered: 1,
+        stream_seq: 1,
+        consumer_seq: 1,
+    };
+    c.on_ack(meta, AckKind::Progress, 5 * SEC);
+    assert_eq!(c.next_deadline(), Some(15 * SEC));
+    let delay = Some(std::time::Duration::from_secs(2));
+    c.on_ack(meta, AckKind::Nak { delay }, 6 * SEC);
+    assert_eq!(c.next_deadline(), Some(8 * SEC));
+    c.tick(8 * SEC, &mut out);
+    out.clear();
+    c.request(pull(1, 8 * SEC), 8 * SEC, &mut out);
+    c.deliver(&store, 8 * SEC, &mut out);
+    assert_eq!(seqs(&out), [1]);
+}
+
+#[test]
+fn max_ack_pending_holds_back() {
+    let store = store_with(&["a", "a", "a"]);
+    let json = r#"{"durable_name":"C","max_ack_pending":2}"#;
+    let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
+    let mut out = Vec::new();
+    c.request(pull(3, 0), 0, &mut out);
+    c.deliver(&store, 0, &mut out);
+    assert_eq!(seqs(&out), [1, 2]);
+    let meta = AckMeta {
+        delivered: 1,
+        stream_seq: 1,
+        consumer_seq: 1,
+    };
+    c.on_ack(meta, AckKind::Ack, 0);
+    out.clear();
+    c.deliver(&store, 0, &mut out);
+    assert_eq!(seqs(&out), [3]);
+}
+
+#[test]
+fn pending_counts_follow_the_store() {
+    let mut store = store_with(&["a", "b"]);
+    let mut c = Consumer::new(
+        "S",
+        "C".into(),
+        config(r#"{"durable_name":"C","filter_subject":"a"}"#),
+        &store,
+        0,
+    );
+    assert_eq!(c.num_pending(&store), 1);
+    let seq = store.store(b"a", b"", b"x", 3 * SEC).unwrap();
+    c.on_stored(seq, b"a");
+    let seq = store.store(b"b", b"", b"x", 3 * SEC).unwrap();
+    c.on_stored(seq, b"b");
+    assert_eq!(c.num_pending(&store), 2);
+    store.remove(1);
+    c.on_removed();
+    assert_eq!(c.num_pending(&store), 1);
+}
+
+#[test]
+fn push_heartbeats_and_inactivity() {
+    let store = store_with(&[]);
+    let json = r#"{"deliver_subject":"d","idle_heartbeat":1000000000,"flow_control":true}"#;
+    let mut c = Consumer::new("S", "E".into(), config(json), &store, 0);
+    assert!(!c.is_inactive(4 * SEC));
+    assert!(c.is_inactive(5 * SEC), "ephemeral without a listener");
+    c.set_push_active(true, SEC);
+    assert!(!c.is_inactive(100 * SEC));
+    let mut out = Vec::new();
+    c.tick(2 * SEC, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        &out[0].headers[..],
+        b"NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 0\r\nNats-Last-Stream: 0\r\n\r\n"
+    );
+}
+
+#[test]
+fn headers_only_sends_the_size() {
+    let mut store = MemStore::new(Limits::default());
+    store
+        .store(b"a", b"NATS/1.0\r\nX: 1\r\n\r\n", b"12345", SEC)
+        .unwrap();
+    let mut c = Consumer::new(
+        "S",
+        "C".into(),
+        config(r#"{"durable_name":"C","headers_only":true}"#),
+        &store,
+        0,
+    );
+    let mut out = Vec::new();
+    c.request(pull(1, 0), 0, &mut out);
+    c.deliver(&store, 0, &mut out);
+    assert_eq!(
+        &out[0].headers[..],
+        b"NATS/1.0\r\nX: 1\r\nNats-Msg-Size: 5\r\n\r\n"
+    );
+    assert!(out[0].data.is_empty());
+}

@@ -1,0 +1,282 @@
+//! How messages move through one account's JetStream: a publish captured by a stream is
+//! stored and acknowledged, consumers deliver what they can, acks settle deliveries (and
+//! under interest or work-queue retention remove messages), and time expires messages,
+//! ack waits, pull requests and idle consumers. Everything to publish lands in the outbox
+//! for the node to route.
+
+use bytes::Bytes;
+
+use super::api::{JetStream, MsgGetRequest};
+use super::config::Retention;
+use super::consumer::ack::{parse_ack_body, parse_ack_subject, AckKind};
+use super::consumer::pull::status;
+use super::consumer::pull::PullRequest;
+use super::consumer::Delivery;
+use super::stream::{pub_error_json, PubAck};
+use super::time::rfc3339;
+
+/// The subject prefix of pull requests.
+const NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";
+/// The subject prefix of direct gets: `<prefix><stream>` with a request body, or
+/// `<prefix><stream>.<subject>` for the last message on a subject.
+const DIRECT_PREFIX: &str = "$JS.API.DIRECT.GET.";
+
+impl Delivery {
+    /// A plain answer (JSON) to a request's reply subject.
+    pub fn answer(reply: &[u8], json: String) -> Delivery {
+        let to = Bytes::copy_from_slice(reply);
+        Delivery {
+            to: to.clone(),
+            subject: to,
+            reply: None,
+            headers: Bytes::new(),
+            data: Bytes::from(json),
+        }
+    }
+}
+
+impl JetStream {
+    /// Moves what JetStream has to publish into `out`.
+    pub fn drain_outbox(&mut self, out: &mut Vec<Delivery>) {
+        out.append(&mut self.outbox);
+    }
+
+    /// A request on `$JS.API.>`; the answer goes to `reply`. Whether any request was
+    /// recognised.
+    pub fn on_api(&mut self, subject: &str, reply: Option<&[u8]>, body: &[u8], now: u64) -> bool {
+        if let Some(rest) = subject.strip_prefix(NEXT_PREFIX) {
+            let (Some((stream, consumer)), Some(reply)) = (rest.split_once('.'), reply) else {
+                return false;
+            };
+            self.api_total += 1;
+            self.pull(stream, consumer, Bytes::copy_from_slice(reply), body, now);
+            self.deliver_stream(stream, now, &mut |_| true);
+            return true;
+        }
+        if let Some(rest) = subject.strip_prefix(DIRECT_PREFIX) {
+            if let Some(reply) = reply {
+                self.api_total += 1;
+                let answer = self.direct_get(rest, reply, body);
+                self.outbox.push(answer);
+            }
+            return true;
+        }
+        let Some(answer) = self.request(subject, body, now) else {
+            return false;
+        };
+        if let Some(reply) = reply {
+            self.outbox.push(Delivery::answer(reply, answer));
+        }
+        true
+    }
+
+    /// Answers a direct get with the message itself, its origin in headers, as the
+    /// reference: `Nats-Stream`, `Nats-Subject`, `Nats-Sequence`, `Nats-Time-Stamp` after
+    /// the message's own headers; a 404 status when there is no such message, a 408 for a
+    /// request that asks for nothing.
+    fn direct_get(&mut self, rest: &str, reply: &[u8], body: &[u8]) -> Delivery {
+        let (stream, req) = match rest.split_once('.') {
+            Some((stream, subject)) => (
+                stream,
+                Some(MsgGetRequest {
+                    last_by_subj: Some(subject.to_string()),
+                    ..MsgGetRequest::default()
+                }),
+            ),
+            None => (rest, serde_json::from_slice::<MsgGetRequest>(body).ok()),
+        };
+        let to = Bytes::copy_from_slice(reply);
+        let Some(req) =
+            req.filter(|r| r.seq > 0 || r.last_by_subj.is_some() || r.next_by_subj.is_some())
+        else {
+            return Delivery::status(&to, status(408, "Empty Request", &[]));
+        };
+        let Some(msg) = self.streams.get(stream).and_then(|s| req.find(s.store())) else {
+            return Delivery::status(&to, status(404, "Message Not Found", &[]));
+        };
+        let mut headers = if msg.headers.is_empty() {
+            b"NATS/1.0\r\n".to_vec()
+        } else {
+            msg.headers[..msg.headers.len() - 2].to_vec()
+        };
+        for (key, value) in [
+            ("Nats-Stream", stream.to_string()),
+            (
+                "Nats-Subject",
+                String::from_utf8_lossy(&msg.subject).into_owned(),
+            ),
+            ("Nats-Sequence", msg.seq.to_string()),
+            ("Nats-Time-Stamp", rfc3339(msg.time)),
+        ] {
+            headers.extend_from_slice(format!("{key}: {value}\r\n").as_bytes());
+        }
+        headers.extend_from_slice(b"\r\n");
+        Delivery {
+            to: to.clone(),
+            subject: to,
+            reply: None,
+            headers: Bytes::from(headers),
+            data: msg.data.clone(),
+        }
+    }
+
+    /// A message published on one of stream `name`'s subjects.
+    pub fn on_publish(
+        &mut self,
+        name: &str,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: &[u8],
+        data: &[u8],
+        now: u64,
+    ) {
+        let Some(stream) = self.streams.get_mut(name) else {
+            return;
+        };
+        let result = stream.publish(subject, headers, data, now);
+        if let Ok(PubAck::Stored { seq }) = result {
+            // An interest stream keeps nothing nobody will read.
+            if stream.config().retention == Retention::Interest
+                && !stream.consumers.values().any(|c| c.config().wants(subject))
+            {
+                stream.remove(seq);
+            }
+        }
+        let no_ack = stream.config().no_ack;
+        if let (Some(reply), false) = (reply, no_ack) {
+            let json = match &result {
+                Ok(ack) => ack.to_json(name),
+                Err(e) => pub_error_json(name, e),
+            };
+            self.outbox.push(Delivery::answer(reply, json));
+        }
+    }
+
+    /// An ack published to `$JS.ACK.>`.
+    pub fn on_ack(&mut self, subject: &str, reply: Option<&[u8]>, body: &[u8], now: u64) {
+        let Some((stream_name, consumer_name, meta)) = parse_ack_subject(subject) else {
+            return;
+        };
+        let Some(kind) = parse_ack_body(body) else {
+            return;
+        };
+        let Some(stream) = self.streams.get_mut(stream_name) else {
+            return;
+        };
+        let retention = stream.config().retention;
+        let Some(consumer) = stream.consumers.get_mut(consumer_name) else {
+            return;
+        };
+        let next = match &kind {
+            AckKind::Next { request } => {
+                reply.map(|r| (Bytes::copy_from_slice(r), request.clone()))
+            }
+            _ => None,
+        };
+        let acked = consumer.on_ack(meta, kind, now);
+        if let Some((reply, request)) = next {
+            if let Some(req) = PullRequest::parse(reply, &request, now) {
+                consumer.request(req, now, &mut self.outbox);
+            }
+        } else if let Some(reply) = reply {
+            // A client waiting for its ack to be taken (a "double ack") gets an empty answer.
+            self.outbox.push(Delivery::answer(reply, String::new()));
+        }
+        match retention {
+            Retention::Limits => {}
+            Retention::WorkQueue => {
+                for seq in acked {
+                    stream.remove(seq);
+                }
+            }
+            Retention::Interest => {
+                for seq in acked {
+                    let Some(subject) = stream.store().load(seq).map(|m| m.subject.clone()) else {
+                        continue;
+                    };
+                    if !stream.consumers.values().any(|c| c.needs(seq, &subject)) {
+                        stream.remove(seq);
+                    }
+                }
+            }
+        }
+        let name = stream_name.to_string();
+        self.deliver_stream(&name, now, &mut |_| true);
+    }
+
+    /// Lets every consumer of stream `name` send what it can; `interest` says whether a
+    /// push consumer's deliver subject has listeners.
+    pub fn deliver_stream(
+        &mut self,
+        name: &str,
+        now: u64,
+        interest: &mut dyn FnMut(&[u8]) -> bool,
+    ) {
+        let Some(stream) = self.streams.get_mut(name) else {
+            return;
+        };
+        let (store, consumers) = stream.parts();
+        for consumer in consumers.values_mut() {
+            if consumer.config().is_push() {
+                let subject = consumer.config().deliver_subject.as_bytes();
+                consumer.set_push_active(interest(subject), now);
+            }
+            consumer.deliver(store, now, &mut self.outbox);
+        }
+    }
+
+    /// Lets every consumer send what it can.
+    pub fn deliver_all(&mut self, now: u64, interest: &mut dyn FnMut(&[u8]) -> bool) {
+        let names: Vec<String> = self.streams.keys().cloned().collect();
+        for name in names {
+            self.deliver_stream(&name, now, interest);
+        }
+    }
+
+    /// Time reached `now`.
+    pub fn tick(&mut self, now: u64) {
+        for stream in self.streams.values_mut() {
+            stream.expire(now);
+            let mut gone = Vec::new();
+            for (name, consumer) in stream.consumers.iter_mut() {
+                consumer.tick(now, &mut self.outbox);
+                if consumer.is_inactive(now) {
+                    gone.push(name.clone());
+                }
+            }
+            for name in gone {
+                if let Some(mut c) = stream.consumers.remove(&name) {
+                    c.close(&mut self.outbox);
+                }
+            }
+        }
+    }
+
+    /// When JetStream next needs [`JetStream::tick`].
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.streams
+            .values()
+            .flat_map(|s| {
+                let expiry = s.store().next_expiry();
+                s.consumers
+                    .values()
+                    .filter_map(|c| c.next_deadline())
+                    .chain(expiry)
+            })
+            .min()
+    }
+
+    /// Every stream's subjects, as (stream, subject) pairs: what the node subscribes to
+    /// on the streams' behalf.
+    pub fn subjects(&self) -> Vec<(String, String)> {
+        self.streams
+            .iter()
+            .flat_map(|(name, s)| {
+                s.config()
+                    .subjects
+                    .iter()
+                    .map(move |subj| (name.clone(), subj.clone()))
+            })
+            .collect()
+    }
+}

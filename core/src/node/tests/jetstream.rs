@@ -1,0 +1,177 @@
+//! JetStream through the node: API requests, captured publishes with acks, pull and push
+//! consumers, acks and redelivery, all as bytes on client connections.
+
+use super::*;
+
+fn js_harness() -> (Harness, ConnId) {
+    let opts = Options {
+        jetstream: true,
+        ..Options::default()
+    };
+    let mut h = Harness::new(opts);
+    let c = h.client(QUIET);
+    h.send(c, "SUB r 1\r\nSUB _INBOX.> 2\r\n");
+    (h, c)
+}
+
+/// Publishes `body` to `subject` with reply `r` and returns what came back.
+fn request(h: &mut Harness, c: ConnId, subject: &str, body: &str) -> String {
+    h.send(c, &format!("PUB {subject} r {}\r\n{body}\r\n", body.len()));
+    h.take(c)
+}
+
+const STREAM: &str = r#"{"name":"S","subjects":["s.>"],"storage":"memory"}"#;
+
+#[test]
+fn info_advertises_jetstream() {
+    let (mut h, _) = js_harness();
+    let c = h.accept();
+    assert!(h
+        .take(c)
+        .contains(r#""max_payload":1048576,"jetstream":true"#));
+    let mut plain = Harness::new(Options::default());
+    let c = plain.accept();
+    assert!(!plain.take(c).contains("jetstream"));
+}
+
+#[test]
+fn publishes_are_stored_and_acknowledged() {
+    let (mut h, c) = js_harness();
+    let created = request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    assert!(created.contains(r#""did_create":true"#), "{created}");
+    assert_eq!(
+        request(&mut h, c, "s.a", "one"),
+        "MSG r 1 23\r\n{\"stream\":\"S\", \"seq\":1}\r\n"
+    );
+    assert!(request(&mut h, c, "s.b", "two").contains("\"seq\":2"));
+    // Not a stream subject: no responders.
+    assert!(request(&mut h, c, "t.a", "x").contains("503"));
+    let info = request(&mut h, c, "$JS.API.STREAM.INFO.S", "");
+    assert!(info.contains(r#""messages":2"#), "{info}");
+    // The stream's subjects go away with it.
+    request(&mut h, c, "$JS.API.STREAM.DELETE.S", "");
+    assert!(request(&mut h, c, "s.a", "x").contains("503"));
+}
+
+#[test]
+fn file_storage_is_refused_without_a_file_store() {
+    let (mut h, c) = js_harness();
+    let answer = request(&mut h, c, "$JS.API.STREAM.CREATE.F", r#"{"name":"F"}"#);
+    assert!(answer.contains("file storage is not available"), "{answer}");
+}
+
+#[test]
+fn pull_consumer_delivers_acks_and_redelivers() {
+    let (mut h, c) = js_harness();
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    for body in ["one", "two", "three"] {
+        request(&mut h, c, "s.a", body);
+    }
+    let durable = r#"{"stream_name":"S","config":{"durable_name":"D","ack_wait":1000000000}}"#;
+    let created = request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.D", durable);
+    assert!(created.contains(r#""num_pending":3"#), "{created}");
+    h.send(c, "PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.a 1\r\n2\r\n");
+    let got = h.take(c);
+    let acks: Vec<&str> = got
+        .lines()
+        .filter_map(|l| l.strip_prefix("MSG s.a 2 "))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(acks.len(), 2, "{got}");
+    assert!(acks[0].starts_with("$JS.ACK.S.D.1.1.1."), "{got}");
+    assert!(acks[0].ends_with(".2"), "pending count: {got}");
+    // Ack the first; let the second's ack wait run out.
+    h.send(c, &format!("PUB {} 0\r\n\r\n", acks[0]));
+    h.advance(Duration::from_millis(1100));
+    h.send(c, "PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.b 1\r\n1\r\n");
+    let again = h.take(c);
+    assert!(again.contains("$JS.ACK.S.D.2.2.3."), "redelivered: {again}");
+    let info = request(&mut h, c, "$JS.API.CONSUMER.INFO.S.D", "");
+    assert!(
+        info.contains(r#""ack_floor":{"consumer_seq":1,"stream_seq":1}"#),
+        "{info}"
+    );
+    assert!(info.contains(r#""num_redelivered":1"#), "{info}");
+}
+
+#[test]
+fn pull_request_statuses() {
+    let (mut h, c) = js_harness();
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    let durable = r#"{"stream_name":"S","config":{"durable_name":"D"}}"#;
+    request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.D", durable);
+    let body = r#"{"batch":2,"no_wait":true}"#;
+    h.send(
+        c,
+        &format!(
+            "PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.n {}\r\n{body}\r\n",
+            body.len()
+        ),
+    );
+    assert_eq!(
+        h.take(c),
+        "HMSG _INBOX.n 2 28 28\r\nNATS/1.0 404 No Messages\r\n\r\n\r\n"
+    );
+    let body = r#"{"batch":2,"expires":500000000}"#;
+    h.send(
+        c,
+        &format!(
+            "PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.e {}\r\n{body}\r\n",
+            body.len()
+        ),
+    );
+    assert_eq!(h.take(c), "");
+    request(&mut h, c, "s.x", "late");
+    assert!(h.take(c).is_empty(), "the message went with the ack above");
+    h.advance(Duration::from_millis(600));
+    let timeout = h.take(c);
+    assert!(
+        timeout.contains("NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\n"),
+        "{timeout}"
+    );
+}
+
+#[test]
+fn push_consumer_delivers_once_someone_listens() {
+    let (mut h, c) = js_harness();
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    request(&mut h, c, "s.a", "one");
+    let push = r#"{"stream_name":"S","config":{"durable_name":"P","deliver_subject":"push.p","ack_policy":"none"}}"#;
+    let created = request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.P", push);
+    assert!(
+        !created.contains("MSG s.a"),
+        "nobody listens yet: {created}"
+    );
+    h.send(c, "SUB push.p 9\r\n");
+    let got = h.take(c);
+    assert!(got.starts_with("MSG s.a 9 $JS.ACK.S.P.1.1.1."), "{got}");
+    let both = request(&mut h, c, "s.b", "two");
+    assert!(both.contains("\"seq\":2"), "{both}");
+    assert!(both.contains("MSG s.b 9 $JS.ACK.S.P.1.2.2."), "{both}");
+}
+
+#[test]
+fn work_queue_removes_acked_messages() {
+    let (mut h, c) = js_harness();
+    let wq = r#"{"name":"W","subjects":["w"],"storage":"memory","retention":"workqueue"}"#;
+    request(&mut h, c, "$JS.API.STREAM.CREATE.W", wq);
+    request(&mut h, c, "w", "job");
+    let durable = r#"{"stream_name":"W","config":{"durable_name":"D","ack_policy":"none"}}"#;
+    let refused = request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.W.D", durable);
+    assert!(refused.contains(r#""err_code":10098"#), "{refused}");
+    let durable = r#"{"stream_name":"W","config":{"durable_name":"D"}}"#;
+    request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.W.D", durable);
+    h.send(c, "PUB $JS.API.CONSUMER.MSG.NEXT.W.D _INBOX.a 0\r\n\r\n");
+    let got = h.take(c);
+    let ack = got
+        .lines()
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(3)
+        .unwrap()
+        .to_string();
+    h.send(c, &format!("PUB {ack} 0\r\n\r\n"));
+    let info = request(&mut h, c, "$JS.API.STREAM.INFO.W", "");
+    assert!(info.contains(r#""messages":0"#), "{info}");
+}

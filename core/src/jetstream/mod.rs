@@ -12,6 +12,7 @@ pub mod api;
 pub mod api_error;
 pub mod config;
 pub mod headers;
+pub mod filestore;
 pub mod memstore;
 pub mod store;
 pub mod stream;

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::store::{msg_size, Discard, Limits, Store, StoreError, StoreState, StoredMsg};
 use crate::subject::matches;
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct MemStore {
     limits: Limits,
     msgs: BTreeMap<u64, StoredMsg>,

@@ -37,6 +37,8 @@ pub(super) struct Block {
     pub tombs: BTreeSet<u64>,
     /// The highest floor in the file (0 when it has none).
     pub floor: u64,
+    /// The highest last sequence its records establish (a message's, or a floor's).
+    pub last_seq: u64,
     /// Recovery found damage in it. It is then left as it is, neither rewritten nor
     /// removed, for an operator to look at: what follows the damage is unknown.
     pub damaged: bool,

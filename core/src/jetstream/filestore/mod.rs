@@ -17,9 +17,13 @@
 //!   stream's last sequence was `last_seq`, stored at `last_time`. Both only grow, so a
 //!   floor never stops being true. Removing the oldest messages (limits, expiry, purges)
 //!   writes one floor instead of a tombstone each; a purge of everything writes one floor
-//!   whatever it removed. Every new block starts with a floor, so the active block always
-//!   says what the last sequence was even when every message is gone: `state()` comes
-//!   back after a crash with the same `first_seq`, `last_seq` and `last_time`.
+//!   whatever it removed.
+//!
+//! The active block always holds the highest floor and the last sequence: every new block
+//! starts with a floor saying what the disk already says, later floors and messages are
+//! appended to it, and it is never rewritten or removed while active. So `state()` comes
+//! back after a crash with the same `first_seq`, `last_seq` and `last_time` even when
+//! every message is gone, and no other block's floor ever needs keeping.
 //!
 //! Recovery reads every record; a message is held if its sequence is at or above the
 //! highest floor and no tombstone names it. The order of records does not matter.
@@ -31,9 +35,9 @@
 //! - A block with no message left in the stream is removed. Before that, what it holds
 //!   that is still needed is copied to the active block: tombstones of messages still in
 //!   other blocks (a tombstone must outlive the message record it deletes, or the message
-//!   would come back), and the highest floor if no other block has it.
+//!   would come back).
 //! - A block that is more than half removed messages is rewritten (`Replace`) with its
-//!   live messages, the tombstones it holds that are still needed and the current floor.
+//!   live messages and the tombstones it holds that are still needed.
 //!   Halving means each rewrite is paid for by as many bytes of removed messages, so
 //!   compaction costs stay proportional to what is deleted.
 //! - A tombstone is needed while the message it names is on disk in another block and is
@@ -187,7 +191,7 @@ impl FileStore {
         }
         let block = self.blocks.entry(n).or_default();
         if self.disk != Floor::default() {
-            block.floor = self.disk.first;
+            (block.floor, block.last_seq) = (self.disk.first, self.disk.last_seq);
             self.write(n, encode_floor(self.disk));
         }
         n
@@ -210,6 +214,7 @@ impl FileStore {
         if let Some(b) = self.blocks.get_mut(&n) {
             b.msgs.insert(seq, size);
             b.live += 1;
+            b.last_seq = seq;
         }
         self.index.insert(seq, n);
         self.disk.last_seq = seq;
@@ -228,6 +233,7 @@ impl FileStore {
         let n = self.append(encode_floor(f));
         if let Some(b) = self.blocks.get_mut(&n) {
             b.floor = b.floor.max(f.first);
+            b.last_seq = b.last_seq.max(f.last_seq);
         }
         self.disk.first = self.disk.first.max(f.first);
         if f.last_seq >= self.disk.last_seq {
@@ -263,6 +269,22 @@ impl FileStore {
             b.live = b.live.saturating_sub(1);
             b.dead_bytes += b.msgs.get(&seq).copied().unwrap_or(0);
             self.check.insert(n);
+        }
+    }
+
+    /// Makes the active block hold the highest floor and the last sequence, as it does in
+    /// normal operation; after a crash while a block was being started it may not, and
+    /// the block that does could go before the next one starts.
+    fn anchor(&mut self) {
+        if self.disk == Floor::default() {
+            return;
+        }
+        match self.active.and_then(|n| self.blocks.get(&n)) {
+            Some(b) if b.floor >= self.disk.first && b.last_seq >= self.disk.last_seq => {}
+            Some(_) => self.write_floor(self.disk),
+            None => {
+                self.open_block();
+            }
         }
     }
 
@@ -302,8 +324,8 @@ impl FileStore {
         })
     }
 
-    /// Removes block `n`, which holds no live message, after copying what is still needed
-    /// to the active block. A block of tombstones only that are all still needed stays:
+    /// Removes block `n`, which holds no live message, after copying the tombstones that
+    /// are still needed to the active block. A block of tombstones only that are all still needed stays:
     /// moving them would free nothing.
     fn drop_block(&mut self, n: u64) {
         let needed = self.needed_tombs(n);
@@ -313,17 +335,8 @@ impl FileStore {
         if b.msgs.is_empty() && !needed.is_empty() {
             return;
         }
-        let floor_needed = self.disk.first > 0
-            && b.floor == self.disk.first
-            && !self
-                .blocks
-                .iter()
-                .any(|(&m, other)| m != n && other.floor >= self.disk.first);
         for t in needed {
             self.write_delete(t);
-        }
-        if floor_needed {
-            self.write_floor(self.disk);
         }
         if let Some(b) = self.blocks.remove(&n) {
             self.forget(n, &b.tombs, b.msgs.keys().copied());
@@ -340,11 +353,7 @@ impl FileStore {
             return;
         };
         let mut out = BytesMut::new();
-        let mut block = Block {
-            floor: self.disk.first,
-            ..Block::default()
-        };
-        out.extend_from_slice(&encode_floor(self.disk));
+        let mut block = Block::default();
         for (&seq, &size) in &old.msgs {
             if let Some(m) = self.mem.load(seq) {
                 out.extend_from_slice(&encode_msg(seq, m.time, &m.subject, &m.headers, &m.data));

@@ -66,6 +66,7 @@ impl FileStore {
             scan.read_block(*n, data, Some(*n) == last_block, &mut report);
         }
         let mut store = scan.into_store(limits, last_block);
+        store.anchor();
         store.set_limits(limits);
         report.messages = store.state().msgs;
         (store, report)
@@ -138,6 +139,7 @@ impl Scan {
                     (self.disk.last_seq, self.disk.last_time) = (m.seq, m.time);
                 }
                 self.index.insert(m.seq, n);
+                block.last_seq = block.last_seq.max(m.seq);
                 block.msgs.insert(m.seq, size);
                 self.msgs.insert(m.seq, m);
             }
@@ -148,6 +150,7 @@ impl Scan {
             }
             Record::Floor(f) => {
                 block.floor = block.floor.max(f.first);
+                block.last_seq = block.last_seq.max(f.last_seq);
                 self.disk.first = self.disk.first.max(f.first);
                 if f.last_seq >= self.disk.last_seq {
                     (self.disk.last_seq, self.disk.last_time) = (f.last_seq, f.last_time);

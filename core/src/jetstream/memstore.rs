@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::store::{msg_size, Discard, Limits, Store, StoreError, StoreState, StoredMsg};
 use crate::subject::matches;
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct MemStore {
     limits: Limits,
     msgs: BTreeMap<u64, StoredMsg>,
@@ -22,6 +22,9 @@ pub struct MemStore {
     /// When the last message was stored (kept when the stream empties, as the reference's
     /// state shows it).
     last_time: u64,
+    /// Sequences removed since [`MemStore::take_removed`] was last called, when journaling
+    /// is on: the file store wraps a memory store and writes a record for each.
+    removed: Option<Vec<u64>>,
 }
 
 impl MemStore {
@@ -31,6 +34,45 @@ impl MemStore {
             next_seq: 1,
             ..MemStore::default()
         }
+    }
+
+    /// A store holding `msgs` (in sequence order) as recovered from disk, whose next
+    /// sequence is `next_seq` and last message was stored at `last_time`. Limits are not
+    /// applied: the caller does, through [`Store::set_limits`], so what they discard is seen.
+    pub(crate) fn restore(
+        limits: Limits,
+        msgs: impl IntoIterator<Item = StoredMsg>,
+        next_seq: u64,
+        last_time: u64,
+    ) -> MemStore {
+        let mut s = MemStore {
+            limits,
+            next_seq,
+            last_time,
+            ..MemStore::default()
+        };
+        for msg in msgs {
+            s.bytes += msg.size();
+            s.subjects
+                .entry(msg.subject.clone())
+                .or_default()
+                .insert(msg.seq);
+            s.msgs.insert(msg.seq, msg);
+        }
+        s
+    }
+
+    /// Starts recording removed sequences for [`MemStore::take_removed`].
+    pub(crate) fn journal_removals(&mut self) {
+        self.removed.get_or_insert_with(Vec::new);
+    }
+
+    /// The sequences removed since the last call, in the order they went.
+    pub(crate) fn take_removed(&mut self) -> Vec<u64> {
+        self.removed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     fn first_seq(&self) -> Option<u64> {
@@ -144,6 +186,9 @@ impl Store for MemStore {
             return false;
         };
         self.bytes -= msg.size();
+        if let Some(removed) = &mut self.removed {
+            removed.push(seq);
+        }
         if let Some(seqs) = self.subjects.get_mut(&msg.subject) {
             seqs.remove(&seq);
             if seqs.is_empty() {

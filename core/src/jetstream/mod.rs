@@ -15,6 +15,7 @@ pub mod consumer;
 mod consumer_api;
 mod flow;
 pub mod headers;
+pub mod filestore;
 pub mod memstore;
 pub mod store;
 pub mod stream;

@@ -1,0 +1,463 @@
+//! A stream kept in files (`storage: file`), as a pure state machine: the store holds its
+//! messages in memory exactly like [`MemStore`] (it wraps one and answers every read from
+//! it) and turns every change into [`FileOp`]s on the stream's directory, which the shell
+//! carries out, fsyncs and only then lets the node acknowledge. After a crash or a clean
+//! stop, [`FileStore::recover`] rebuilds the same store from the files as found.
+//!
+//! # On disk
+//!
+//! The directory holds message blocks `<n>.blk` ([`is_store_file`]), `n` increasing. New
+//! records are appended to the newest, the *active* block; past [`BLOCK_SIZE`] bytes the
+//! store starts a new one. A block is a plain sequence of records, each with its kind,
+//! length and CRC-32C (layout in [`record`]):
+//!
+//! - **Msg** (seq, time, subject, headers, data): a stored message.
+//! - **Delete** (seq): a tombstone, the message `seq` was removed.
+//! - **Floor** (first, last_seq, last_time): every sequence below `first` is gone, and the
+//!   stream's last sequence was `last_seq`, stored at `last_time`. Both only grow, so a
+//!   floor never stops being true. Removing the oldest messages (limits, expiry, purges)
+//!   writes one floor instead of a tombstone each; a purge of everything writes one floor
+//!   whatever it removed.
+//!
+//! The active block always holds the highest floor and the last sequence: every new block
+//! starts with a floor saying what the disk already says, later floors and messages are
+//! appended to it, and it is never rewritten or removed while active. So `state()` comes
+//! back after a crash with the same `first_seq`, `last_seq` and `last_time` even when
+//! every message is gone, and no other block's floor ever needs keeping.
+//!
+//! Recovery reads every record; a message is held if its sequence is at or above the
+//! highest floor and no tombstone names it. The order of records does not matter.
+//!
+//! # Reclaiming space
+//!
+//! Files are only appended to, replaced whole or removed, never edited in place:
+//!
+//! - A block with no message left in the stream is removed. Before that, what it holds
+//!   that is still needed is copied to the active block: tombstones of messages still in
+//!   other blocks (a tombstone must outlive the message record it deletes, or the message
+//!   would come back).
+//! - A block that is more than half removed messages is rewritten (`Replace`) with its
+//!   live messages and the tombstones it holds that are still needed.
+//!   Halving means each rewrite is paid for by as many bytes of removed messages, so
+//!   compaction costs stay proportional to what is deleted.
+//! - A tombstone is needed while the message it names is on disk in another block and is
+//!   not below the highest floor. When a block goes or is rewritten, the blocks holding
+//!   tombstones of the messages it dropped are looked at again.
+//! - The active block is never rewritten or removed while it is active (it is being
+//!   appended to and carries the last sequence); once it holds no live message and is at
+//!   least half full, a new block is started so it can go.
+//!
+//! Operations are ordered so that the directory is recoverable after any prefix of them
+//! has been carried out, provided the shell makes each one durable before it carries out a
+//! `Replace` or `Remove` that follows: copies are appended before the block they come
+//! from is removed.
+
+mod block;
+mod crc;
+mod record;
+mod recover;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::{Bytes, BytesMut};
+
+use super::memstore::MemStore;
+use super::store::{Limits, Store, StoreError, StoreState, StoredMsg};
+use block::{block_name, Block};
+use record::{encode_delete, encode_floor, encode_msg, Floor};
+
+pub use block::is_store_file;
+pub use record::Damage;
+pub use recover::{Corruption, Recovery, TornTail};
+
+/// The size past which the store starts a new block.
+pub const BLOCK_SIZE: u64 = 8 << 20;
+
+/// One thing for the shell to do in the stream's directory, in order. Names are relative
+/// file names (no `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileOp {
+    /// Append `data` to `file` (creating it).
+    Append {
+        file: String,
+        data: Bytes,
+    },
+    /// Replace `file` atomically with `data` (the shell writes a temporary file, fsyncs
+    /// and renames it).
+    Replace {
+        file: String,
+        data: Bytes,
+    },
+    /// Cut `file` to `len` bytes (dropping a torn tail found at recovery).
+    Truncate {
+        file: String,
+        len: u64,
+    },
+    Remove {
+        file: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct FileStore {
+    /// The messages, answering every read.
+    mem: MemStore,
+    block_size: u64,
+    blocks: BTreeMap<u64, Block>,
+    /// The block new records go to; `None` before the first write, or after recovery found
+    /// the last block damaged (nothing may follow damage, or recovery would stop short of it).
+    active: Option<u64>,
+    /// The number of the next new block.
+    next_block: u64,
+    /// The block holding each message record on disk, live or not.
+    index: BTreeMap<u64, u64>,
+    /// Every tombstone on disk, as (sequence, block).
+    tombs: BTreeSet<(u64, u64)>,
+    /// The highest floor and last sequence the records on disk establish.
+    disk: Floor,
+    /// Blocks to look at again: they lost messages, or tombstones of theirs may no longer
+    /// be needed.
+    check: BTreeSet<u64>,
+    ops: Vec<FileOp>,
+}
+
+impl FileStore {
+    /// An empty stream, nothing on disk yet.
+    pub fn new(limits: Limits) -> FileStore {
+        FileStore::restored(MemStore::new(limits))
+    }
+
+    /// The same store starting new blocks past `bytes` instead of [`BLOCK_SIZE`].
+    pub fn with_block_size(mut self, bytes: u64) -> FileStore {
+        self.block_size = bytes;
+        self
+    }
+
+    /// The file operations produced since the last call, in order. The shell applies
+    /// them, fsyncs, and only then may the node acknowledge the messages they hold.
+    pub fn take_ops(&mut self) -> Vec<FileOp> {
+        std::mem::take(&mut self.ops)
+    }
+
+    fn restored(mut mem: MemStore) -> FileStore {
+        mem.journal_removals();
+        FileStore {
+            mem,
+            block_size: BLOCK_SIZE,
+            blocks: BTreeMap::new(),
+            active: None,
+            next_block: 1,
+            index: BTreeMap::new(),
+            tombs: BTreeSet::new(),
+            disk: Floor::default(),
+            check: BTreeSet::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    /// What the stream knows now: its first sequence (the next one when empty) and last.
+    fn floor_now(&self) -> Floor {
+        let st = self.mem.state();
+        Floor {
+            first: if st.msgs > 0 {
+                st.first_seq
+            } else {
+                st.last_seq.saturating_add(1)
+            },
+            last_seq: st.last_seq,
+            last_time: st.last_time,
+        }
+    }
+
+    /// Appends `data` to the active block, starting a new one when it would not fit; the
+    /// block it went to.
+    fn append(&mut self, data: Bytes) -> u64 {
+        let fits = |b: &Block| b.len == 0 || b.len + data.len() as u64 <= self.block_size;
+        let n = match self.active {
+            Some(n) if self.blocks.get(&n).is_some_and(fits) => n,
+            _ => self.open_block(),
+        };
+        self.write(n, data);
+        n
+    }
+
+    /// Starts a new active block with a floor saying what the disk already says, so the
+    /// active block always carries the last sequence.
+    fn open_block(&mut self) -> u64 {
+        let n = self.next_block;
+        self.next_block = n.saturating_add(1);
+        if let Some(previous) = self.active.replace(n) {
+            self.check.insert(previous);
+        }
+        let block = self.blocks.entry(n).or_default();
+        if self.disk != Floor::default() {
+            (block.floor, block.last_seq) = (self.disk.first, self.disk.last_seq);
+            self.write(n, encode_floor(self.disk));
+        }
+        n
+    }
+
+    fn write(&mut self, n: u64, data: Bytes) {
+        if let Some(b) = self.blocks.get_mut(&n) {
+            b.len += data.len() as u64;
+        }
+        self.ops.push(FileOp::Append {
+            file: block_name(n),
+            data,
+        });
+    }
+
+    fn write_msg(&mut self, seq: u64, time: u64, subject: &[u8], headers: &[u8], data: &[u8]) {
+        let rec = encode_msg(seq, time, subject, headers, data);
+        let size = rec.len() as u64;
+        let n = self.append(rec);
+        if let Some(b) = self.blocks.get_mut(&n) {
+            b.msgs.insert(seq, size);
+            b.live += 1;
+            b.last_seq = seq;
+        }
+        self.index.insert(seq, n);
+        self.disk.last_seq = seq;
+        self.disk.last_time = time;
+    }
+
+    fn write_delete(&mut self, seq: u64) {
+        let n = self.append(encode_delete(seq));
+        if let Some(b) = self.blocks.get_mut(&n) {
+            b.tombs.insert(seq);
+        }
+        self.tombs.insert((seq, n));
+    }
+
+    fn write_floor(&mut self, f: Floor) {
+        let n = self.append(encode_floor(f));
+        if let Some(b) = self.blocks.get_mut(&n) {
+            b.floor = b.floor.max(f.first);
+            b.last_seq = b.last_seq.max(f.last_seq);
+        }
+        self.disk.first = self.disk.first.max(f.first);
+        if f.last_seq >= self.disk.last_seq {
+            (self.disk.last_seq, self.disk.last_time) = (f.last_seq, f.last_time);
+        }
+    }
+
+    /// Writes what the wrapped store removed since the last call (a floor for those below
+    /// the new first sequence, a tombstone for the others), then reclaims what it can.
+    fn persist_removals(&mut self) {
+        let removed = self.mem.take_removed();
+        let now = self.floor_now();
+        for &seq in &removed {
+            if seq >= now.first {
+                self.write_delete(seq);
+            }
+        }
+        if removed.iter().any(|&seq| seq < now.first) {
+            self.write_floor(now);
+        }
+        for seq in removed {
+            self.bury(seq);
+        }
+        self.reclaim();
+    }
+
+    /// Counts the record of message `seq` as dead in its block.
+    fn bury(&mut self, seq: u64) {
+        let Some(&n) = self.index.get(&seq) else {
+            return;
+        };
+        if let Some(b) = self.blocks.get_mut(&n) {
+            b.live = b.live.saturating_sub(1);
+            b.dead_bytes += b.msgs.get(&seq).copied().unwrap_or(0);
+            self.check.insert(n);
+        }
+    }
+
+    /// Makes the active block hold the highest floor and the last sequence, as it does in
+    /// normal operation; after a crash while a block was being started it may not, and
+    /// the block that does could go before the next one starts.
+    fn anchor(&mut self) {
+        if self.disk == Floor::default() {
+            return;
+        }
+        match self.active.and_then(|n| self.blocks.get(&n)) {
+            Some(b) if b.floor >= self.disk.first && b.last_seq >= self.disk.last_seq => {}
+            Some(_) => self.write_floor(self.disk),
+            None => {
+                self.open_block();
+            }
+        }
+    }
+
+    /// Removes or rewrites the blocks to look at, until none is left.
+    fn reclaim(&mut self) {
+        if let Some(b) = self.active.and_then(|n| self.blocks.get(&n)) {
+            if b.live == 0 && !b.msgs.is_empty() && b.len * 2 >= self.block_size {
+                self.open_block();
+            }
+        }
+        while let Some(n) = self.check.pop_first() {
+            if Some(n) == self.active {
+                continue;
+            }
+            let Some(b) = self.blocks.get(&n) else {
+                continue;
+            };
+            if b.damaged {
+                continue;
+            }
+            if b.live == 0 {
+                self.drop_block(n);
+            } else if b.worth_compacting() {
+                self.compact(n);
+            }
+        }
+    }
+
+    /// The tombstones of block `n` that must outlive it.
+    fn needed_tombs(&self, n: u64) -> Vec<u64> {
+        self.blocks.get(&n).map_or_else(Vec::new, |b| {
+            b.tombs
+                .iter()
+                .copied()
+                .filter(|&t| t >= self.disk.first && self.index.get(&t).is_some_and(|&m| m != n))
+                .collect()
+        })
+    }
+
+    /// Removes block `n`, which holds no live message, after copying the tombstones that
+    /// are still needed to the active block. A block of tombstones only that are all still needed stays:
+    /// moving them would free nothing.
+    fn drop_block(&mut self, n: u64) {
+        let needed = self.needed_tombs(n);
+        let Some(b) = self.blocks.get(&n) else {
+            return;
+        };
+        if b.msgs.is_empty() && !needed.is_empty() {
+            return;
+        }
+        for t in needed {
+            self.write_delete(t);
+        }
+        if let Some(b) = self.blocks.remove(&n) {
+            self.forget(n, &b.tombs, b.msgs.keys().copied());
+        }
+        self.ops.push(FileOp::Remove {
+            file: block_name(n),
+        });
+    }
+
+    /// Rewrites block `n` with only what is still needed.
+    fn compact(&mut self, n: u64) {
+        let needed = self.needed_tombs(n);
+        let Some(old) = self.blocks.remove(&n) else {
+            return;
+        };
+        let mut out = BytesMut::new();
+        let mut block = Block::default();
+        for (&seq, &size) in &old.msgs {
+            if let Some(m) = self.mem.load(seq) {
+                out.extend_from_slice(&encode_msg(seq, m.time, &m.subject, &m.headers, &m.data));
+                block.msgs.insert(seq, size);
+                block.live += 1;
+            }
+        }
+        for &t in &needed {
+            out.extend_from_slice(&encode_delete(t));
+            block.tombs.insert(t);
+        }
+        block.len = out.len() as u64;
+        let gone: Vec<u64> = old
+            .msgs
+            .keys()
+            .copied()
+            .filter(|&seq| !block.msgs.contains_key(&seq))
+            .collect();
+        self.forget(n, &old.tombs, gone);
+        for t in needed {
+            self.tombs.insert((t, n));
+        }
+        self.blocks.insert(n, block);
+        self.ops.push(FileOp::Replace {
+            file: block_name(n),
+            data: out.freeze(),
+        });
+    }
+
+    /// Forgets tombstones `tombs` of block `n` and the message records `gone` from it, and
+    /// looks again at the blocks holding tombstones of those messages.
+    fn forget(&mut self, n: u64, tombs: &BTreeSet<u64>, gone: impl IntoIterator<Item = u64>) {
+        for &t in tombs {
+            self.tombs.remove(&(t, n));
+        }
+        for seq in gone {
+            self.index.remove(&seq);
+            let holders = self.tombs.range((seq, 0)..=(seq, u64::MAX));
+            self.check.extend(holders.map(|&(_, holder)| holder));
+        }
+    }
+}
+
+impl Store for FileStore {
+    fn store(
+        &mut self,
+        subject: &[u8],
+        headers: &[u8],
+        data: &[u8],
+        time: u64,
+    ) -> Result<u64, StoreError> {
+        let seq = self.mem.store(subject, headers, data, time)?;
+        self.write_msg(seq, time, subject, headers, data);
+        self.persist_removals();
+        Ok(seq)
+    }
+
+    fn load(&self, seq: u64) -> Option<&StoredMsg> {
+        self.mem.load(seq)
+    }
+
+    fn load_next(&self, filter: &[u8], start: u64) -> Option<&StoredMsg> {
+        self.mem.load_next(filter, start)
+    }
+
+    fn load_last(&self, filter: &[u8]) -> Option<&StoredMsg> {
+        self.mem.load_last(filter)
+    }
+
+    fn remove(&mut self, seq: u64) -> bool {
+        let held = self.mem.remove(seq);
+        self.persist_removals();
+        held
+    }
+
+    fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
+        let n = self.mem.purge(filter, upto, keep);
+        self.persist_removals();
+        n
+    }
+
+    fn expire(&mut self, now: u64) -> u64 {
+        let n = self.mem.expire(now);
+        self.persist_removals();
+        n
+    }
+
+    fn next_expiry(&self) -> Option<u64> {
+        self.mem.next_expiry()
+    }
+
+    fn set_limits(&mut self, limits: Limits) {
+        self.mem.set_limits(limits);
+        self.persist_removals();
+    }
+
+    fn state(&self) -> StoreState {
+        self.mem.state()
+    }
+
+    fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {
+        self.mem.subjects(filter)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,449 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::jetstream::store::Discard;
+
+/// A directory in memory that the store's operations are applied to.
+#[derive(Clone, Debug, Default)]
+struct Disk(BTreeMap<String, Vec<u8>>);
+
+impl Disk {
+    fn apply(&mut self, ops: Vec<FileOp>) {
+        for op in ops {
+            match op {
+                FileOp::Append { file, data } => {
+                    self.0.entry(file).or_default().extend_from_slice(&data)
+                }
+                FileOp::Replace { file, data } => {
+                    self.0.insert(file, data.to_vec());
+                }
+                FileOp::Truncate { file, len } => {
+                    if let Some(f) = self.0.get_mut(&file) {
+                        f.truncate(len as usize);
+                    }
+                }
+                FileOp::Remove { file } => {
+                    self.0.remove(&file);
+                }
+            }
+        }
+    }
+
+    fn files(&self) -> Vec<(String, Bytes)> {
+        self.0
+            .iter()
+            .map(|(name, data)| (name.clone(), Bytes::from(data.clone())))
+            .collect()
+    }
+
+    fn recover(&mut self, limits: Limits) -> (FileStore, Recovery) {
+        let (mut s, r) = FileStore::recover(limits, self.files());
+        self.apply(s.take_ops());
+        (s, r)
+    }
+
+    fn block_names(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// A store with small blocks whose operations go straight to `disk`.
+fn small(limits: Limits) -> FileStore {
+    FileStore::new(limits).with_block_size(256)
+}
+
+fn sync(s: &mut FileStore, disk: &mut Disk) {
+    disk.apply(s.take_ops());
+}
+
+fn held(s: &impl Store) -> Vec<StoredMsg> {
+    let st = s.state();
+    (st.first_seq..=st.last_seq)
+        .filter_map(|q| s.load(q).cloned())
+        .collect()
+}
+
+/// Recovers from `disk` and checks the result against `s`.
+fn assert_recovers(s: &FileStore, disk: &mut Disk, limits: Limits) -> FileStore {
+    let (r, report) = disk.recover(limits);
+    assert_eq!(r.state(), s.state());
+    assert_eq!(held(&r), held(s));
+    assert_eq!(r.subjects(b">"), s.subjects(b">"));
+    assert_eq!(report.torn_tail, None);
+    assert_eq!(report.corruption, vec![]);
+    assert_eq!(report.messages, s.state().msgs);
+    r
+}
+
+fn store_n(s: &mut FileStore, subject: &str, n: u64, time: u64) {
+    for i in 0..n {
+        s.store(
+            subject.as_bytes(),
+            b"",
+            format!("data {i}").as_bytes(),
+            time + i,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn empty_and_fresh() {
+    let mut disk = Disk::default();
+    let s = FileStore::new(Limits::default());
+    let (r, report) = disk.recover(Limits::default());
+    assert_eq!(r.state(), s.state());
+    assert_eq!(report, Recovery::default());
+    assert!(disk.0.is_empty());
+}
+
+#[test]
+fn messages_round_trip() {
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    s.store(b"a", b"", b"hello", 10).unwrap();
+    s.store(b"b.c", b"NATS/1.0\r\nX: y\r\n\r\n", b"", 20)
+        .unwrap();
+    s.store(b"a", b"", &[0u8; 1000], 30).unwrap();
+    sync(&mut s, &mut disk);
+    assert_eq!(disk.block_names(), ["1.blk"]);
+    let mut r = assert_recovers(&s, &mut disk, Limits::default());
+    // Go on after recovery: the next message gets the next sequence and lands in the same block.
+    assert_eq!(r.store(b"a", b"", b"more", 40), Ok(4));
+    assert_eq!(s.store(b"a", b"", b"more", 40), Ok(4));
+    sync(&mut r, &mut disk);
+    assert_recovers(&s, &mut disk, Limits::default());
+}
+
+#[test]
+fn blocks_roll_and_emptied_blocks_go() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 40, 100);
+    sync(&mut s, &mut disk);
+    let blocks = disk.0.len();
+    assert!(blocks > 4, "{blocks} blocks");
+    assert!(disk.0.values().all(|f| f.len() <= 256));
+    // Remove the first half: whole blocks go.
+    for seq in 1..=20 {
+        assert!(s.remove(seq));
+    }
+    sync(&mut s, &mut disk);
+    assert!(disk.0.len() < blocks, "{:?}", disk.block_names());
+    assert!(!disk.0.contains_key("1.blk"));
+    assert_recovers(&s, &mut disk, Limits::default());
+}
+
+#[test]
+fn purge_of_everything_writes_one_record() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 100, 100);
+    sync(&mut s, &mut disk);
+    assert_eq!(s.purge(None, None, None), 100);
+    let ops = s.take_ops();
+    let appended: usize = ops
+        .iter()
+        .map(|op| match op {
+            FileOp::Append { data, .. } => data.len(),
+            _ => 0,
+        })
+        .sum();
+    // A floor, and one to start the next block: nothing per message.
+    assert!(appended <= 2 * 33, "{appended} bytes appended");
+    disk.apply(ops);
+    assert_eq!(disk.0.len(), 1, "{:?}", disk.block_names());
+    let st = s.state();
+    assert_eq!(
+        (st.msgs, st.first_seq, st.last_seq, st.last_time),
+        (0, 101, 100, 199)
+    );
+    let mut r = assert_recovers(&s, &mut disk, Limits::default());
+    assert_eq!(r.store(b"a", b"", b"x", 500), Ok(101));
+}
+
+#[test]
+fn state_survives_removing_everything_one_by_one() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 30, 100);
+    // Newest first, so each removal is a tombstone until the very last.
+    for seq in (1..=30).rev() {
+        assert!(s.remove(seq));
+        sync(&mut s, &mut disk);
+        assert_recovers(&s, &mut disk, Limits::default());
+    }
+    assert_eq!(s.state().last_time, 129);
+}
+
+#[test]
+fn limits_and_expiry_survive() {
+    let limits = Limits {
+        max_msgs: Some(5),
+        max_age: Some(50),
+        ..Limits::default()
+    };
+    let mut disk = Disk::default();
+    let mut s = small(limits);
+    store_n(&mut s, "a", 30, 1000);
+    sync(&mut s, &mut disk);
+    assert_eq!(s.state().first_seq, 26);
+    let mut r = assert_recovers(&s, &mut disk, limits);
+    assert_eq!(s.expire(1077), 3);
+    sync(&mut s, &mut disk);
+    assert_recovers(&s, &mut disk, limits);
+    // The recovered store expires as the original does.
+    assert_eq!(r.next_expiry(), Some(1075));
+    assert_eq!(r.expire(1077), 3);
+    assert_eq!(r.state(), s.state());
+    assert_eq!(s.expire(5000), 2);
+    sync(&mut s, &mut disk);
+    assert_recovers(&s, &mut disk, limits);
+}
+
+#[test]
+fn recovery_applies_new_limits() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 20, 0);
+    sync(&mut s, &mut disk);
+    let tighter = Limits {
+        max_msgs: Some(3),
+        ..Limits::default()
+    };
+    let (r, report) = disk.recover(tighter);
+    assert_eq!(report.messages, 3);
+    s.set_limits(tighter);
+    sync(&mut s, &mut Disk::default());
+    assert_eq!(r.state(), s.state());
+    assert_recovers(&s, &mut disk, tighter);
+}
+
+#[test]
+fn sparse_removals_compact_blocks() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 40, 0);
+    sync(&mut s, &mut disk);
+    let before = disk.0.get("2.blk").map(Vec::len).unwrap_or(0);
+    // Remove every message of block 2 but one, keeping the stream's first message.
+    let in_two: Vec<u64> = s
+        .index
+        .iter()
+        .filter(|(_, &b)| b == 2)
+        .map(|(&q, _)| q)
+        .collect();
+    for &seq in &in_two[1..] {
+        s.remove(seq);
+    }
+    let ops = s.take_ops();
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, FileOp::Replace { file, .. } if file == "2.blk")),
+        "{ops:?}"
+    );
+    disk.apply(ops);
+    assert!(disk.0["2.blk"].len() < before);
+    assert_recovers(&s, &mut disk, Limits::default());
+}
+
+#[test]
+fn tombstones_outlive_the_messages_they_delete() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 4, 0); // block 1
+    s.remove(2); // a tombstone, still in block 1
+    store_n(&mut s, "b", 20, 10); // blocks 2..
+    for seq in 5..=24 {
+        s.remove(seq); // everything after block 1 goes
+    }
+    store_n(&mut s, "c", 20, 100); // more blocks, so the tombstone block is not active
+    sync(&mut s, &mut disk);
+    assert!(disk.0.contains_key("1.blk"));
+    assert!(s.load(2).is_none());
+    assert_recovers(&s, &mut disk, Limits::default());
+    // Tombstone of 3 is written after block 1 fills; that block later empties and goes,
+    // and the tombstone must move to the active block rather than vanish.
+    s.remove(3);
+    for seq in 25..=44 {
+        s.remove(seq);
+    }
+    store_n(&mut s, "d", 20, 200);
+    sync(&mut s, &mut disk);
+    assert!(disk.0.contains_key("1.blk"));
+    assert_recovers(&s, &mut disk, Limits::default());
+}
+
+#[test]
+fn torn_tail_at_every_offset() {
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    store_n(&mut s, "a", 5, 0);
+    sync(&mut s, &mut disk);
+    let whole = disk.0["1.blk"].clone();
+    s.store(b"a.last", b"NATS/1.0\r\n\r\n", b"the torn one", 99)
+        .unwrap();
+    sync(&mut s, &mut disk);
+    let full = disk.0["1.blk"].clone();
+    for cut in whole.len()..full.len() {
+        let mut torn = disk.clone();
+        torn.0.insert("1.blk".into(), full[..cut].to_vec());
+        let (r, report) = FileStore::recover(Limits::default(), torn.files());
+        let st = r.state();
+        assert_eq!((st.msgs, st.last_seq), (5, 5), "cut at {cut}");
+        assert_eq!(report.corruption, vec![]);
+        if cut == whole.len() {
+            assert_eq!(report.torn_tail, None);
+            continue;
+        }
+        let tail = TornTail {
+            file: "1.blk".into(),
+            offset: whole.len() as u64,
+            dropped: (cut - whole.len()) as u64,
+        };
+        assert_eq!(report.torn_tail, Some(tail));
+        let mut r = r;
+        let ops = r.take_ops();
+        assert_eq!(
+            ops,
+            vec![FileOp::Truncate {
+                file: "1.blk".into(),
+                len: whole.len() as u64
+            }]
+        );
+        // Once truncated, the next message goes where the torn one was.
+        torn.apply(ops);
+        assert_eq!(r.store(b"a", b"", b"again", 100), Ok(6));
+        torn.apply(r.take_ops());
+        assert_recovers(&r, &mut torn, Limits::default());
+    }
+}
+
+#[test]
+fn corruption_in_the_middle_is_reported_and_not_served() {
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    store_n(&mut s, "a", 6, 0);
+    sync(&mut s, &mut disk);
+    // Every record here is as long as the first (same sizes, no floor before it).
+    let record = {
+        let mut probe = Disk::default();
+        let mut p = FileStore::new(Limits::default());
+        store_n(&mut p, "a", 1, 0);
+        sync(&mut p, &mut probe);
+        probe.0["1.blk"].len()
+    };
+    // Flip one byte of the second message's data.
+    let mut bad = disk.clone();
+    let block = bad.0.get_mut("1.blk").unwrap();
+    block[2 * record - 6] ^= 0x20;
+    let len = block.len();
+    let (r, report) = bad.recover(Limits::default());
+    assert_eq!(
+        report.corruption,
+        vec![Corruption {
+            file: "1.blk".into(),
+            offset: record as u64,
+            damage: Damage::BadChecksum
+        }]
+    );
+    assert_eq!(report.torn_tail, None);
+    assert_eq!(r.state().msgs, 1);
+    assert!(r.load(1).is_some());
+    assert!((2..=6).all(|seq| r.load(seq).is_none()));
+    // The damaged block is left as it was, and new records go to a new block.
+    let mut r = r;
+    assert_eq!(r.take_ops(), vec![]);
+    r.store(b"a", b"", b"x", 50).unwrap();
+    bad.apply(r.take_ops());
+    assert_eq!(bad.0["1.blk"].len(), len);
+    assert!(bad.0.contains_key("2.blk"));
+}
+
+#[test]
+fn damage_in_an_older_block_is_corruption_even_at_its_end() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 20, 0);
+    sync(&mut s, &mut disk);
+    let one = disk.0.get_mut("1.blk").unwrap();
+    let cut = one.len() - 3;
+    one.truncate(cut);
+    let (r, report) = disk.recover(Limits::default());
+    assert_eq!(report.torn_tail, None);
+    assert_eq!(report.corruption.len(), 1);
+    assert_eq!(report.corruption[0].file, "1.blk");
+    assert_eq!(report.corruption[0].damage, Damage::Cut);
+    assert_eq!(r.state().last_seq, 20);
+}
+
+#[test]
+fn other_files_are_ignored() {
+    assert!(is_store_file("12.blk"));
+    assert!(!is_store_file("meta.json"));
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    store_n(&mut s, "a", 2, 0);
+    sync(&mut s, &mut disk);
+    disk.0
+        .insert("meta.json".into(), b"{\"name\":\"x\"}".to_vec());
+    disk.0.insert("1.blk.tmp".into(), b"garbage".to_vec());
+    assert_recovers(&s, &mut disk, Limits::default());
+}
+
+#[test]
+fn discard_new_refusals_write_nothing() {
+    let limits = Limits {
+        max_msgs: Some(1),
+        discard: Discard::New,
+        ..Limits::default()
+    };
+    let mut s = FileStore::new(limits);
+    s.store(b"a", b"", b"x", 0).unwrap();
+    s.take_ops();
+    assert_eq!(s.store(b"a", b"", b"x", 0), Err(StoreError::MaxMsgs));
+    assert_eq!(s.take_ops(), vec![]);
+}
+
+/// A fixed-seed xorshift, so the garbage is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Valid records to splice in, so the garbage sometimes gets past the first checksum.
+    let mut valid = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 10, 0);
+    s.remove(3);
+    s.purge(None, Some(5), None);
+    sync(&mut s, &mut valid);
+    let valid: Vec<u8> = valid.0.values().flatten().copied().collect();
+    for _ in 0..3000 {
+        let files = (0..1 + rng.next() % 3)
+            .map(|i| {
+                let len = (rng.next() % 200) as usize;
+                let mut data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                if rng.next() % 2 == 0 {
+                    let from = (rng.next() as usize) % valid.len();
+                    let to = from + (rng.next() as usize) % (valid.len() - from);
+                    data.splice(0..0, valid[from..to].iter().copied());
+                }
+                (format!("{}.blk", i + rng.next() % 2), Bytes::from(data))
+            })
+            .collect();
+        let (mut r, _) = FileStore::recover(Limits::default(), files);
+        let st = r.state();
+        assert!(st.msgs <= st.last_seq.saturating_sub(st.first_seq).saturating_add(1));
+        r.take_ops();
+    }
+}

@@ -6,6 +6,7 @@
 //! SIGUSR2 enters lame duck mode; `--signal` sends these to a running server.
 
 mod cli;
+mod disk;
 mod log;
 mod monitor;
 mod server;
@@ -229,6 +230,9 @@ async fn run(
     let signals = Signals::install();
     logger.info("Server is ready");
     let shared = server::Shared::new(node, logger.clone());
+    if opts.jetstream {
+        shared.start_jetstream(jetstream_dir(&opts))?;
+    }
     tokio::spawn(server::accept_loop(shared.clone(), listener, tls));
     tokio::spawn(server::timer_loop(shared.clone()));
     if let Some((listener, host, port)) = http {

@@ -6,13 +6,17 @@
 //! event produced, and lets go. A timer task ticks the node when it asks to be ticked.
 
 use std::collections::HashMap;
+use std::fs;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use rnats_core::jetstream::persist::DiskOp;
 use rnats_core::node::{CloseReason, ConnId, Level, Node, Output};
 use rnats_core::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -20,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use crate::disk::{read_streams, Disk};
 use crate::log::Logger;
 use crate::tls::Tls;
 
@@ -56,6 +61,8 @@ struct Later {
     logs: Vec<(Level, String)>,
     /// Connection, stored hash, secret the client gave.
     bcrypt: Vec<(ConnId, String, String)>,
+    /// JetStream write batches.
+    persist: Vec<(u64, Vec<DiskOp>)>,
 }
 
 /// Everything the tasks share.
@@ -72,6 +79,8 @@ pub struct Shared {
     accept_stopped: Notify,
     /// Tells the main task the node is done with lame duck mode.
     lame_duck_done: Notify,
+    /// Where JetStream's write batches go (the disk thread), once started.
+    disk: OnceLock<mpsc::Sender<(u64, Vec<DiskOp>)>>,
 }
 
 impl Shared {
@@ -94,7 +103,63 @@ impl Shared {
             stop_accepting: Notify::new(),
             accept_stopped: Notify::new(),
             lame_duck_done: Notify::new(),
+            disk: OnceLock::new(),
         })
+    }
+
+    /// Starts JetStream's disk thread on `root` and restores the streams found there,
+    /// before any client is served. Fails on a directory that cannot be read.
+    pub fn start_jetstream(self: &Arc<Self>, root: PathBuf) -> Result<(), String> {
+        fs::create_dir_all(&root)
+            .map_err(|e| format!("could not create storage directory {}: {e}", root.display()))?;
+        let (tx, rx) = mpsc::channel::<(u64, Vec<DiskOp>)>();
+        let _ = self.disk.set(tx);
+        let shared = self.clone();
+        let mut disk = Disk::new(root.clone());
+        std::thread::Builder::new()
+            .name("jetstream-disk".into())
+            .spawn(move || {
+                for (batch, ops) in rx {
+                    let result = disk.apply(&ops).map_err(|e| e.to_string());
+                    let now = shared.now();
+                    shared.with_node(|n| n.persisted(now, batch, result));
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        let streams = read_streams(&root)
+            .map_err(|e| format!("could not read storage directory {}: {e}", root.display()))?;
+        for s in streams {
+            let started = std::time::Instant::now();
+            let now = self.now();
+            let restored = self
+                .with_node(|n| n.recover_stream(now, &s.account, &s.meta, s.blocks, s.consumers));
+            let name = format!("'{} > {}'", s.account, s.name);
+            match restored {
+                Ok(r) => {
+                    if let Some(t) = &r.torn_tail {
+                        self.logger.warn(&format!(
+                            "Stream {name}: dropped a torn record of {} bytes at the end of {} (offset {})",
+                            t.dropped, t.file, t.offset
+                        ));
+                    }
+                    for c in &r.corruption {
+                        self.logger.error(&format!(
+                            "Stream {name}: damage in {} at offset {}, not served: {:?}",
+                            c.file, c.offset, c.damage
+                        ));
+                    }
+                    self.logger.info(&format!(
+                        "  Restored {} messages for stream {name} in {:?}",
+                        r.messages,
+                        started.elapsed()
+                    ));
+                }
+                Err(e) => self
+                    .logger
+                    .error(&format!("Error recreating stream {name}: {e}")),
+            }
+        }
+        Ok(())
     }
 
     fn write_deadline(&self) -> Duration {
@@ -161,6 +226,11 @@ impl Shared {
         for (level, text) in later.logs {
             self.logger.log(level, &text);
         }
+        for batch in later.persist {
+            if let Some(disk) = self.disk.get() {
+                let _ = disk.send(batch);
+            }
+        }
         for (conn, hash, secret) in later.bcrypt {
             let shared = self.clone();
             tokio::task::spawn_blocking(move || {
@@ -204,6 +274,7 @@ impl Shared {
                 Output::VerifyBcrypt { conn, hash, secret } => {
                     later.bcrypt.push((conn, hash, secret))
                 }
+                Output::Persist { batch, ops } => later.persist.push((batch, ops)),
             }
         }
         if st.node.lame_duck_done() {

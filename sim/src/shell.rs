@@ -205,6 +205,11 @@ impl Shared {
                     let now = self.now();
                     st.node.bcrypt_verified(now, conn, ok);
                 }
+                // No scenario runs JetStream yet: writes count as durable at once.
+                Output::Persist { batch, .. } => {
+                    let now = self.now();
+                    st.node.persisted(now, batch, Ok(()));
+                }
                 Output::Log { level, text } => {
                     let line = format!("[{}] {text}", level_tag(level));
                     self.logs

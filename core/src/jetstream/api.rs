@@ -35,6 +35,8 @@ pub struct JetStream {
     pub(super) rng: Rng,
     /// What to publish on JetStream's behalf: answers, acks, deliveries, status messages.
     pub(super) outbox: Vec<Delivery>,
+    /// Configurations and removals to write, in order (see [`super::persist`]).
+    pub(super) disk: Vec<super::persist::DiskOp>,
 }
 
 /// A stream's state as the API shows it.
@@ -199,6 +201,7 @@ impl JetStream {
             api_errors: 0,
             rng: Rng::new(seed),
             outbox: Vec::new(),
+            disk: Vec::new(),
         }
     }
 
@@ -369,6 +372,7 @@ impl JetStream {
             let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
             self.streams
                 .insert(name.to_string(), Stream::new(config, store, now));
+            self.stream_written(name);
         }
         let mut fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
         fields["did_create"] = serde_json::Value::Bool(true);
@@ -390,9 +394,11 @@ impl JetStream {
         if overlap {
             return Err((KIND, ApiError::subjects_overlap()));
         }
-        let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
-        stream.set_config(config);
-        let fields = serde_json::to_value(info(stream)).expect("info serializes");
+        self.stream_mut(name)
+            .map_err(|e| (KIND, e))?
+            .set_config(config);
+        self.stream_written(name);
+        let fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
         Ok(answer(KIND, fields))
     }
 
@@ -416,6 +422,7 @@ impl JetStream {
         for consumer in stream.consumers.values_mut() {
             consumer.close(&mut self.outbox);
         }
+        self.stream_removed(&stream);
         Ok(answer(KIND, serde_json::json!({ "success": true })))
     }
 

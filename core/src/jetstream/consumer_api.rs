@@ -86,18 +86,27 @@ impl JetStream {
             name => name.to_string(),
         };
         let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
-        if let Some(existing) = stream.consumers.get_mut(&name) {
-            if existing.config() != &config {
+        let changed = match stream.consumers.get_mut(&name) {
+            Some(existing) if existing.config() == &config => false,
+            Some(existing) => {
                 if !existing.config().may_update_to(&config) {
                     return Err((KIND, ApiError::consumer_name_exists()));
                 }
                 existing.update(config);
+                true
             }
-        } else {
-            check_fits(stream.config(), &stream.consumers, &config).map_err(|e| (KIND, e))?;
-            let consumer = Consumer::new(stream_name, name.clone(), config, stream.store(), now);
-            stream.consumers.insert(name.clone(), consumer);
+            None => {
+                check_fits(stream.config(), &stream.consumers, &config).map_err(|e| (KIND, e))?;
+                let consumer =
+                    Consumer::new(stream_name, name.clone(), config, stream.store(), now);
+                stream.consumers.insert(name.clone(), consumer);
+                true
+            }
+        };
+        if changed {
+            self.consumer_written(stream_name, &name);
         }
+        let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
         let (store, consumers) = stream.parts();
         let info = consumers.get_mut(&name).expect("just ensured").info(store);
         Ok(answer(
@@ -135,17 +144,18 @@ impl JetStream {
         ))
     }
 
-    fn delete_consumer(&mut self, stream: &str, name: &str) -> Answer {
+    fn delete_consumer(&mut self, stream_name: &str, name: &str) -> Answer {
         const KIND: &str = "consumer_delete_response";
         let stream = self
             .streams
-            .get_mut(stream)
+            .get_mut(stream_name)
             .ok_or((KIND, ApiError::stream_not_found()))?;
         let mut consumer = stream
             .consumers
             .remove(name)
             .ok_or((KIND, ApiError::consumer_not_found()))?;
         consumer.close(&mut self.outbox);
+        self.consumer_removed(stream_name, name);
         Ok(answer(KIND, serde_json::json!({ "success": true })))
     }
 

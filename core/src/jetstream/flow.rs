@@ -235,19 +235,24 @@ impl JetStream {
 
     /// Time reached `now`.
     pub fn tick(&mut self, now: u64) {
-        for stream in self.streams.values_mut() {
+        let mut gone = Vec::new();
+        for (stream_name, stream) in self.streams.iter_mut() {
             stream.expire(now);
-            let mut gone = Vec::new();
             for (name, consumer) in stream.consumers.iter_mut() {
                 consumer.tick(now, &mut self.outbox);
                 if consumer.is_inactive(now) {
-                    gone.push(name.clone());
+                    gone.push((stream_name.clone(), name.clone()));
                 }
             }
-            for name in gone {
-                if let Some(mut c) = stream.consumers.remove(&name) {
-                    c.close(&mut self.outbox);
-                }
+        }
+        for (stream, name) in gone {
+            if let Some(mut c) = self
+                .streams
+                .get_mut(&stream)
+                .and_then(|s| s.consumers.remove(&name))
+            {
+                c.close(&mut self.outbox);
+                self.consumer_removed(&stream, &name);
             }
         }
     }

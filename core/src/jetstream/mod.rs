@@ -1,22 +1,25 @@
 //! JetStream: persistent streams of messages and the consumers that read them.
 //!
-//! Built in layers, each pure and tested on its own before the node uses it:
-//! [`store`] says what a message store must do (sequence numbers, limits, purge, lookups),
-//! [`memstore`] keeps a stream in memory, [`config`] reads and checks a stream's
-//! configuration as the API takes it, with the errors of [`api_error`], and [`stream`]
+//! Built in layers, each pure and tested on its own: [`store`] says what a message store
+//! must do (sequence numbers, limits, purge, lookups); [`memstore`] keeps a stream in
+//! memory and [`filestore`] in files, as operations for the shell to carry out; [`config`]
+//! reads and checks a stream's configuration with the errors of [`api_error`]; [`stream`]
 //! publishes to a stream as the reference does (header checks, de-duplication, rollups,
-//! acknowledgements); [`api`] answers the stream requests of `$JS.API`. The file store, the stream and consumer state
-//! machines and the `$JS.API` come on top.
+//! acknowledgements); [`consumer`] delivers a stream's messages and tracks their acks;
+//! [`api`] (with the consumer half in `consumer_api`) answers `$JS.API`; `flow` moves
+//! messages, acks and time through one account's JetStream; [`persist`] says what to keep
+//! on disk and brings it back.
 
 pub mod api;
 pub mod api_error;
 pub mod config;
 pub mod consumer;
 mod consumer_api;
+pub mod filestore;
 mod flow;
 pub mod headers;
-pub mod filestore;
 pub mod memstore;
+pub mod persist;
 pub mod store;
 pub mod stream;
 pub mod time;

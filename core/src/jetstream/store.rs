@@ -5,6 +5,8 @@
 
 use bytes::Bytes;
 
+use super::filestore::FileOp;
+
 /// Stream limits a store enforces. `None` means unlimited (the reference's `-1`); `max_age`
 /// and timestamps are nanoseconds of wall-clock time given by the caller.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -127,4 +129,10 @@ pub trait Store {
 
     /// How many messages each subject matching `filter` holds, by subject.
     fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)>;
+
+    /// What to write to disk for the changes since the last call, in order; nothing for a
+    /// store that keeps nothing on disk.
+    fn take_ops(&mut self) -> Vec<FileOp> {
+        Vec::new()
+    }
 }

@@ -122,6 +122,30 @@ impl Stream {
         n
     }
 
+    /// What the store has to write since the last call.
+    pub fn take_store_ops(&mut self) -> Vec<super::filestore::FileOp> {
+        self.store.take_ops()
+    }
+
+    /// Remembers the `Nats-Msg-Id`s of the messages still within the duplicate window at
+    /// `now`, after a restart, so a publisher retrying across it is still de-duplicated.
+    pub fn recover_dedupe(&mut self, now: u64) {
+        let window = u64::try_from(self.config.duplicate_window).unwrap_or(0);
+        let cutoff = now.saturating_sub(window);
+        let mut seq = self.store.state().first_seq;
+        while let Some(m) = self.store.load_next(b">", seq) {
+            seq = m.seq + 1;
+            if m.time <= cutoff {
+                continue;
+            }
+            if let Some(id) = header(&m.headers, MSG_ID).filter(|id| !id.is_empty()) {
+                let id = String::from_utf8_lossy(id).into_owned();
+                self.last_msg_id = id.clone();
+                self.dedupe.insert(id, m.seq, m.time);
+            }
+        }
+    }
+
     /// Messages left the store: consumers recount what they have left to deliver.
     fn removed(&mut self) {
         for c in self.consumers.values_mut() {

@@ -11,10 +11,11 @@ use bytes::Bytes;
 
 use super::{ConnId, Node, SubRef};
 use crate::jetstream::api::{JetStream, NewStore};
-use crate::jetstream::api_error::ApiError;
 use crate::jetstream::config::Storage;
 use crate::jetstream::consumer::Delivery;
+use crate::jetstream::filestore::{FileStore, Recovery};
 use crate::jetstream::memstore::MemStore;
+use crate::jetstream::persist::{ConsumerFiles, DiskOp};
 use crate::proto::Body;
 use crate::time::Instant;
 
@@ -62,16 +63,21 @@ pub(super) struct JsNode {
     wall_at_zero: u64,
     /// Subscriptions changed since push consumers last looked for their listeners.
     interest_changed: bool,
+    /// What to write next, gathered while the shell writes the batch before.
+    open: Vec<DiskOp>,
+    /// The batch the shell is writing, if any.
+    writing: Option<u64>,
+    next_batch: u64,
+    /// What JetStream publishes while writes are outstanding waits for them, with the
+    /// batch it waits for and its account: an ack is only ever sent for what is durable.
+    held: VecDeque<(u64, usize, Delivery)>,
 }
 
-/// Where new streams are kept. Memory only, until the file store lands: a stream asking
-/// for file storage is refused rather than silently kept in memory.
+/// Where new streams are kept, as their configuration asks.
 fn new_store() -> NewStore {
     Box::new(|config| match config.storage {
         Storage::Memory => Ok(Box::new(MemStore::new(config.limits())) as _),
-        Storage::File => Err(ApiError::invalid_stream_config(
-            "file storage is not available in this build; use storage: memory",
-        )),
+        Storage::File => Ok(Box::new(FileStore::new(config.limits())) as _),
     })
 }
 
@@ -84,6 +90,10 @@ impl Node {
             inbox: VecDeque::new(),
             wall_at_zero: 0,
             interest_changed: false,
+            open: Vec::new(),
+            writing: None,
+            next_batch: 1,
+            held: VecDeque::new(),
         };
         for account in &self.accounts {
             let enabled = account.name != self.opts.system_account;
@@ -241,17 +251,106 @@ impl Node {
         }
     }
 
-    /// Publishes what every account's JetStream has queued.
+    /// Publishes what every account's JetStream has queued, holding it back while writes
+    /// are outstanding, and starts writing what JetStream has to write.
     fn publish_outboxes(&mut self) {
         let mut out = Vec::new();
         for account in 0..self.accounts.len() {
-            if let Some(js) = self.jetstream(account) {
-                js.drain_outbox(&mut out);
-            }
-            for d in out.drain(..) {
-                self.publish_internal(account, d);
+            let Some(js) = self.jetstream(account) else {
+                continue;
+            };
+            js.drain_outbox(&mut out);
+            let ops = js.take_disk_ops();
+            let name = &self.accounts[account].name;
+            let node = self.js.as_mut().expect("checked above");
+            node.open.extend(ops.into_iter().map(|op| op.under(name)));
+            let waits_for = if !node.open.is_empty() {
+                Some(node.next_batch)
+            } else {
+                node.writing
+            };
+            match waits_for {
+                Some(batch) => node.held.extend(out.drain(..).map(|d| (batch, account, d))),
+                None => {
+                    for d in out.drain(..) {
+                        self.publish_internal(account, d);
+                    }
+                }
             }
         }
+        self.start_write();
+    }
+
+    /// Hands the shell the next batch of writes, if there is one and none is outstanding:
+    /// everything gathered meanwhile goes in one batch, one fsync (group commit).
+    fn start_write(&mut self) {
+        let Some(js) = self.js.as_mut() else { return };
+        if js.writing.is_some() || js.open.is_empty() {
+            return;
+        }
+        let batch = js.next_batch;
+        js.next_batch += 1;
+        js.writing = Some(batch);
+        let ops = std::mem::take(&mut js.open);
+        self.outputs
+            .push_back(super::Output::Persist { batch, ops });
+    }
+
+    /// The shell finished writing `batch`: on success what waited for it goes out; on
+    /// failure it is dropped (the clients see no ack, never a false one) and logged.
+    pub fn persisted(&mut self, now: Instant, batch: u64, result: Result<(), String>) {
+        self.now = now;
+        let Some(js) = self.js.as_mut() else { return };
+        if js.writing != Some(batch) {
+            return;
+        }
+        js.writing = None;
+        let mut released = Vec::new();
+        while js.held.front().is_some_and(|(b, _, _)| *b <= batch) {
+            released.push(js.held.pop_front().expect("front exists"));
+        }
+        match result {
+            Ok(()) => {
+                for (_, account, d) in released {
+                    self.publish_internal(account, d);
+                }
+            }
+            Err(e) => self.outputs.push_back(super::Output::Log {
+                level: super::Level::Error,
+                text: format!(
+                    "JetStream write failed, {} answers withheld: {e}",
+                    released.len()
+                ),
+            }),
+        }
+        self.start_write();
+        self.run_jetstream();
+    }
+
+    /// Brings back a file-backed stream of account `account` from its directory (see
+    /// [`crate::jetstream::persist`]); logs what it restored as the reference does.
+    pub fn recover_stream(
+        &mut self,
+        now: Instant,
+        account: &str,
+        meta: &[u8],
+        files: Vec<(String, Bytes)>,
+        consumers: Vec<ConsumerFiles>,
+    ) -> Result<Recovery, String> {
+        self.now = now;
+        let wall = self.wall();
+        let index = self
+            .accounts
+            .iter()
+            .position(|a| a.name == account)
+            .ok_or_else(|| format!("no account {account:?}"))?;
+        let js = self
+            .jetstream(index)
+            .ok_or_else(|| format!("JetStream is not enabled for account {account:?}"))?;
+        let recovery = js.recover_stream(meta, files, consumers, wall)?;
+        self.sync_stream_subscriptions(index);
+        self.publish_outboxes();
+        Ok(recovery)
     }
 
     /// Publishes one message from JetStream into `account`: routed by `to`, shown with

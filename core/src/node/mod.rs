@@ -72,6 +72,12 @@ pub enum Output {
         hash: String,
         secret: String,
     },
+    /// Carry out `ops` under the JetStream store directory, in order, make them durable
+    /// (fsync), then report with [`Node::persisted`]. One batch is outstanding at a time.
+    Persist {
+        batch: u64,
+        ops: Vec<crate::jetstream::persist::DiskOp>,
+    },
 }
 
 /// Server-wide counters, the raw material for monitoring.

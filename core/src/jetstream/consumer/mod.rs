@@ -11,7 +11,7 @@ pub mod pull;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::store::{Store, StoredMsg};
 use super::time::rfc3339;
@@ -42,7 +42,7 @@ struct Pending {
 }
 
 /// Sequence pairs as `INFO` shows them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeqPair {
     pub consumer_seq: u64,
     pub stream_seq: u64,
@@ -80,6 +80,23 @@ pub struct Consumer {
     idle_since: Option<u64>,
     /// Matching messages at or after `next_seq`, when known (stores change under it).
     num_pending: Option<u64>,
+    /// Whether what [`Consumer::state`] returns changed since it was last taken.
+    dirty: bool,
+}
+
+/// What a consumer must remember across a restart: where it is in the stream and which
+/// deliveries still wait for their ack.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerState {
+    pub next_seq: u64,
+    pub delivered: SeqPair,
+    pub ack_floor: SeqPair,
+    /// (stream sequence, consumer sequence) of each delivery waiting for its ack.
+    pub pending: Vec<(u64, u64)>,
+    /// (stream sequence, deliveries) of messages delivered more than once.
+    pub redelivered: Vec<(u64, u64)>,
+    /// Sequences still to deliver first (`last_per_subject`).
+    pub initial: Vec<u64>,
 }
 
 impl Consumer {
@@ -111,9 +128,76 @@ impl Consumer {
             next_heartbeat: None,
             idle_since: Some(now),
             num_pending: None,
+            dirty: true,
         };
         c.position(store);
         c
+    }
+
+    /// A consumer as it was when `state` was taken; deliveries that waited for an ack wait
+    /// again for a full ack wait from `now`.
+    pub fn restore(
+        stream: &str,
+        name: String,
+        config: ConsumerConfig,
+        created: u64,
+        state: ConsumerState,
+        now: u64,
+    ) -> Consumer {
+        let mut c = Consumer {
+            name,
+            stream: stream.to_string(),
+            config,
+            created,
+            next_seq: state.next_seq,
+            initial: state.initial.into_iter().collect(),
+            delivered_cseq: state.delivered.consumer_seq,
+            delivered_sseq: state.delivered.stream_seq,
+            ack_floor: state.ack_floor,
+            last_delivery: None,
+            pending: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            redeliver: BTreeSet::new(),
+            redelivered: state.redelivered.into_iter().collect(),
+            waiting: VecDeque::new(),
+            push_active: false,
+            next_heartbeat: None,
+            idle_since: Some(now),
+            num_pending: None,
+            dirty: false,
+        };
+        for (seq, consumer_seq) in state.pending {
+            let delivered = c.redelivered.get(&seq).copied().unwrap_or(1);
+            let deadline = now + c.config.ack_wait_for(delivered).as_nanos() as u64;
+            c.pending.insert(
+                seq,
+                Pending {
+                    consumer_seq,
+                    deadline: Some(deadline),
+                },
+            );
+            c.deadlines.insert((deadline, seq));
+        }
+        c
+    }
+
+    /// The state to keep on disk, if it changed since the last call.
+    pub fn take_state(&mut self) -> Option<ConsumerState> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        Some(ConsumerState {
+            next_seq: self.next_seq,
+            delivered: self.delivered(),
+            ack_floor: self.ack_floor,
+            pending: self
+                .pending
+                .iter()
+                .map(|(&seq, p)| (seq, p.consumer_seq))
+                .collect(),
+            redelivered: self.redelivered.iter().map(|(&s, &n)| (s, n)).collect(),
+            initial: self.initial.iter().copied().collect(),
+        })
     }
 
     /// Sets where delivery starts, from the deliver policy and the store's contents.
@@ -379,6 +463,7 @@ impl Consumer {
         if self.pending.is_empty() {
             self.ack_floor = self.delivered();
         }
+        self.dirty = true;
         self.delivered_cseq += 1;
         self.delivered_sseq = self.delivered_sseq.max(msg.seq);
         self.last_delivery = Some(now);
@@ -442,6 +527,7 @@ impl Consumer {
 
     /// Forgets a message that is no longer pending (acked, terminated, gone).
     fn forget(&mut self, seq: u64) {
+        self.dirty = true;
         let was_first = self.pending.keys().next() == Some(&seq);
         if let Some(p) = self.pending.remove(&seq) {
             if let Some(d) = p.deadline {

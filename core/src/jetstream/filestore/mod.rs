@@ -457,6 +457,10 @@ impl Store for FileStore {
     fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {
         self.mem.subjects(filter)
     }
+
+    fn take_ops(&mut self) -> Vec<FileOp> {
+        FileStore::take_ops(self)
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! consumers, acks and redelivery, all as bytes on client connections.
 
 use super::*;
+use crate::jetstream::filestore::FileOp;
 
 fn js_harness() -> (Harness, ConnId) {
     let opts = Options {
@@ -54,10 +55,67 @@ fn publishes_are_stored_and_acknowledged() {
 }
 
 #[test]
-fn file_storage_is_refused_without_a_file_store() {
+fn file_stream_acks_wait_for_durable_writes() {
     let (mut h, c) = js_harness();
-    let answer = request(&mut h, c, "$JS.API.STREAM.CREATE.F", r#"{"name":"F"}"#);
-    assert!(answer.contains("file storage is not available"), "{answer}");
+    h.instant_writes = false;
+    h.send(
+        c,
+        "PUB $JS.API.STREAM.CREATE.F r 12\r\n{\"name\":\"F\"}\r\n",
+    );
+    assert_eq!(h.take(c), "", "the create answer waits for meta.json");
+    h.finish_writes();
+    assert!(h.take(c).contains("did_create"));
+    // Three publishes while the first write is outstanding: the second and third go in
+    // one later batch (group commit), and no ack leaves before its batch is durable.
+    h.writes.clear();
+    for _ in 0..3 {
+        h.send(c, "PUB F r 1\r\nx\r\n");
+    }
+    assert_eq!(h.take(c), "");
+    assert_eq!(h.writes.len(), 1, "one batch outstanding at a time");
+    let (first, _) = h.writes.remove(0);
+    h.node.persisted(h.now, first, Ok(()));
+    h.pump();
+    assert!(h.take(c).contains("\"seq\":1"));
+    assert_eq!(h.writes.len(), 1, "the rest in one batch");
+    let appends = |ops: &[crate::jetstream::persist::DiskOp]| {
+        ops.iter()
+            .filter(|op| {
+                matches!(
+                    op,
+                    crate::jetstream::persist::DiskOp::File {
+                        op: FileOp::Append { .. },
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    assert_eq!(appends(&h.writes[0].1), 2);
+    h.finish_writes();
+    let acks = h.take(c);
+    assert!(
+        acks.contains("\"seq\":2") && acks.contains("\"seq\":3"),
+        "{acks}"
+    );
+}
+
+#[test]
+fn failed_writes_withhold_acks() {
+    let (mut h, c) = js_harness();
+    request(&mut h, c, "$JS.API.STREAM.CREATE.F", r#"{"name":"F"}"#);
+    h.instant_writes = false;
+    h.writes.clear();
+    h.send(c, "PUB F r 1\r\nx\r\n");
+    let (batch, _) = h.writes.remove(0);
+    h.node.persisted(h.now, batch, Err("disk full".into()));
+    h.pump();
+    assert_eq!(h.take(c), "");
+    assert!(
+        h.logs.iter().any(|l| l.contains("disk full")),
+        "{:?}",
+        h.logs
+    );
 }
 
 #[test]

@@ -19,6 +19,10 @@ struct Harness {
     sent: FixedMap<ConnId, Vec<u8>>,
     closed: Vec<ConnId>,
     logs: Vec<String>,
+    /// JetStream writes asked for and not yet reported durable, by batch.
+    writes: Vec<(u64, Vec<crate::jetstream::persist::DiskOp>)>,
+    /// Whether writes are reported durable at once (else [`Harness::finish_writes`]).
+    instant_writes: bool,
 }
 
 impl Harness {
@@ -29,6 +33,8 @@ impl Harness {
             sent: FixedMap::default(),
             closed: Vec::new(),
             logs: Vec::new(),
+            writes: Vec::new(),
+            instant_writes: true,
         }
     }
 
@@ -95,8 +101,23 @@ impl Harness {
                     let ok = bcrypt::verify(&secret, &hash).unwrap_or(false);
                     self.node.bcrypt_verified(self.now, conn, ok);
                 }
+                Output::Persist { batch, ops } => {
+                    self.writes.push((batch, ops));
+                    if self.instant_writes {
+                        self.node.persisted(self.now, batch, Ok(()));
+                    }
+                }
             }
         }
+    }
+
+    /// Reports every outstanding write durable.
+    fn finish_writes(&mut self) {
+        let batches: Vec<u64> = self.writes.iter().map(|(b, _)| *b).collect();
+        for batch in batches {
+            self.node.persisted(self.now, batch, Ok(()));
+        }
+        self.pump();
     }
 
     /// Everything sent to `id` since the last call, as text.

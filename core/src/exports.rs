@@ -58,6 +58,8 @@ pub struct AccountConfig {
     pub name: String,
     pub exports: Vec<Export>,
     pub imports: Vec<Import>,
+    /// JetStream limits, when the account has JetStream.
+    pub jetstream: Option<crate::jetstream::options::AccountLimits>,
 }
 
 fn error(at: &str, message: impl Into<String>) -> OptionError {

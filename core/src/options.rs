@@ -43,9 +43,12 @@ pub struct Options {
     pub logtime: bool,
     pub log_file: Option<String>,
     pub pid_file: Option<String>,
-    /// Whether to run JetStream (accepted for compatibility; not built yet).
+    /// Whether to run JetStream (`-js`, `jetstream: enabled`, a `jetstream {}` block).
     pub jetstream: bool,
+    /// Where JetStream keeps its files (`-sd`, `jetstream { store_dir }`).
     pub store_dir: Option<String>,
+    /// The rest of the `jetstream` block.
+    pub js: crate::jetstream::options::JsOptions,
     /// TLS for client connections (`tls { ... }` or the `--tls*` flags).
     pub tls: Option<crate::tls_config::TlsConfig>,
     /// Interface of the HTTP monitoring port; the client `host` when empty.
@@ -94,6 +97,7 @@ impl Default for Options {
             pid_file: None,
             jetstream: false,
             store_dir: None,
+            js: Default::default(),
             tls: None,
             http_host: String::new(),
             http_port: 0,
@@ -292,7 +296,17 @@ impl Options {
                 "system_account" | "system" => {
                     self.system_account = string(value).ok_or_else(|| err("expected a string"))?
                 }
-                "jetstream" => self.jetstream = !matches!(value, Value::Bool(false)),
+                "jetstream" => {
+                    self.jetstream = crate::jetstream::options::enables(value);
+                    let dir = crate::jetstream::options::parse_server(
+                        value,
+                        &mut self.js,
+                        &mut warnings,
+                    )?;
+                    if dir.is_some() {
+                        self.store_dir = dir;
+                    }
+                }
                 "http" | "https" => {
                     let (host, port) =
                         parse_listen(value).ok_or_else(|| err("expected host:port"))?;
@@ -446,7 +460,12 @@ impl Options {
             let Value::Map(account) = value else {
                 return Err(OptionError::in_map(accounts, name, &at, "expected a map"));
             };
-            unknown_fields(account, &["users", "exports", "imports"], &at, warnings);
+            unknown_fields(
+                account,
+                &["users", "exports", "imports", "jetstream"],
+                &at,
+                warnings,
+            );
             if let Some(users) = account.get("users") {
                 self.auth
                     .add_users(users, name, &format!("{at}.users"), warnings)?;
@@ -461,10 +480,18 @@ impl Options {
                 .map(|v| parse_imports(v, &format!("{at}.imports"), warnings))
                 .transpose()?
                 .unwrap_or_default();
+            let jetstream = account
+                .get("jetstream")
+                .map(|v| {
+                    crate::jetstream::options::parse_account(v, &format!("{at}.jetstream"), warnings)
+                })
+                .transpose()?
+                .flatten();
             self.accounts.push(AccountConfig {
                 name: name.to_string(),
                 exports,
                 imports,
+                jetstream,
             });
         }
         self.check_imports(accounts)

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::api_error::ApiError;
 use super::config::StreamConfig;
 use super::consumer::Delivery;
+use super::options::AccountLimits;
 use super::store::{Store, StoreState, StoredMsg};
 use super::stream::{PubAck, Stream};
 use super::time::rfc3339;
@@ -37,6 +38,7 @@ pub struct JetStream {
     pub(super) outbox: Vec<Delivery>,
     /// Configurations and removals to write, in order (see [`super::persist`]).
     pub(super) disk: Vec<super::persist::DiskOp>,
+    pub(super) limits: AccountLimits,
 }
 
 /// A stream's state as the API shows it.
@@ -191,7 +193,39 @@ pub(super) fn error_answer(kind: &str, e: &ApiError) -> String {
     answer(kind, serde_json::json!({ "error": e }))
 }
 
+/// The answer to any API request in an account without JetStream; `None` for a subject
+/// that is no request.
+pub fn not_enabled_answer(subject: &str) -> Option<String> {
+    let op = subject.strip_prefix(API_PREFIX)?;
+    let kinds = [
+        ("INFO", "account_info_response"),
+        ("STREAM.CREATE.", "stream_create_response"),
+        ("STREAM.UPDATE.", "stream_update_response"),
+        ("STREAM.NAMES", "stream_names_response"),
+        ("STREAM.LIST", "stream_list_response"),
+        ("STREAM.INFO.", "stream_info_response"),
+        ("STREAM.DELETE.", "stream_delete_response"),
+        ("STREAM.PURGE.", "stream_purge_response"),
+        ("STREAM.MSG.GET.", "stream_msg_get_response"),
+        ("STREAM.MSG.DELETE.", "stream_msg_delete_response"),
+        ("CONSUMER.CREATE.", "consumer_create_response"),
+        ("CONSUMER.DURABLE.CREATE.", "consumer_create_response"),
+        ("CONSUMER.INFO.", "consumer_info_response"),
+        ("CONSUMER.DELETE.", "consumer_delete_response"),
+        ("CONSUMER.NAMES.", "consumer_names_response"),
+        ("CONSUMER.LIST.", "consumer_list_response"),
+    ];
+    let (_, kind) = kinds.iter().find(|(prefix, _)| op.starts_with(prefix))?;
+    Some(error_answer(kind, &ApiError::not_enabled_for_account()))
+}
+
 impl JetStream {
+    /// Applies an account's limits: how much it may store, how many streams and consumers.
+    pub fn with_limits(mut self, limits: AccountLimits) -> JetStream {
+        self.limits = limits;
+        self
+    }
+
     /// JetStream for one account; `seed` drives the names it makes up.
     pub fn new(new_store: NewStore, seed: u64) -> JetStream {
         JetStream {
@@ -202,6 +236,7 @@ impl JetStream {
             rng: Rng::new(seed),
             outbox: Vec::new(),
             disk: Vec::new(),
+            limits: AccountLimits::default(),
         }
     }
 
@@ -228,6 +263,19 @@ impl JetStream {
         self.streams
             .get_mut(name)
             .ok_or_else(ApiError::stream_not_found)
+    }
+
+    /// Bytes the account keeps in memory and in files.
+    pub(super) fn usage(&self) -> (u64, u64) {
+        let (mut memory, mut storage) = (0, 0);
+        for s in self.streams.values() {
+            let bytes = s.store().state().bytes;
+            match s.config().storage {
+                super::config::Storage::Memory => memory += bytes,
+                super::config::Storage::File => storage += bytes,
+            }
+        }
+        (memory, storage)
     }
 
     /// Stores a message in stream `name`.
@@ -282,14 +330,7 @@ impl JetStream {
     }
 
     fn account_info(&self) -> String {
-        let (mut memory, mut storage) = (0, 0);
-        for s in self.streams.values() {
-            let bytes = s.store().state().bytes;
-            match s.config().storage {
-                super::config::Storage::Memory => memory += bytes,
-                super::config::Storage::File => storage += bytes,
-            }
-        }
+        let (memory, storage) = self.usage();
         answer(
             "account_info_response",
             serde_json::json!({
@@ -301,8 +342,11 @@ impl JetStream {
                 "streams": self.streams.len(),
                 "consumers": self.streams.values().map(|s| s.consumers.len()).sum::<usize>(),
                 "limits": {
-                    "max_memory": -1, "max_storage": -1, "max_streams": -1,
-                    "max_consumers": -1, "max_ack_pending": -1,
+                    "max_memory": self.limits.max_memory,
+                    "max_storage": self.limits.max_storage,
+                    "max_streams": self.limits.max_streams,
+                    "max_consumers": self.limits.max_consumers,
+                    "max_ack_pending": -1,
                     "memory_max_stream_bytes": -1, "storage_max_stream_bytes": -1,
                     "max_bytes_required": false
                 },
@@ -368,6 +412,10 @@ impl JetStream {
         } else {
             if self.streams.values().any(|s| s.config().overlaps(&config)) {
                 return Err((KIND, ApiError::subjects_overlap()));
+            }
+            let max = self.limits.max_streams;
+            if max >= 0 && self.streams.len() as i64 >= max {
+                return Err((KIND, ApiError::maximum_streams()));
             }
             let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
             self.streams

@@ -217,7 +217,19 @@ impl ApiError {
         ApiError::new(400, 10110, "stream purge not permitted")
     }
 
-    pub fn bad_request() -> ApiError {
-        ApiError::new(400, 10003, "bad request")
+    pub fn not_enabled_for_account() -> ApiError {
+        ApiError::new(503, 10039, "JetStream not enabled for account")
+    }
+
+    pub fn maximum_streams() -> ApiError {
+        ApiError::new(400, 10027, "maximum number of streams reached")
+    }
+
+    pub fn insufficient_storage() -> ApiError {
+        ApiError::new(500, 10047, "insufficient storage resources available")
+    }
+
+    pub fn insufficient_memory() -> ApiError {
+        ApiError::new(500, 10028, "insufficient memory resources available")
     }
 }

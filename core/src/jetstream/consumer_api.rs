@@ -85,6 +85,8 @@ impl JetStream {
             "" => self.made_up_name(),
             name => name.to_string(),
         };
+        let max_consumers = self.limits.max_consumers;
+        let consumers_now: i64 = self.streams.values().map(|s| s.consumers.len() as i64).sum();
         let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
         let changed = match stream.consumers.get_mut(&name) {
             Some(existing) if existing.config() == &config => false,
@@ -96,6 +98,9 @@ impl JetStream {
                 true
             }
             None => {
+                if max_consumers >= 0 && consumers_now >= max_consumers {
+                    return Err((KIND, ApiError::maximum_consumers()));
+                }
                 check_fits(stream.config(), &stream.consumers, &config).map_err(|e| (KIND, e))?;
                 let consumer =
                     Consumer::new(stream_name, name.clone(), config, stream.store(), now);

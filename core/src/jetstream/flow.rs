@@ -7,7 +7,9 @@
 use bytes::Bytes;
 
 use super::api::{JetStream, MsgGetRequest};
-use super::config::Retention;
+use super::api_error::ApiError;
+use super::config::{Retention, Storage};
+use super::store::msg_size;
 use super::consumer::ack::{parse_ack_body, parse_ack_subject, AckKind};
 use super::consumer::pull::status;
 use super::consumer::pull::PullRequest;
@@ -130,10 +132,14 @@ impl JetStream {
         data: &[u8],
         now: u64,
     ) {
+        let refused = self.over_limits(name, msg_size(subject, headers, data));
         let Some(stream) = self.streams.get_mut(name) else {
             return;
         };
-        let result = stream.publish(subject, headers, data, now);
+        let result = match refused {
+            Some(e) => Err(e),
+            None => stream.publish(subject, headers, data, now),
+        };
         if let Ok(PubAck::Stored { seq }) = result {
             // An interest stream keeps nothing nobody will read.
             if stream.config().retention == Retention::Interest
@@ -149,6 +155,25 @@ impl JetStream {
                 Err(e) => pub_error_json(name, e),
             };
             self.outbox.push(Delivery::answer(reply, json));
+        }
+    }
+
+    /// Whether `size` more bytes in stream `name` would take the account past its memory
+    /// or storage limit.
+    fn over_limits(&self, name: &str, size: u64) -> Option<ApiError> {
+        let (max_memory, max_storage) = (self.limits.max_memory, self.limits.max_storage);
+        if max_memory < 0 && max_storage < 0 {
+            return None;
+        }
+        let (memory, storage) = self.usage();
+        match self.streams.get(name)?.config().storage {
+            Storage::Memory if max_memory >= 0 && memory + size > max_memory as u64 => {
+                Some(ApiError::insufficient_memory())
+            }
+            Storage::File if max_storage >= 0 && storage + size > max_storage as u64 => {
+                Some(ApiError::insufficient_storage())
+            }
+            _ => None,
         }
     }
 

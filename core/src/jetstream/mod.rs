@@ -19,6 +19,7 @@ pub mod filestore;
 mod flow;
 pub mod headers;
 pub mod memstore;
+pub mod options;
 pub mod persist;
 pub mod store;
 pub mod stream;

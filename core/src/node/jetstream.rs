@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::{ConnId, Node, SubRef};
-use crate::jetstream::api::{JetStream, NewStore};
+use crate::jetstream::api::{not_enabled_answer, JetStream, NewStore};
+use crate::jetstream::options::AccountLimits;
 use crate::jetstream::config::Storage;
 use crate::jetstream::consumer::Delivery;
 use crate::jetstream::filestore::{FileStore, Recovery};
@@ -95,18 +96,38 @@ impl Node {
             next_batch: 1,
             held: VecDeque::new(),
         };
-        for account in &self.accounts {
-            let enabled = account.name != self.opts.system_account;
+        let names: Vec<String> = self.accounts.iter().map(|a| a.name.clone()).collect();
+        for name in names {
+            let limits = self.account_limits(&name);
+            let seed = self.rng.next_u64();
             js.accounts
-                .push(enabled.then(|| JetStream::new(new_store(), self.rng.next_u64())));
+                .push(limits.map(|l| JetStream::new(new_store(), seed).with_limits(l)));
         }
         self.js = Some(js);
         for account in 0..self.accounts.len() {
+            // Accounts without JetStream still answer its API, with an error.
+            self.subscribe_internal(account, Bytes::from_static(API_SUBJECT), Target::Api);
             if self.jetstream(account).is_some() {
-                self.subscribe_internal(account, Bytes::from_static(API_SUBJECT), Target::Api);
                 self.subscribe_internal(account, Bytes::from_static(ACK_SUBJECT), Target::Ack);
             }
         }
+    }
+
+    /// The JetStream limits of account `name`, if it has JetStream: with no accounts
+    /// configured the global account has it; with accounts, those that enable it in their
+    /// configuration, as in the reference. The system account never has it.
+    fn account_limits(&self, name: &str) -> Option<AccountLimits> {
+        if name == self.opts.system_account {
+            return None;
+        }
+        if self.opts.accounts.is_empty() {
+            return Some(AccountLimits::default());
+        }
+        self.opts
+            .accounts
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.jetstream)
     }
 
     /// Tells the node the Unix time (nanoseconds) at its clock's zero, so JetStream can
@@ -204,6 +225,10 @@ impl Node {
             match &sub.target {
                 Target::Api => {
                     let Some(js) = self.jetstream(account) else {
+                        let answer = not_enabled_answer(&subject);
+                        if let (Some(reply), Some(answer)) = (&msg.reply, answer) {
+                            self.publish_internal(account, Delivery::answer(reply, answer));
+                        }
                         continue;
                     };
                     let known = js.on_api(&subject, msg.reply.as_deref(), &msg.data, wall);

@@ -9,7 +9,7 @@
 //! The directory holds message blocks `<n>.blk` ([`is_store_file`]), `n` increasing. New
 //! records are appended to the newest, the *active* block; past [`BLOCK_SIZE`] bytes the
 //! store starts a new one. A block is a plain sequence of records, each with its kind,
-//! length and CRC-32C (layout in [`record`]):
+//! length and CRC-32C (byte layout in `record.rs`):
 //!
 //! - **Msg** (seq, time, subject, headers, data): a stored message.
 //! - **Delete** (seq): a tombstone, the message `seq` was removed.
@@ -325,8 +325,8 @@ impl FileStore {
     }
 
     /// Removes block `n`, which holds no live message, after copying the tombstones that
-    /// are still needed to the active block. A block of tombstones only that are all still needed stays:
-    /// moving them would free nothing.
+    /// are still needed to the active block. A block of tombstones only, some of them still
+    /// needed, stays: moving them would free little, and could go on forever.
     fn drop_block(&mut self, n: u64) {
         let needed = self.needed_tombs(n);
         let Some(b) = self.blocks.get(&n) else {

@@ -320,6 +320,38 @@ fn torn_tail_at_every_offset() {
 }
 
 #[test]
+fn torn_appends_that_reached_the_disk_in_part() {
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    store_n(&mut s, "a", 3, 0);
+    sync(&mut s, &mut disk);
+    let whole = disk.0["1.blk"].len();
+    s.store(b"a", b"", b"torn", 9).unwrap();
+    sync(&mut s, &mut disk);
+    let full = disk.0["1.blk"].clone();
+    let damaged = [
+        // The length reached the disk, the last bytes did not.
+        [&full[..full.len() - 2], &[0, 0][..]].concat(),
+        // The file grew but nothing was written.
+        [&full[..whole], &vec![0; 40][..]].concat(),
+    ];
+    for bad in damaged {
+        let mut torn = disk.clone();
+        torn.0.insert("1.blk".into(), bad.clone());
+        let (r, report) = torn.recover(Limits::default());
+        assert_eq!(report.corruption, vec![]);
+        let tail = TornTail {
+            file: "1.blk".into(),
+            offset: whole as u64,
+            dropped: (bad.len() - whole) as u64,
+        };
+        assert_eq!(report.torn_tail, Some(tail));
+        assert_eq!((r.state().msgs, r.state().last_seq), (3, 3));
+        assert_eq!(torn.0["1.blk"].len(), whole);
+    }
+}
+
+#[test]
 fn corruption_in_the_middle_is_reported_and_not_served() {
     let mut disk = Disk::default();
     let mut s = FileStore::new(Limits::default());

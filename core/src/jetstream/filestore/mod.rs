@@ -26,7 +26,9 @@
 //! every message is gone, and no other block's floor ever needs keeping.
 //!
 //! Recovery reads every record; a message is held if its sequence is at or above the
-//! highest floor and no tombstone names it. The order of records does not matter.
+//! highest floor and no tombstone names it. The order of records does not matter. A torn
+//! append at the end of the last block is truncated; any other damage is reported in
+//! [`Recovery`] and nothing after it in that block is used ([`FileStore::recover`]).
 //!
 //! # Reclaiming space
 //!
@@ -37,9 +39,9 @@
 //!   other blocks (a tombstone must outlive the message record it deletes, or the message
 //!   would come back).
 //! - A block that is more than half removed messages is rewritten (`Replace`) with its
-//!   live messages and the tombstones it holds that are still needed.
-//!   Halving means each rewrite is paid for by as many bytes of removed messages, so
-//!   compaction costs stay proportional to what is deleted.
+//!   live messages and the tombstones it holds that are still needed. Halving means each
+//!   rewrite is paid for by as many bytes of removed messages, so compaction costs stay
+//!   proportional to what is deleted.
 //! - A tombstone is needed while the message it names is on disk in another block and is
 //!   not below the highest floor. When a block goes or is rewritten, the blocks holding
 //!   tombstones of the messages it dropped are looked at again.

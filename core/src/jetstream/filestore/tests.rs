@@ -352,6 +352,45 @@ fn torn_appends_that_reached_the_disk_in_part() {
 }
 
 #[test]
+fn a_torn_new_block_gets_its_floor_back() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    s.store(b"a", b"", b"first", 0).unwrap();
+    s.remove(1); // a floor, in block 1
+    sync(&mut s, &mut disk);
+    // Store until a message starts a new block: its floor comes first.
+    let (name, header) = loop {
+        s.store(b"a", b"", &[b'x'; 40], 1).unwrap();
+        let ops = s.take_ops();
+        if let [FileOp::Append { file, data }, ..] = &ops[..] {
+            if !disk.0.contains_key(file) {
+                break (file.clone(), data.clone());
+            }
+        }
+        disk.apply(ops);
+    };
+    // The crash leaves half of that floor and nothing after it.
+    let mut crashed = disk.clone();
+    crashed
+        .0
+        .insert(name.clone(), header[..header.len() / 2].to_vec());
+    let (mut r, report) = FileStore::recover(Limits::default(), crashed.files());
+    assert_eq!(report.torn_tail.map(|t| t.file), Some(name.clone()));
+    // Truncated, then the floor written again, so the new block holds it before any
+    // older block that does can go.
+    let ops = r.take_ops();
+    assert_eq!(ops.len(), 2, "{ops:?}");
+    assert_eq!(
+        ops[0],
+        FileOp::Truncate {
+            file: name.clone(),
+            len: 0
+        }
+    );
+    assert!(matches!(&ops[1], FileOp::Append { file, data } if *file == name && *data == header));
+}
+
+#[test]
 fn corruption_in_the_middle_is_reported_and_not_served() {
     let mut disk = Disk::default();
     let mut s = FileStore::new(Limits::default());
@@ -421,6 +460,14 @@ fn other_files_are_ignored() {
         .insert("meta.json".into(), b"{\"name\":\"x\"}".to_vec());
     disk.0.insert("1.blk.tmp".into(), b"garbage".to_vec());
     assert_recovers(&s, &mut disk, Limits::default());
+}
+
+#[test]
+fn a_file_store_can_back_a_stream() {
+    fn boxed(s: FileStore) -> Box<dyn Store + Send> {
+        Box::new(s)
+    }
+    assert_eq!(boxed(FileStore::new(Limits::default())).state().msgs, 0);
 }
 
 #[test]

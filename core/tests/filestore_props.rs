@@ -189,7 +189,7 @@ fn recover_mid_step(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn file_store_matches_memory_store(

@@ -9,7 +9,7 @@
 //! The directory holds message blocks `<n>.blk` ([`is_store_file`]), `n` increasing. New
 //! records are appended to the newest, the *active* block; past [`BLOCK_SIZE`] bytes the
 //! store starts a new one. A block is a plain sequence of records, each with its kind,
-//! length and CRC-32C (layout in [`record`]):
+//! length and CRC-32C (byte layout in `record.rs`):
 //!
 //! - **Msg** (seq, time, subject, headers, data): a stored message.
 //! - **Delete** (seq): a tombstone, the message `seq` was removed.
@@ -26,7 +26,9 @@
 //! every message is gone, and no other block's floor ever needs keeping.
 //!
 //! Recovery reads every record; a message is held if its sequence is at or above the
-//! highest floor and no tombstone names it. The order of records does not matter.
+//! highest floor and no tombstone names it. The order of records does not matter. A torn
+//! append at the end of the last block is truncated; any other damage is reported in
+//! [`Recovery`] and nothing after it in that block is used ([`FileStore::recover`]).
 //!
 //! # Reclaiming space
 //!
@@ -37,9 +39,9 @@
 //!   other blocks (a tombstone must outlive the message record it deletes, or the message
 //!   would come back).
 //! - A block that is more than half removed messages is rewritten (`Replace`) with its
-//!   live messages and the tombstones it holds that are still needed.
-//!   Halving means each rewrite is paid for by as many bytes of removed messages, so
-//!   compaction costs stay proportional to what is deleted.
+//!   live messages and the tombstones it holds that are still needed. Halving means each
+//!   rewrite is paid for by as many bytes of removed messages, so compaction costs stay
+//!   proportional to what is deleted.
 //! - A tombstone is needed while the message it names is on disk in another block and is
 //!   not below the highest floor. When a block goes or is rewritten, the blocks holding
 //!   tombstones of the messages it dropped are looked at again.
@@ -325,8 +327,8 @@ impl FileStore {
     }
 
     /// Removes block `n`, which holds no live message, after copying the tombstones that
-    /// are still needed to the active block. A block of tombstones only that are all still needed stays:
-    /// moving them would free nothing.
+    /// are still needed to the active block. A block of tombstones only, some of them still
+    /// needed, stays: moving them would free little, and could go on forever.
     fn drop_block(&mut self, n: u64) {
         let needed = self.needed_tombs(n);
         let Some(b) = self.blocks.get(&n) else {

@@ -8,6 +8,7 @@
 //!           Floor:  first:u64 last_seq:u64 last_time:u64
 //! ```
 //!
+//! Lengths are 32 bits: a message is bounded far below 4 GiB by `max_payload`.
 //! Fixed-width integers rather than varints: a record's size is known before it is
 //! encoded, which the block bookkeeping needs, and decoding is a few bounds checks.
 //! Decoding never panics and never allocates: every length is checked against the bytes
@@ -70,37 +71,39 @@ pub(super) fn encode_msg(
     headers: &[u8],
     data: &[u8],
 ) -> Bytes {
-    let mut payload =
-        BytesMut::with_capacity(MSG_FIXED + subject.len() + headers.len() + data.len());
-    payload.put_u64_le(seq);
-    payload.put_u64_le(time);
-    payload.put_u32_le(subject.len() as u32);
-    payload.put_u32_le(headers.len() as u32);
-    payload.put_slice(subject);
-    payload.put_slice(headers);
-    payload.put_slice(data);
-    frame(KIND_MSG, &payload)
+    let len = MSG_FIXED + subject.len() + headers.len() + data.len();
+    frame(KIND_MSG, len, |out| {
+        out.put_u64_le(seq);
+        out.put_u64_le(time);
+        out.put_u32_le(subject.len() as u32);
+        out.put_u32_le(headers.len() as u32);
+        out.put_slice(subject);
+        out.put_slice(headers);
+        out.put_slice(data);
+    })
 }
 
 pub(super) fn encode_delete(seq: u64) -> Bytes {
-    frame(KIND_DELETE, &seq.to_le_bytes())
+    frame(KIND_DELETE, DELETE_LEN, |out| out.put_u64_le(seq))
 }
 
 pub(super) fn encode_floor(f: Floor) -> Bytes {
-    let mut payload = [0u8; FLOOR_LEN];
-    payload[..8].copy_from_slice(&f.first.to_le_bytes());
-    payload[8..16].copy_from_slice(&f.last_seq.to_le_bytes());
-    payload[16..].copy_from_slice(&f.last_time.to_le_bytes());
-    frame(KIND_FLOOR, &payload)
+    frame(KIND_FLOOR, FLOOR_LEN, |out| {
+        out.put_u64_le(f.first);
+        out.put_u64_le(f.last_seq);
+        out.put_u64_le(f.last_time);
+    })
 }
 
-fn frame(kind: u8, payload: &[u8]) -> Bytes {
-    let len = (payload.len() as u32).to_le_bytes();
-    let mut out = BytesMut::with_capacity(HEADER + payload.len() + TRAILER);
+/// A record of `kind` whose `len` bytes of payload `payload` writes, in one buffer.
+fn frame(kind: u8, len: usize, payload: impl FnOnce(&mut BytesMut)) -> Bytes {
+    let mut out = BytesMut::with_capacity(HEADER + len + TRAILER);
     out.put_u8(kind);
-    out.put_slice(&len);
-    out.put_slice(payload);
-    out.put_u32_le(crc32c(&[&[kind], &len, payload]));
+    out.put_u32_le(len as u32);
+    payload(&mut out);
+    debug_assert_eq!(out.len(), HEADER + len);
+    let crc = crc32c(&[&out]);
+    out.put_u32_le(crc);
     out.freeze()
 }
 
@@ -131,6 +134,12 @@ pub(super) fn decode(file: &Bytes, pos: usize) -> Result<(Record, usize), Damage
     Ok((record, pos + payload_end + TRAILER))
 }
 
+/// Where the record starting at `pos` would end by its length field, if that can be read.
+pub(super) fn claimed_end(file: &[u8], pos: usize) -> Option<usize> {
+    let header = file.get(pos..)?.get(..HEADER)?;
+    Some(pos + HEADER + le(&header[1..]) as usize + TRAILER)
+}
+
 /// A little-endian integer of up to 8 bytes.
 fn le(bytes: &[u8]) -> u64 {
     bytes.iter().rev().fold(0, |v, &b| (v << 8) | u64::from(b))
@@ -153,4 +162,92 @@ fn decode_msg(p: Bytes) -> Result<Record, Damage> {
         headers: p.slice(subject_end..headers_end),
         data: p.slice(headers_end..),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(rec: Bytes) -> Result<Record, Damage> {
+        let (record, end) = decode(&rec, 0)?;
+        assert_eq!(end, rec.len());
+        Ok(record)
+    }
+
+    #[test]
+    fn round_trips() {
+        let msg = StoredMsg {
+            seq: 7,
+            time: 1_700_000_000_000_000_000,
+            subject: Bytes::from("orders.new"),
+            headers: Bytes::from("NATS/1.0\r\nA: b\r\n\r\n"),
+            data: Bytes::from(vec![0u8, 255, 10, 13]),
+        };
+        let rec = encode_msg(msg.seq, msg.time, &msg.subject, &msg.headers, &msg.data);
+        assert_eq!(decoded(rec), Ok(Record::Msg(msg)));
+        assert_eq!(
+            decoded(encode_delete(u64::MAX)),
+            Ok(Record::Delete(u64::MAX))
+        );
+        let floor = Floor {
+            first: 3,
+            last_seq: 2,
+            last_time: 99,
+        };
+        assert_eq!(decoded(encode_floor(floor)), Ok(Record::Floor(floor)));
+        // Records follow one another.
+        let two = [encode_delete(1), encode_delete(2)].concat();
+        let two = Bytes::from(two);
+        let (_, end) = decode(&two, 0).unwrap();
+        assert_eq!(decode(&two, end), Ok((Record::Delete(2), two.len())));
+        assert_eq!(decode(&two, two.len()), Err(Damage::Cut));
+    }
+
+    #[test]
+    fn damage() {
+        let rec = encode_delete(5);
+        for cut in 0..rec.len() {
+            assert_eq!(
+                decode(&rec.slice(..cut), 0),
+                Err(Damage::Cut),
+                "cut at {cut}"
+            );
+        }
+        for at in 0..rec.len() {
+            let mut bad = rec.to_vec();
+            bad[at] ^= 0x01;
+            // A flipped length bit makes the record run past the end instead.
+            let want = if (1..5).contains(&at) {
+                Damage::Cut
+            } else {
+                Damage::BadChecksum
+            };
+            assert_eq!(decode(&Bytes::from(bad), 0), Err(want), "flip at {at}");
+        }
+        assert_eq!(decoded(frame(9, 0, |_| {})), Err(Damage::UnknownKind(9)));
+        assert_eq!(
+            decoded(frame(KIND_DELETE, 4, |o| o.put_u32_le(1))),
+            Err(Damage::BadLength)
+        );
+        assert_eq!(
+            decoded(frame(KIND_FLOOR, 8, |o| o.put_u64_le(1))),
+            Err(Damage::BadLength)
+        );
+        assert_eq!(
+            decoded(frame(KIND_MSG, 3, |o| o.put_slice(b"abc"))),
+            Err(Damage::BadLength)
+        );
+        // A subject length past the payload.
+        let lying = frame(KIND_MSG, MSG_FIXED + 2, |o| {
+            o.put_u64_le(1);
+            o.put_u64_le(1);
+            o.put_u32_le(3);
+            o.put_u32_le(0);
+            o.put_slice(b"ab");
+        });
+        assert_eq!(decoded(lying), Err(Damage::BadLength));
+        // A length of 4 GiB in a short file allocates nothing and reads nothing.
+        let huge = Bytes::from(vec![KIND_MSG, 0xff, 0xff, 0xff, 0xff, 0, 0]);
+        assert_eq!(decode(&huge, 0), Err(Damage::Cut));
+    }
 }

@@ -1,11 +1,13 @@
 //! Rebuilding a store from the files of its directory, as found after a crash or a clean
 //! stop.
 //!
-//! Blocks are read in order and every record's checksum verified. A record cut off at the
-//! end of the last block is what a crash in the middle of an append leaves: it was never
+//! Blocks are read in order and every record's checksum verified. Damage at the very end
+//! of the last block is what a crash in the middle of an append leaves: a record cut off,
+//! a last record whose checksum fails (its length reached the disk, not all of its bytes),
+//! or zeros to the end (the file grew, the data never came). That append was never
 //! acknowledged, so it is dropped and the file truncated to the last whole record. Any
-//! other damage (a bad checksum, an unknown kind, lengths that do not fit, a cut record at
-//! the end of an older block) is corruption: the block is used up to that point only, the
+//! other damage (a bad checksum, an unknown kind or lengths that do not fit with more
+//! behind it, or anything wrong in an older block) is corruption: the block is used up to that point only, the
 //! damage is reported, and the block is left on disk untouched. Nothing is ever read past
 //! damage, nothing is allocated from a length that was not checked against the input, and
 //! every payload served is a slice of a record whose checksum matched.
@@ -15,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 
 use super::block::{block_name, block_number, Block};
-use super::record::{decode, Damage, Floor, Record};
+use super::record::{claimed_end, decode, Damage, Floor, Record};
 use super::{FileOp, FileStore};
 use crate::jetstream::memstore::MemStore;
 use crate::jetstream::store::{Limits, Store, StoredMsg};
@@ -73,6 +75,14 @@ impl FileStore {
     }
 }
 
+/// Whether damage at `pos` of the last block is a torn append rather than corruption: it
+/// is the last thing in the file.
+fn torn(data: &[u8], pos: usize, damage: Damage) -> bool {
+    damage == Damage::Cut
+        || data[pos..].iter().all(|&b| b == 0)
+        || (damage == Damage::BadChecksum && claimed_end(data, pos) == Some(data.len()))
+}
+
 /// What the records read so far say.
 #[derive(Default)]
 struct Scan {
@@ -100,7 +110,7 @@ impl Scan {
                     self.add(n, &mut block, record, (end - pos) as u64);
                     pos = end;
                 }
-                Err(Damage::Cut) if is_last => {
+                Err(damage) if is_last && torn(data, pos, damage) => {
                     block.len = pos as u64;
                     report.torn_tail = Some(TornTail {
                         file: block_name(n),

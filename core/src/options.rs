@@ -483,7 +483,11 @@ impl Options {
             let jetstream = account
                 .get("jetstream")
                 .map(|v| {
-                    crate::jetstream::options::parse_account(v, &format!("{at}.jetstream"), warnings)
+                    crate::jetstream::options::parse_account(
+                        v,
+                        &format!("{at}.jetstream"),
+                        warnings,
+                    )
                 })
                 .transpose()?
                 .flatten();

@@ -57,3 +57,41 @@ fn includes_and_variables_of_the_token_example() {
         Some(&Value::String("example-token".into()))
     );
 }
+
+#[test]
+fn jetstream_examples() {
+    let mut opts = Options::default();
+    opts.apply_conf(&load(&configs_dir().join("jetstream.conf")))
+        .unwrap();
+    assert!(opts.jetstream);
+    assert_eq!(opts.store_dir.as_deref(), Some("./jetstream-data"));
+    assert_eq!(opts.js.max_memory, 1 << 30);
+    assert_eq!(opts.js.max_store, 10 << 30);
+    assert_eq!(
+        opts.js.sync_interval, None,
+        "every write is synced by default"
+    );
+
+    let mut opts = Options::default();
+    opts.apply_conf(&load(&configs_dir().join("jetstream-accounts.conf")))
+        .unwrap();
+    let limits = |name: &str| {
+        opts.accounts
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap()
+            .jetstream
+    };
+    let orders = limits("ORDERS").unwrap();
+    assert_eq!(
+        (
+            orders.max_memory,
+            orders.max_storage,
+            orders.max_streams,
+            orders.max_consumers
+        ),
+        (256 << 20, 1 << 30, 10, 100)
+    );
+    assert_eq!(limits("METRICS").unwrap().max_streams, -1);
+    assert_eq!(limits("PLAIN"), None);
+}

@@ -21,17 +21,29 @@ use rnats_core::jetstream::persist::{ConsumerFiles, DiskOp};
 pub struct Disk {
     root: PathBuf,
     open: HashMap<PathBuf, File>,
+    /// Whether each batch is made durable before it is reported (the default), or only
+    /// by [`Disk::sync_all`] on a timer (`sync_interval`), trading safety for speed.
+    sync_each_batch: bool,
 }
 
 impl Disk {
-    pub fn new(root: PathBuf) -> Disk {
+    pub fn new(root: PathBuf, sync_each_batch: bool) -> Disk {
         Disk {
             root,
             open: HashMap::new(),
+            sync_each_batch,
         }
     }
 
-    /// Carries out one batch and makes it durable.
+    /// fsyncs every file open for appending.
+    pub fn sync_all(&mut self) -> io::Result<()> {
+        for f in self.open.values() {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Carries out one batch and, unless syncing on a timer, makes it durable.
     pub fn apply(&mut self, ops: &[DiskOp]) -> io::Result<()> {
         let mut unsynced: BTreeSet<PathBuf> = BTreeSet::new();
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
@@ -86,6 +98,9 @@ impl Disk {
                     }
                 }
             }
+        }
+        if !self.sync_each_batch {
+            return Ok(());
         }
         self.sync(&mut unsynced)?;
         for dir in dirs {
@@ -225,7 +240,7 @@ mod tests {
     #[test]
     fn applies_and_reads_back() {
         let root = tempdir();
-        let mut disk = Disk::new(root.clone());
+        let mut disk = Disk::new(root.clone(), true);
         let file = |op| DiskOp::File {
             dir: "$G/streams/S".into(),
             op,

@@ -231,7 +231,7 @@ async fn run(
     logger.info("Server is ready");
     let shared = server::Shared::new(node, logger.clone());
     if opts.jetstream {
-        shared.start_jetstream(jetstream_dir(&opts))?;
+        shared.start_jetstream(jetstream_dir(&opts), opts.js.sync_interval)?;
     }
     tokio::spawn(server::accept_loop(shared.clone(), listener, tls));
     tokio::spawn(server::timer_loop(shared.clone()));

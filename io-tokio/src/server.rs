@@ -109,20 +109,35 @@ impl Shared {
 
     /// Starts JetStream's disk thread on `root` and restores the streams found there,
     /// before any client is served. Fails on a directory that cannot be read.
-    pub fn start_jetstream(self: &Arc<Self>, root: PathBuf) -> Result<(), String> {
+    /// With `sync_interval`, batches are reported as soon as written and files are
+    /// fsynced on that period instead.
+    pub fn start_jetstream(
+        self: &Arc<Self>,
+        root: PathBuf,
+        sync_interval: Option<Duration>,
+    ) -> Result<(), String> {
         fs::create_dir_all(&root)
             .map_err(|e| format!("could not create storage directory {}: {e}", root.display()))?;
         let (tx, rx) = mpsc::channel::<(u64, Vec<DiskOp>)>();
         let _ = self.disk.set(tx);
         let shared = self.clone();
-        let mut disk = Disk::new(root.clone());
+        let mut disk = Disk::new(root.clone(), sync_interval.is_none());
+        let period = sync_interval.unwrap_or(Duration::MAX);
         std::thread::Builder::new()
             .name("jetstream-disk".into())
-            .spawn(move || {
-                for (batch, ops) in rx {
-                    let result = disk.apply(&ops).map_err(|e| e.to_string());
-                    let now = shared.now();
-                    shared.with_node(|n| n.persisted(now, batch, result));
+            .spawn(move || loop {
+                match rx.recv_timeout(period) {
+                    Ok((batch, ops)) => {
+                        let result = disk.apply(&ops).map_err(|e| e.to_string());
+                        let now = shared.now();
+                        shared.with_node(|n| n.persisted(now, batch, result));
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if let Err(e) = disk.sync_all() {
+                            shared.logger.error(&format!("JetStream sync failed: {e}"));
+                        }
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             })
             .map_err(|e| e.to_string())?;

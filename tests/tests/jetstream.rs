@@ -1413,6 +1413,44 @@ async fn kv_bucket(js: &Context, config: kv::Config) -> kv::Store {
         .expect("open bucket")
 }
 
+/// The bucket made the way applications make it, by the client's `create_key_value`,
+/// which first asks for the account's info and needs the `reserved_memory` and
+/// `reserved_storage` fields newer servers send (nats-server 2.9.10 lacks them, so this
+/// one test fails against it).
+#[tokio::test]
+async fn kv_created_by_the_client() {
+    let t = Js::start().await;
+    let store = within(
+        "create bucket",
+        t.js.create_key_value(kv::Config {
+            bucket: "profiles".into(),
+            history: 3,
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("create bucket");
+    within("put", store.put("alice", "v1".into()))
+        .await
+        .unwrap();
+    within("put", store.put("alice", "v2".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("get", store.get("alice")).await.unwrap().as_deref(),
+        Some(&b"v2"[..])
+    );
+    let history: Vec<_> = within("history", store.history("alice"))
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    let account = within("account", t.js.query_account()).await.unwrap();
+    assert_eq!(account.streams, 1);
+}
+
 #[tokio::test]
 async fn kv_put_get_update_delete_purge() {
     let t = Js::start().await;

@@ -86,7 +86,11 @@ impl JetStream {
             name => name.to_string(),
         };
         let max_consumers = self.limits.max_consumers;
-        let consumers_now: i64 = self.streams.values().map(|s| s.consumers.len() as i64).sum();
+        let consumers_now: i64 = self
+            .streams
+            .values()
+            .map(|s| s.consumers.len() as i64)
+            .sum();
         let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
         let changed = match stream.consumers.get_mut(&name) {
             Some(existing) if existing.config() == &config => false,

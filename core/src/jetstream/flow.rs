@@ -9,11 +9,11 @@ use bytes::Bytes;
 use super::api::{JetStream, MsgGetRequest};
 use super::api_error::ApiError;
 use super::config::{Retention, Storage};
-use super::store::msg_size;
 use super::consumer::ack::{parse_ack_body, parse_ack_subject, AckKind};
 use super::consumer::pull::status;
 use super::consumer::pull::PullRequest;
 use super::consumer::Delivery;
+use super::store::msg_size;
 use super::stream::{pub_error_json, PubAck};
 use super::time::rfc3339;
 

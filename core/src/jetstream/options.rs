@@ -68,7 +68,10 @@ const ACCEPTED: &[&str] = &[
 pub fn enables(value: &Value) -> bool {
     match value {
         Value::Bool(b) => *b,
-        Value::String(s) => matches!(s.to_ascii_lowercase().as_str(), "enabled" | "enable" | "true"),
+        Value::String(s) => matches!(
+            s.to_ascii_lowercase().as_str(),
+            "enabled" | "enable" | "true"
+        ),
         Value::Map(m) => m.get("enabled").and_then(boolean).unwrap_or(true),
         _ => false,
     }
@@ -102,7 +105,8 @@ pub fn parse_server(
     known.extend_from_slice(ACCEPTED);
     unknown_fields(map, &known, "jetstream", warnings);
     for (key, v) in map.iter() {
-        let err = |message: &str| OptionError::in_map(map, key, &format!("jetstream.{key}"), message);
+        let err =
+            |message: &str| OptionError::in_map(map, key, &format!("jetstream.{key}"), message);
         match key.to_ascii_lowercase().as_str() {
             "store_dir" | "storedir" | "store" => {
                 store_dir = Some(string(v).ok_or_else(|| err("expected a string"))?)
@@ -121,9 +125,8 @@ pub fn parse_server(
                 }
             }
             "sync_always" => {
-                if boolean(v).ok_or_else(|| err("expected a boolean"))? {
-                    js.sync_interval = None;
-                }
+                let always = boolean(v).ok_or_else(|| err("expected a boolean"))?;
+                js.sync_interval = js.sync_interval.filter(|_| !always);
             }
             _ => {}
         }
@@ -170,8 +173,9 @@ pub fn parse_account(
             "max_consumers" | "consumers" => &mut limits.max_consumers,
             _ => continue,
         };
-        *field = int(v)
-            .ok_or_else(|| OptionError::in_map(map, key, &format!("{at}.{key}"), "expected a number"))?;
+        *field = int(v).ok_or_else(|| {
+            OptionError::in_map(map, key, &format!("{at}.{key}"), "expected a number")
+        })?;
     }
     Ok(Some(limits))
 }

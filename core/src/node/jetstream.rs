@@ -11,11 +11,11 @@ use bytes::Bytes;
 
 use super::{ConnId, Node, SubRef};
 use crate::jetstream::api::{not_enabled_answer, JetStream, NewStore};
-use crate::jetstream::options::AccountLimits;
 use crate::jetstream::config::Storage;
 use crate::jetstream::consumer::Delivery;
 use crate::jetstream::filestore::{FileStore, Recovery};
 use crate::jetstream::memstore::MemStore;
+use crate::jetstream::options::AccountLimits;
 use crate::jetstream::persist::{ConsumerFiles, DiskOp};
 use crate::proto::Body;
 use crate::time::Instant;

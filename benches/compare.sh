@@ -42,15 +42,27 @@ wait_port() {
     exit 1
 }
 
-RPORT=$(free_port)
-"$RNATS" -a 127.0.0.1 -p "$RPORT" >"$LOG/rnats.log" 2>&1 &
-PIDS+=($!)
-GPORT=$(free_port)
-while [ "$GPORT" = "$RPORT" ]; do GPORT=$(free_port); done
-"$REF" -a 127.0.0.1 -p "$GPORT" >"$LOG/ref.log" 2>&1 &
-PIDS+=($!)
-wait_port "$RPORT"
-wait_port "$GPORT"
+# start_pair [js]: starts rnats and the reference on free ports (with JetStream, each in
+# a store directory of its own, when asked); sets RPORT and GPORT.
+start_pair() {
+    local rargs=() gargs=()
+    if [ "${1:-}" = js ]; then
+        mkdir -p "$LOG/js-rnats" "$LOG/js-ref"
+        rargs=(-js -sd "$LOG/js-rnats")
+        gargs=(-js -sd "$LOG/js-ref")
+    fi
+    RPORT=$(free_port)
+    "$RNATS" -a 127.0.0.1 -p "$RPORT" "${rargs[@]}" >>"$LOG/rnats.log" 2>&1 &
+    PIDS+=($!)
+    GPORT=$(free_port)
+    while [ "$GPORT" = "$RPORT" ]; do GPORT=$(free_port); done
+    "$REF" -a 127.0.0.1 -p "$GPORT" "${gargs[@]}" >>"$LOG/ref.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$RPORT"
+    wait_port "$GPORT"
+}
+
+start_pair
 echo "rnats on 127.0.0.1:$RPORT, reference ($("$REF" --version)) on 127.0.0.1:$GPORT, $RUNS runs each, logs in $LOG"
 
 # name | loadgen arguments | metrics to tabulate
@@ -87,35 +99,50 @@ median() {
 
 TABLE="$LOG/table"
 printf '%-16s %-11s %12s %12s %7s   %-32s %s\n' scenario metric rnats reference ratio "rnats runs" "reference runs" >"$TABLE"
-for s in "${SCENARIOS[@]}"; do
-    IFS='|' read -r name args metrics <<<"$s"
-    echo "== $name: loadgen $args" >&2
-    R=()
-    G=()
-    for _ in $(seq "$RUNS"); do
-        # Interleave the servers so drifting background load hits both alike.
-        R+=("$(run "$RPORT" "$args")")
-        G+=("$(run "$GPORT" "$args")")
-        echo "   rnats:     ${R[-1]}" >&2
-        echo "   reference: ${G[-1]}" >&2
+# bench SCENARIO...: runs each scenario RUNS times against both servers, tabulates medians.
+bench() {
+    for s in "$@"; do
+        IFS='|' read -r name args metrics <<<"$s"
+        echo "== $name: loadgen $args" >&2
+        R=()
+        G=()
+        for _ in $(seq "$RUNS"); do
+            # Interleave the servers so drifting background load hits both alike.
+            R+=("$(run "$RPORT" "$args")")
+            G+=("$(run "$GPORT" "$args")")
+            echo "   rnats:     ${R[-1]}" >&2
+            echo "   reference: ${G[-1]}" >&2
+        done
+        for m in $metrics; do
+            rv=() gv=()
+            for l in "${R[@]}"; do v=$(field "$m" "$l"); rv+=("${v:-NaN}"); done
+            for l in "${G[@]}"; do v=$(field "$m" "$l"); gv+=("${v:-NaN}"); done
+            rm=$(printf '%s\n' "${rv[@]}" | grep -v NaN | median)
+            gm=$(printf '%s\n' "${gv[@]}" | grep -v NaN | median)
+            ratio=$(awk -v a="$rm" -v b="$gm" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }')
+            printf '%-16s %-11s %12s %12s %7s   %-32s %s\n' "$name" "$m" "$rm" "$gm" "$ratio" \
+                "$(
+                    IFS=,
+                    echo "${rv[*]}"
+                )" "$(
+                    IFS=,
+                    echo "${gv[*]}"
+                )" >>"$TABLE"
+        done
     done
-    for m in $metrics; do
-        rv=() gv=()
-        for l in "${R[@]}"; do v=$(field "$m" "$l"); rv+=("${v:-NaN}"); done
-        for l in "${G[@]}"; do v=$(field "$m" "$l"); gv+=("${v:-NaN}"); done
-        rm=$(printf '%s\n' "${rv[@]}" | grep -v NaN | median)
-        gm=$(printf '%s\n' "${gv[@]}" | grep -v NaN | median)
-        ratio=$(awk -v a="$rm" -v b="$gm" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }')
-        printf '%-16s %-11s %12s %12s %7s   %-32s %s\n' "$name" "$m" "$rm" "$gm" "$ratio" \
-            "$(
-                IFS=,
-                echo "${rv[*]}"
-            )" "$(
-                IFS=,
-                echo "${gv[*]}"
-            )" >>"$TABLE"
-    done
-done
+}
+bench "${SCENARIOS[@]}"
+
+# JetStream: a fresh pair of servers with JetStream, each with its own store directory.
+# rnats fsyncs every batch before acking it; the reference (by default) does not.
+JS_SCENARIOS=(
+    "js_file128_1p|--mode js --storage file --pubs 1 --msgs 200000 --size 128|acks_s p50_us p99_us"
+    "js_file128_4p|--mode js --storage file --pubs 4 --msgs 200000 --size 128|acks_s p50_us p99_us"
+    "js_mem128_1p|--mode js --storage memory --pubs 1 --msgs 200000 --size 128|acks_s p50_us p99_us"
+)
+start_pair js
+bench "${JS_SCENARIOS[@]}"
+
 # Memory: a fresh server of each kind holding IDLE_CONNS idle connections with one
 # subscription each; its resident set size once they are all set up.
 IDLE_CONNS=${IDLE_CONNS:-10000}

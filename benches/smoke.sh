@@ -10,9 +10,10 @@ cargo build --release -q -p rnats-server --bin rnats-server
 cargo build --release -q -p rnats-bench --bin loadgen
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-target/release/rnats-server -a 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
+STORE=$(mktemp -d /tmp/rnats-smoke.XXXXXX)
+target/release/rnats-server -a 127.0.0.1 -p "$PORT" -js -sd "$STORE" >/dev/null 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$STORE"' EXIT
 for _ in $(seq 50); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
     sleep 0.1
@@ -31,3 +32,5 @@ run --mode pubsub --pubs 1 --subs 0 --msgs 20000 --size 16
 run --mode pubsub --pubs 2 --subs 3 --msgs 20000 --size 128
 run --mode reqrep --pubs 1 --msgs 2000 --size 128
 run --mode idle --conns 200 --hold 0
+run --mode js --storage file --pubs 2 --msgs 5000 --size 128
+run --mode js --storage memory --pubs 1 --msgs 5000 --size 128

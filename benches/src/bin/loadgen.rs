@@ -26,6 +26,9 @@ enum Mode {
     /// `--conns` idle connections with one subscription each, held for `--hold` seconds
     /// (for measuring the server's memory per connection).
     Idle,
+    /// JetStream: `--pubs` publishers to a stream on `--subject`, each with up to
+    /// `--window` publishes awaiting their ack; ack throughput and latency.
+    Js,
 }
 
 #[derive(Parser, Debug)]
@@ -71,6 +74,12 @@ struct Args {
     /// Seconds to hold the idle connections after they are all set up.
     #[arg(long, default_value_t = 5)]
     hold: u64,
+    /// The stream's storage (js only): `file` or `memory`.
+    #[arg(long, default_value = "file")]
+    storage: String,
+    /// Publishes in flight per publisher, awaiting their acks (js only).
+    #[arg(long, default_value_t = 256)]
+    window: usize,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -582,6 +591,131 @@ async fn idle(addr: SocketAddr, args: Args) -> io::Result<()> {
     Ok(())
 }
 
+/// The stream the js mode publishes to.
+const JS_STREAM: &str = "LOADGEN";
+
+/// Sends a JetStream API request and waits for its answer (the reply's payload is
+/// skipped; the answer only has to come).
+async fn js_api(conn: &mut Conn, subject: &str, body: &str) -> io::Result<()> {
+    let inbox = "_INBOX.loadgen.api";
+    let msg = format!(
+        "SUB {inbox} 99\r\nPUB {subject} {inbox} {}\r\n{body}\r\nUNSUB 99 1\r\n",
+        body.len()
+    );
+    conn.wr.write_all(msg.as_bytes()).await?;
+    loop {
+        match conn.rd.next(false).await? {
+            Op::Msg { .. } => return Ok(()),
+            Op::Ping => conn.wr.write_all(b"PONG\r\n").await?,
+            _ => {}
+        }
+    }
+}
+
+/// One publisher: `n` publishes, at most `window` of them awaiting their ack; the
+/// latency of each ack.
+async fn js_publisher(addr: SocketAddr, args: &Args, n: u64, i: usize) -> io::Result<Vec<u32>> {
+    let mut conn = Conn::open(addr, &format!("loadgen-js-{i}")).await?;
+    let inbox = format!("_INBOX.loadgen.js.{i}");
+    conn.wr
+        .write_all(format!("SUB {inbox} 1\r\n").as_bytes())
+        .await?;
+    conn.sync().await?;
+    let mut frame = format!("PUB {} {inbox} {}\r\n", args.subject, args.size).into_bytes();
+    frame.resize(frame.len() + args.size, b'j');
+    frame.extend_from_slice(b"\r\n");
+    let mut sent_at = std::collections::VecDeque::with_capacity(args.window);
+    let mut lat = Vec::with_capacity(n as usize);
+    let mut out = Vec::new();
+    let mut sent = 0;
+    while (lat.len() as u64) < n {
+        while sent < n && sent_at.len() < args.window.max(1) {
+            out.extend_from_slice(&frame);
+            sent_at.push_back(Instant::now());
+            sent += 1;
+        }
+        if !out.is_empty() {
+            conn.wr.write_all(&out).await?;
+            out.clear();
+        }
+        // Acks of one stream come in order: each answers the oldest publish in flight.
+        match conn.rd.next(false).await? {
+            Op::Msg { .. } => {
+                let t = sent_at
+                    .pop_front()
+                    .ok_or_else(|| err("ack without publish"))?;
+                lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            }
+            Op::Ping => conn.wr.write_all(b"PONG\r\n").await?,
+            _ => {}
+        }
+    }
+    Ok(lat)
+}
+
+async fn js(addr: SocketAddr, args: Args) -> io::Result<()> {
+    let mut admin = Conn::open(addr, "loadgen-js-admin").await?;
+    let delete = format!("$JS.API.STREAM.DELETE.{JS_STREAM}");
+    js_api(&mut admin, &delete, "").await?;
+    let create = format!(
+        r#"{{"name":"{JS_STREAM}","subjects":["{}"],"storage":"{}"}}"#,
+        args.subject, args.storage
+    );
+    js_api(
+        &mut admin,
+        &format!("$JS.API.STREAM.CREATE.{JS_STREAM}"),
+        &create,
+    )
+    .await?;
+    let args = std::sync::Arc::new(args);
+    let start = Instant::now();
+    let deadline = Duration::from_secs(args.timeout);
+    let tasks: Vec<_> = (0..args.pubs)
+        .map(|i| {
+            let args = args.clone();
+            let n = share(args.msgs, args.pubs, i);
+            tokio::spawn(async move {
+                timeout(deadline, js_publisher(addr, &args, n, i))
+                    .await
+                    .map_err(|_| err("publisher timed out"))?
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    let mut errors = Vec::new();
+    for t in tasks {
+        match t.await.map_err(|e| err(e.to_string()))? {
+            Ok(l) => lat.extend(l),
+            Err(e) => errors.push(format!("pub: {e}")),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    js_api(&mut admin, &delete, "").await?;
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "RESULT mode=js storage={} pubs={} window={} msgs={} size={} acks_s={:.0} p50_us={} p99_us={} completed={}",
+        args.storage,
+        args.pubs,
+        args.window,
+        args.msgs,
+        args.size,
+        rate(lat.len() as u64, secs),
+        pct(0.50),
+        pct(0.99),
+        lat.len(),
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(err(errors.join("; ")))
+    }
+}
+
 fn main() {
     let args = Args::parse();
     if args.pubs == 0 || args.msgs == 0 {
@@ -599,6 +733,7 @@ fn main() {
             Mode::Pubsub => pubsub(addr, args).await,
             Mode::Reqrep => reqrep(addr, args).await,
             Mode::Idle => idle(addr, args).await,
+            Mode::Js => js(addr, args).await,
         }
     });
     if let Err(e) = result {

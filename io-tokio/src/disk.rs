@@ -158,6 +158,16 @@ fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
     }
 }
 
+/// Where JetStream keeps its files: `jetstream` under the store directory (`-sd`), or
+/// under `nats` in the system's temporary directory, as the reference.
+pub fn jetstream_dir(opts: &rnats_core::options::Options) -> PathBuf {
+    let base = match &opts.store_dir {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => std::env::temp_dir().join("nats"),
+    };
+    base.join("jetstream")
+}
+
 /// A stream's directory as found at start.
 pub struct StreamFiles {
     pub account: String,

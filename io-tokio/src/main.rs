@@ -187,7 +187,7 @@ async fn run(
         logger.info("---------------- JETSTREAM ----------------");
         logger.info(&format!(
             "  Store Directory: \"{}\"",
-            jetstream_dir(&opts).display()
+            disk::jetstream_dir(&opts).display()
         ));
         logger.info("-------------------------------------------");
     }
@@ -231,7 +231,7 @@ async fn run(
     logger.info("Server is ready");
     let shared = server::Shared::new(node, logger.clone());
     if opts.jetstream {
-        shared.start_jetstream(jetstream_dir(&opts), opts.js.sync_interval)?;
+        shared.start_jetstream(disk::jetstream_dir(&opts), opts.js.sync_interval)?;
     }
     tokio::spawn(server::accept_loop(shared.clone(), listener, tls));
     tokio::spawn(server::timer_loop(shared.clone()));
@@ -408,14 +408,4 @@ fn reload(cli: &Cli, shared: &Arc<server::Shared>, logger: &Logger) {
         }
     }
     logger.info("Reloaded server configuration");
-}
-
-/// Where JetStream keeps its files: `jetstream` under the store directory (`-sd`), or
-/// under `nats` in the system's temporary directory, as the reference.
-fn jetstream_dir(opts: &rnats_core::options::Options) -> std::path::PathBuf {
-    let base = match &opts.store_dir {
-        Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
-        _ => std::env::temp_dir().join("nats"),
-    };
-    base.join("jetstream")
 }

@@ -546,3 +546,93 @@ async fn closed_ring_is_bounded() {
     assert_eq!(all["total"], 3);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A JetStream server with a stream of two messages and a durable consumer; its `/jsz`
+/// with every detail, and its `/varz`.
+async fn jetstream_scenario(bin: &std::path::Path) -> (Value, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = dir.path().to_str().unwrap();
+    let srv = Server::start(bin, ["-m", "-1", "-js", "-sd", sd]).unwrap();
+    let js = async_nats::jetstream::new(connect(&srv).await);
+    let stream = within(
+        "create stream",
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    for subject in ["s.a", "s.b"] {
+        within("publish", async {
+            js.publish(subject, "x".into()).await.unwrap().await
+        })
+        .await
+        .unwrap();
+    }
+    within(
+        "create consumer",
+        stream.create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("D".into()),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    let port = http_port(&srv);
+    let jsz = json(
+        port,
+        "/jsz?accounts=true&streams=true&consumers=true&config=true",
+    )
+    .await;
+    let varz = json(port, "/varz").await;
+    (jsz, varz["jetstream"].clone())
+}
+
+#[tokio::test]
+async fn jsz_matches_the_reference() {
+    let (ours, ours_varz) = jetstream_scenario(&rnats_tests::rnats_bin()).await;
+    assert_eq!(ours["streams"], 1, "{ours}");
+    assert_eq!(ours["consumers"], 1, "{ours}");
+    assert_eq!(ours["messages"], 2, "{ours}");
+    let account = &ours["account_details"][0];
+    assert_eq!(account["name"], "$G");
+    let stream = &account["stream_detail"][0];
+    assert_eq!(stream["config"]["name"], "S");
+    assert_eq!(stream["consumer_detail"][0]["num_pending"], 2);
+    assert_eq!(ours_varz["stats"]["accounts"], 1, "{ours_varz}");
+    let Some(bin) = reference_bin() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs the reference server"
+        );
+        return;
+    };
+    let (theirs, theirs_varz) = jetstream_scenario(&bin).await;
+    same_shape("/jsz", &ours, &theirs);
+    same_shape("/jsz config", &ours["config"], &theirs["config"]);
+    let their_account = &theirs["account_details"][0];
+    same_shape("/jsz account", account, their_account);
+    let their_stream = &their_account["stream_detail"][0];
+    same_shape("/jsz stream", stream, their_stream);
+    same_shape(
+        "/jsz stream state",
+        &stream["state"],
+        &their_stream["state"],
+    );
+    same_shape(
+        "/jsz consumer",
+        &stream["consumer_detail"][0],
+        &their_stream["consumer_detail"][0],
+    );
+    same_shape("/varz jetstream", &ours_varz, &theirs_varz);
+    same_shape(
+        "/varz jetstream stats",
+        &ours_varz["stats"],
+        &theirs_varz["stats"],
+    );
+    for key in ["streams", "consumers", "messages"] {
+        assert_eq!(ours[key], theirs[key], "{key}");
+    }
+}

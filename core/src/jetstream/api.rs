@@ -193,6 +193,37 @@ pub(super) fn error_answer(kind: &str, e: &ApiError) -> String {
     answer(kind, serde_json::json!({ "error": e }))
 }
 
+fn json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("API JSON serializes")
+}
+
+/// One account's JetStream in numbers and, when asked, details, as `/jsz` shows it.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub memory: u64,
+    pub storage: u64,
+    pub api_total: u64,
+    pub api_errors: u64,
+    pub streams: usize,
+    pub consumers: usize,
+    pub messages: u64,
+    pub bytes: u64,
+    pub limits: AccountLimits,
+    pub stream_detail: Vec<StreamDetail>,
+}
+
+/// One stream in a [`Report`]: its configuration, state and consumers as the API shows
+/// them.
+#[derive(Clone, Debug)]
+pub struct StreamDetail {
+    pub name: String,
+    /// Nanoseconds since the Unix epoch.
+    pub created: u64,
+    pub config: serde_json::Value,
+    pub state: serde_json::Value,
+    pub consumers: Vec<serde_json::Value>,
+}
+
 /// The answer to any API request in an account without JetStream; `None` for a subject
 /// that is no request.
 pub fn not_enabled_answer(subject: &str) -> Option<String> {
@@ -263,6 +294,42 @@ impl JetStream {
         self.streams
             .get_mut(name)
             .ok_or_else(ApiError::stream_not_found)
+    }
+
+    /// The account's JetStream for monitoring; stream details only with `details`.
+    pub fn report(&self, details: bool) -> Report {
+        let (memory, storage) = self.usage();
+        let mut report = Report {
+            memory,
+            storage,
+            api_total: self.api_total,
+            api_errors: self.api_errors,
+            streams: self.streams.len(),
+            limits: self.limits,
+            ..Report::default()
+        };
+        for (name, stream) in &self.streams {
+            let state = stream.store().state();
+            report.consumers += stream.consumers.len();
+            report.messages += state.msgs;
+            report.bytes += state.bytes;
+            if !details {
+                continue;
+            }
+            let info = info(stream);
+            report.stream_detail.push(StreamDetail {
+                name: name.clone(),
+                created: stream.created,
+                config: json(&info.config),
+                state: json(&info.state),
+                consumers: stream
+                    .consumers
+                    .values()
+                    .map(|c| json(&c.info(stream.store())))
+                    .collect(),
+            });
+        }
+        report
     }
 
     /// Bytes the account keeps in memory and in files.

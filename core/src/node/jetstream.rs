@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::{ConnId, Node, SubRef};
-use crate::jetstream::api::{not_enabled_answer, JetStream, NewStore};
+use crate::jetstream::api::{not_enabled_answer, JetStream, NewStore, Report};
 use crate::jetstream::config::Storage;
 use crate::jetstream::consumer::Delivery;
 use crate::jetstream::filestore::{FileStore, Recovery};
@@ -482,5 +482,20 @@ impl Node {
             .filter_map(JetStream::next_deadline)
             .min()?;
         Some(Instant::from_nanos(at.saturating_sub(js.wall_at_zero)))
+    }
+}
+
+impl Node {
+    /// Each account with JetStream and its report (see [`Report`]), for `/jsz` and
+    /// `/varz`; `None` when JetStream is off.
+    pub fn jetstream_report(&self, details: bool) -> Option<Vec<(String, Report)>> {
+        let js = self.js.as_ref()?;
+        Some(
+            js.accounts
+                .iter()
+                .zip(&self.accounts)
+                .filter_map(|(j, a)| Some((a.name.clone(), j.as_ref()?.report(details))))
+                .collect(),
+        )
     }
 }

@@ -11,6 +11,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("routez", "Routes"),
     ("leafz", "LeafNodes"),
     ("gatewayz", "Gateways"),
+    ("jsz", "JetStream"),
     ("metrics", "Prometheus Metrics"),
 ];
 

@@ -10,6 +10,7 @@ mod cluster;
 mod connz;
 mod format;
 mod index;
+mod jsz;
 mod metrics;
 mod process;
 mod query;
@@ -193,6 +194,7 @@ impl Monitor {
             "/accountz" => "/accountz",
             "/accstatz" => "/accstatz",
             "/healthz" => "/healthz",
+            "/jsz" => "/jsz",
             "/metrics" => "/metrics",
             _ => return None,
         })
@@ -217,6 +219,7 @@ impl Monitor {
             "/leafz" => Ok(cluster::leafz(self)),
             "/accountz" => accounts::accountz(self, q),
             "/accstatz" => Ok(accounts::accstatz(self, q)),
+            "/jsz" => jsz::render(self, q),
             _ => return Answer::NotFound,
         };
         match result {

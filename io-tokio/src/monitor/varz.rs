@@ -47,7 +47,7 @@ struct Varz<'a> {
     leaf: Empty,
     mqtt: Empty,
     websocket: Empty,
-    jetstream: Empty,
+    jetstream: serde_json::Value,
     #[serde(serialize_with = "go_float")]
     tls_timeout: f64,
     write_deadline: u128,
@@ -89,6 +89,8 @@ pub fn render(m: &Monitor) -> Vec<u8> {
     let mem = process::rss_bytes();
     let cores = process::cores();
     let o = &m.opts;
+    // Before the node is locked below: the section locks it itself.
+    let jetstream = super::jsz::varz_section(m);
     m.inspect(|node, clock| {
         let info = node.info();
         let stats = node.stats();
@@ -121,7 +123,7 @@ pub fn render(m: &Monitor) -> Vec<u8> {
             leaf: Empty {},
             mqtt: Empty {},
             websocket: Empty {},
-            jetstream: Empty {},
+            jetstream,
             tls_timeout: o.tls.as_ref().map_or(2.0, |t| t.timeout.as_secs_f64()),
             write_deadline: o.write_deadline.as_nanos(),
             start: rfc3339(start),

@@ -273,19 +273,33 @@ impl Consumer {
         self.num_pending = None;
     }
 
-    /// Messages not yet delivered that the consumer will deliver.
+    /// Messages not yet delivered that the consumer will deliver; the count is kept for
+    /// the next call.
     pub fn num_pending(&mut self, store: &dyn Store) -> u64 {
-        if let Some(n) = self.num_pending {
-            return n + self.initial.len() as u64;
-        }
+        let n = self
+            .num_pending
+            .unwrap_or_else(|| self.count_pending(store));
+        self.num_pending = Some(n);
+        n + self.initial.len() as u64
+    }
+
+    /// As [`Consumer::num_pending`], counting again if the count is not known.
+    fn num_pending_now(&self, store: &dyn Store) -> u64 {
+        let n = self
+            .num_pending
+            .unwrap_or_else(|| self.count_pending(store));
+        n + self.initial.len() as u64
+    }
+
+    /// Matching messages at or after `next_seq`, counted one by one.
+    fn count_pending(&self, store: &dyn Store) -> u64 {
         let mut n = 0;
         let mut seq = self.next_seq;
         while let Some(m) = self.next_matching(store, seq) {
             n += 1;
             seq = m.seq + 1;
         }
-        self.num_pending = Some(n);
-        n + self.initial.len() as u64
+        n
     }
 
     /// The first message at or after `seq` that the consumer's filters take.
@@ -710,8 +724,8 @@ impl Consumer {
     }
 
     /// `INFO` as the API shows it.
-    pub fn info(&mut self, store: &dyn Store) -> ConsumerInfo<'_> {
-        let num_pending = self.num_pending(store);
+    pub fn info(&self, store: &dyn Store) -> ConsumerInfo<'_> {
+        let num_pending = self.num_pending_now(store);
         let floor = if self.pending.is_empty() {
             self.delivered()
         } else {

@@ -198,7 +198,7 @@ proptest! {
         steps in proptest::collection::vec(step(), 1..120),
     ) {
         let mut limits = initial;
-        let mut model = MemStore::new(limits);
+        let mut model = MemStore::new(limits).with_file_sizes();
         let mut fs = FileStore::new(limits).with_block_size(block_size);
         let mut disk = Disk::default();
         let mut torn: Option<(usize, usize)> = None;

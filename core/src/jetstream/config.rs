@@ -133,6 +133,18 @@ impl StreamConfig {
         if self.num_replicas <= 0 {
             self.num_replicas = 1;
         }
+        // Clients send 0 for "no limit" (their zero values); the reference stores -1.
+        for limit in [
+            &mut self.max_msgs,
+            &mut self.max_bytes,
+            &mut self.max_msgs_per_subject,
+            &mut self.max_msg_size,
+            &mut self.max_consumers,
+        ] {
+            if *limit == 0 {
+                *limit = -1;
+            }
+        }
         if self.subjects.is_empty() {
             self.subjects.push(self.name.clone());
         }
@@ -303,6 +315,20 @@ mod tests {
             );
         }
         assert_eq!(ApiError::invalid_stream_config("x").code, 500);
+    }
+
+    #[test]
+    fn zero_limits_mean_none() {
+        let c = create(
+            r#"{"name":"N","max_msgs":0,"max_bytes":0,"max_msgs_per_subject":0,"max_msg_size":0,"max_consumers":0,"num_replicas":0}"#,
+            "N",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.max_msgs, c.max_bytes, c.max_msgs_per_subject, c.max_msg_size, c.max_consumers),
+            (-1, -1, -1, -1, -1)
+        );
+        assert_eq!(c.num_replicas, 1);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::store::{msg_size, Discard, Limits, Store, StoreError, StoreState, StoredMsg};
+use super::store::{
+    file_msg_size, msg_size, Discard, Limits, Store, StoreError, StoreState, StoredMsg,
+};
 use crate::subject::matches;
 
 #[derive(Clone, Debug, Default)]
@@ -25,6 +27,9 @@ pub struct MemStore {
     /// Sequences removed since [`MemStore::take_removed`] was last called, when journaling
     /// is on: the file store wraps a memory store and writes a record for each.
     removed: Option<Vec<u64>>,
+    /// Whether messages are accounted at their file store size ([`file_msg_size`]), as
+    /// when this store holds a file store's messages.
+    file_sizes: bool,
 }
 
 impl MemStore {
@@ -34,6 +39,25 @@ impl MemStore {
             next_seq: 1,
             ..MemStore::default()
         }
+    }
+
+    /// The same store, accounting messages at their file store size.
+    pub fn with_file_sizes(mut self) -> MemStore {
+        self.file_sizes = true;
+        self.bytes = self.msgs.values().map(|m| self.size_of(m)).sum();
+        self
+    }
+
+    fn size(&self, subject: &[u8], headers: &[u8], data: &[u8]) -> u64 {
+        if self.file_sizes {
+            file_msg_size(subject, headers, data)
+        } else {
+            msg_size(subject, headers, data)
+        }
+    }
+
+    fn size_of(&self, m: &StoredMsg) -> u64 {
+        self.size(&m.subject, &m.headers, &m.data)
     }
 
     /// A store holding `msgs` (in sequence order) as recovered from disk, whose next
@@ -134,7 +158,7 @@ impl Store for MemStore {
         data: &[u8],
         time: u64,
     ) -> Result<u64, StoreError> {
-        let size = msg_size(subject, headers, data);
+        let size = self.size(subject, headers, data);
         if let Some(refused) = self.refusal(subject, size) {
             return Err(refused);
         }
@@ -185,7 +209,7 @@ impl Store for MemStore {
         let Some(msg) = self.msgs.remove(&seq) else {
             return false;
         };
-        self.bytes -= msg.size();
+        self.bytes -= self.size_of(&msg);
         if let Some(removed) = &mut self.removed {
             removed.push(seq);
         }

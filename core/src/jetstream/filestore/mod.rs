@@ -141,7 +141,9 @@ impl FileStore {
         std::mem::take(&mut self.ops)
     }
 
-    fn restored(mut mem: MemStore) -> FileStore {
+    fn restored(mem: MemStore) -> FileStore {
+        // Sizes as the reference's file store accounts them (limits, state, usage).
+        let mut mem = mem.with_file_sizes();
         mem.journal_removals();
         FileStore {
             mem,

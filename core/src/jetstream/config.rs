@@ -1,6 +1,7 @@
 //! A stream's configuration as `$JS.API.STREAM.CREATE` takes it and `INFO` shows it: the
 //! reference's JSON field names, order and defaults, and its checks with their errors.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,8 @@ pub struct StreamConfig {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_ack: bool,
     pub duplicate_window: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub republish: Option<RePublish>,
     pub allow_direct: bool,
     pub mirror_direct: bool,
     pub sealed: bool,
@@ -67,6 +70,30 @@ pub struct StreamConfig {
     pub allow_rollup_hdrs: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub discard_new_per_subject: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_transform: Option<SubjectTransform>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Republishing stored messages (`republish`): those on `src` (all when empty) go out
+/// again on `dest`, with where they were stored in headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RePublish {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub src: String,
+    pub dest: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub headers_only: bool,
+}
+
+/// Storing messages under another subject (`subject_transform`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SubjectTransform {
+    pub src: String,
+    pub dest: String,
 }
 
 impl Default for StreamConfig {
@@ -87,6 +114,7 @@ impl Default for StreamConfig {
             num_replicas: 1,
             no_ack: false,
             duplicate_window: 0,
+            republish: None,
             allow_direct: false,
             mirror_direct: false,
             sealed: false,
@@ -94,6 +122,8 @@ impl Default for StreamConfig {
             deny_purge: false,
             allow_rollup_hdrs: false,
             discard_new_per_subject: false,
+            subject_transform: None,
+            metadata: BTreeMap::new(),
         }
     }
 }
@@ -182,7 +212,35 @@ impl StreamConfig {
             };
             return Err(invalid(why));
         }
+        if let Some(rp) = &self.republish {
+            let src = if rp.src.is_empty() { ">" } else { &rp.src };
+            if !is_valid_subject(src.as_bytes()) || !is_valid_subject(rp.dest.as_bytes()) {
+                return Err(invalid("stream republish subjects are not valid"));
+            }
+            if self
+                .subjects
+                .iter()
+                .any(|s| overlaps(s.as_bytes(), rp.dest.as_bytes()))
+            {
+                return Err(invalid(
+                    "stream configuration for republish destination forms a cycle",
+                ));
+            }
+        }
+        if let Some(t) = &self.subject_transform {
+            if !is_valid_subject(t.src.as_bytes()) || !is_valid_subject(t.dest.as_bytes()) {
+                return Err(invalid("stream subject transform subjects are not valid"));
+            }
+        }
         Ok(())
+    }
+
+    /// The subject a message published on `subject` is stored under.
+    pub fn stored_subject<'a>(&self, subject: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        self.subject_transform
+            .as_ref()
+            .and_then(|t| super::transform::transform(&t.src, &t.dest, subject))
+            .map_or(std::borrow::Cow::Borrowed(subject), std::borrow::Cow::Owned)
     }
 
     /// The limits its store enforces.
@@ -325,7 +383,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (c.max_msgs, c.max_bytes, c.max_msgs_per_subject, c.max_msg_size, c.max_consumers),
+            (
+                c.max_msgs,
+                c.max_bytes,
+                c.max_msgs_per_subject,
+                c.max_msg_size,
+                c.max_consumers
+            ),
             (-1, -1, -1, -1, -1)
         );
         assert_eq!(c.num_replicas, 1);

@@ -13,9 +13,11 @@ use super::consumer::ack::{parse_ack_body, parse_ack_subject, AckKind};
 use super::consumer::pull::status;
 use super::consumer::pull::PullRequest;
 use super::consumer::Delivery;
+use super::headers::with_extra;
 use super::store::msg_size;
 use super::stream::{pub_error_json, PubAck};
 use super::time::rfc3339;
+use super::transform::transform;
 
 /// The subject prefix of pull requests.
 const NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";
@@ -34,6 +36,43 @@ impl Delivery {
             headers: Bytes::new(),
             data: Bytes::from(json),
         }
+    }
+}
+
+/// A stored message as `republish` sends it on: its headers plus where it was stored,
+/// and its data unless only headers are wanted (then its size instead). `to` and
+/// `subject` are left for the caller.
+fn republished(
+    stream: &str,
+    subject: &[u8],
+    seq: u64,
+    last: u64,
+    headers: &[u8],
+    data: &[u8],
+    headers_only: bool,
+) -> Delivery {
+    let mut extra = vec![
+        ("Nats-Stream", stream.to_string()),
+        (
+            "Nats-Subject",
+            String::from_utf8_lossy(subject).into_owned(),
+        ),
+        ("Nats-Sequence", seq.to_string()),
+        ("Nats-Last-Sequence", last.to_string()),
+    ];
+    if headers_only {
+        extra.push(("Nats-Msg-Size", data.len().to_string()));
+    }
+    Delivery {
+        to: Bytes::new(),
+        subject: Bytes::new(),
+        reply: None,
+        headers: with_extra(headers, &extra),
+        data: if headers_only {
+            Bytes::new()
+        } else {
+            Bytes::copy_from_slice(data)
+        },
     }
 }
 
@@ -96,28 +135,23 @@ impl JetStream {
         let Some(msg) = self.streams.get(stream).and_then(|s| req.find(s.store())) else {
             return Delivery::status(&to, status(404, "Message Not Found", &[]));
         };
-        let mut headers = if msg.headers.is_empty() {
-            b"NATS/1.0\r\n".to_vec()
-        } else {
-            msg.headers[..msg.headers.len() - 2].to_vec()
-        };
-        for (key, value) in [
-            ("Nats-Stream", stream.to_string()),
-            (
-                "Nats-Subject",
-                String::from_utf8_lossy(&msg.subject).into_owned(),
-            ),
-            ("Nats-Sequence", msg.seq.to_string()),
-            ("Nats-Time-Stamp", rfc3339(msg.time)),
-        ] {
-            headers.extend_from_slice(format!("{key}: {value}\r\n").as_bytes());
-        }
-        headers.extend_from_slice(b"\r\n");
+        let headers = with_extra(
+            &msg.headers,
+            &[
+                ("Nats-Stream", stream.to_string()),
+                (
+                    "Nats-Subject",
+                    String::from_utf8_lossy(&msg.subject).into_owned(),
+                ),
+                ("Nats-Sequence", msg.seq.to_string()),
+                ("Nats-Time-Stamp", rfc3339(msg.time)),
+            ],
+        );
         Delivery {
             to: to.clone(),
             subject: to,
             reply: None,
-            headers: Bytes::from(headers),
+            headers,
             data: msg.data.clone(),
         }
     }
@@ -136,14 +170,31 @@ impl JetStream {
         let Some(stream) = self.streams.get_mut(name) else {
             return;
         };
+        let subject = stream.config().stored_subject(subject).into_owned();
+        let last = stream.store().state().last_seq;
         let result = match refused {
             Some(e) => Err(e),
-            None => stream.publish(subject, headers, data, now),
+            None => stream.publish(&subject, headers, data, now),
         };
         if let Ok(PubAck::Stored { seq }) = result {
+            if let Some(rp) = &stream.config().republish {
+                let src = if rp.src.is_empty() { ">" } else { &rp.src };
+                if let Some(dest) = transform(src, &rp.dest, &subject) {
+                    let copy =
+                        republished(name, &subject, seq, last, headers, data, rp.headers_only);
+                    self.outbox.push(Delivery {
+                        to: Bytes::from(dest.clone()),
+                        subject: Bytes::from(dest),
+                        ..copy
+                    });
+                }
+            }
             // An interest stream keeps nothing nobody will read.
             if stream.config().retention == Retention::Interest
-                && !stream.consumers.values().any(|c| c.config().wants(subject))
+                && !stream
+                    .consumers
+                    .values()
+                    .any(|c| c.config().wants(&subject))
             {
                 stream.remove(seq);
             }

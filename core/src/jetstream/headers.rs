@@ -12,6 +12,22 @@ pub fn header<'a>(headers: &'a [u8], key: &str) -> Option<&'a [u8]> {
     })
 }
 
+/// `headers` with `extra` lines added at the end (a fresh block when `headers` is empty).
+pub fn with_extra(headers: &[u8], extra: &[(&str, String)]) -> bytes::Bytes {
+    let mut out = match headers.strip_suffix(b"\r\n") {
+        Some(lines) if !headers.is_empty() => lines.to_vec(),
+        _ => b"NATS/1.0\r\n".to_vec(),
+    };
+    for (key, value) in extra {
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    bytes::Bytes::from(out)
+}
+
 pub const MSG_ID: &str = "Nats-Msg-Id";
 pub const EXPECTED_STREAM: &str = "Nats-Expected-Stream";
 pub const EXPECTED_LAST_SEQ: &str = "Nats-Expected-Last-Sequence";
@@ -31,5 +47,18 @@ mod tests {
         assert_eq!(header(h, "nats-msg-id"), None);
         assert_eq!(header(b"", MSG_ID), None);
         assert_eq!(header(b"NATS/1.0 503\r\n\r\n", MSG_ID), None);
+    }
+
+    #[test]
+    fn adds_lines() {
+        let extra = [("Nats-Sequence", "7".to_string())];
+        assert_eq!(
+            &with_extra(b"", &extra)[..],
+            b"NATS/1.0\r\nNats-Sequence: 7\r\n\r\n"
+        );
+        assert_eq!(
+            &with_extra(b"NATS/1.0\r\nX: 1\r\n\r\n", &extra)[..],
+            b"NATS/1.0\r\nX: 1\r\nNats-Sequence: 7\r\n\r\n"
+        );
     }
 }

@@ -24,3 +24,4 @@ pub mod persist;
 pub mod store;
 pub mod stream;
 pub mod time;
+pub mod transform;

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::headers::with_extra;
 use super::store::{Store, StoredMsg};
 use super::time::rfc3339;
 use ack::{ack_subject, AckKind, AckMeta};
@@ -509,13 +510,8 @@ impl Consumer {
         let pending = self.num_pending(store);
         let subject = ack_subject(&self.stream, &self.name, meta, msg.time, pending);
         let (headers, data) = if self.config.headers_only {
-            let mut h = if msg.headers.is_empty() {
-                b"NATS/1.0\r\n".to_vec()
-            } else {
-                msg.headers[..msg.headers.len() - 2].to_vec()
-            };
-            h.extend_from_slice(format!("Nats-Msg-Size: {}\r\n\r\n", msg.data.len()).as_bytes());
-            (Bytes::from(h), Bytes::new())
+            let size = [("Nats-Msg-Size", msg.data.len().to_string())];
+            (with_extra(&msg.headers, &size), Bytes::new())
         } else {
             (msg.headers.clone(), msg.data.clone())
         };

@@ -233,3 +233,28 @@ fn work_queue_removes_acked_messages() {
     let info = request(&mut h, c, "$JS.API.STREAM.INFO.W", "");
     assert!(info.contains(r#""messages":0"#), "{info}");
 }
+
+#[test]
+fn republish_and_subject_transform() {
+    let (mut h, c) = js_harness();
+    let config = r#"{"name":"R","subjects":["in.>"],"storage":"memory","subject_transform":{"src":"in.*","dest":"kept.$1"},"republish":{"src":"kept.>","dest":"out.>"}}"#;
+    let created = request(&mut h, c, "$JS.API.STREAM.CREATE.R", config);
+    assert!(
+        created.contains(r#""republish":{"src":"kept.>","dest":"out.>"}"#),
+        "{created}"
+    );
+    h.send(c, "SUB out.> 5\r\n");
+    let got = request(&mut h, c, "in.x", "hello");
+    assert!(got.contains("\"seq\":1"), "{got}");
+    assert!(
+        got.contains("HMSG out.x 5 ")
+            && got.contains("Nats-Stream: R\r\nNats-Subject: kept.x\r\nNats-Sequence: 1\r\nNats-Last-Sequence: 0\r\n\r\nhello"),
+        "{got}"
+    );
+    let stored = request(&mut h, c, "$JS.API.STREAM.MSG.GET.R", r#"{"seq":1}"#);
+    assert!(stored.contains(r#""subject":"kept.x""#), "{stored}");
+    let cycle =
+        r#"{"name":"C","subjects":["c.>"],"storage":"memory","republish":{"dest":"c.again"}}"#;
+    let refused = request(&mut h, c, "$JS.API.STREAM.CREATE.C", cycle);
+    assert!(refused.contains("forms a cycle"), "{refused}");
+}

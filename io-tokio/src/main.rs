@@ -228,16 +228,27 @@ async fn run(
     // Handlers go in before the server says it is ready, so that a signal sent as soon as
     // it is (by a test, or a supervisor) is not taken by the default action.
     let signals = Signals::install();
-    logger.info("Server is ready");
     let shared = server::Shared::new(node, logger.clone());
     if opts.jetstream {
         shared.start_jetstream(disk::jetstream_dir(&opts), opts.js.sync_interval)?;
     }
+    // The monitor also answers the system account's requests, HTTP port or not.
+    let (http_host, http_port) = http
+        .as_ref()
+        .map_or((String::new(), 0), |(_, host, port)| (host.clone(), *port));
+    let monitor = Arc::new(monitor::Monitor::new(
+        shared.clone(),
+        opts.clone(),
+        http_host,
+        http_port,
+    ));
+    shared.set_monitor(monitor.clone());
+    tokio::spawn(server::statsz_loop(shared.clone()));
+    logger.info("Server is ready");
     tokio::spawn(server::accept_loop(shared.clone(), listener, tls));
     tokio::spawn(server::timer_loop(shared.clone()));
-    if let Some((listener, host, port)) = http {
-        let monitor = monitor::Monitor::new(shared.clone(), opts.clone(), host, port);
-        tokio::spawn(monitor::serve(std::sync::Arc::new(monitor), listener));
+    if let Some((listener, _, _)) = http {
+        tokio::spawn(monitor::serve(monitor, listener));
     }
     let code = serve_signals(signals, cli, &shared, &logger).await;
     logger.info("Initiating Shutdown...");

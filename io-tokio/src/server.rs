@@ -26,6 +26,7 @@ use tokio::task::AbortHandle;
 
 use crate::disk::{read_streams, Disk};
 use crate::log::Logger;
+use crate::monitor::Monitor;
 use crate::tls::Tls;
 
 /// Read buffers start small and grow while reads fill them, as the reference's do, so that
@@ -63,6 +64,8 @@ struct Later {
     bcrypt: Vec<(ConnId, String, String)>,
     /// JetStream write batches.
     persist: Vec<(u64, Vec<DiskOp>)>,
+    /// System account requests: endpoint and reply subject.
+    system: Vec<(String, Bytes)>,
 }
 
 /// Everything the tasks share.
@@ -81,6 +84,8 @@ pub struct Shared {
     lame_duck_done: Notify,
     /// Where JetStream's write batches go (the disk thread), once started.
     disk: OnceLock<mpsc::Sender<(u64, Vec<DiskOp>)>>,
+    /// What answers the system account's requests.
+    monitor: OnceLock<Arc<Monitor>>,
 }
 
 impl Shared {
@@ -104,7 +109,22 @@ impl Shared {
             accept_stopped: Notify::new(),
             lame_duck_done: Notify::new(),
             disk: OnceLock::new(),
+            monitor: OnceLock::new(),
         })
+    }
+
+    pub fn set_monitor(&self, monitor: Arc<Monitor>) {
+        let _ = self.monitor.set(monitor);
+    }
+
+    /// Publishes the server's statistics on `$SYS.SERVER.<id>.STATSZ` (the node drops
+    /// them when nobody listens).
+    fn publish_statsz(self: &Arc<Self>) {
+        if let Some(m) = self.monitor.get() {
+            let statsz = crate::monitor::system::statsz(m);
+            let now = self.now();
+            self.with_node(|n| n.publish_statsz(now, &statsz));
+        }
     }
 
     /// Starts JetStream's disk thread on `root` and restores the streams found there,
@@ -246,6 +266,19 @@ impl Shared {
                 let _ = disk.send(batch);
             }
         }
+        for (endpoint, reply) in later.system {
+            let Some(monitor) = self.monitor.get().cloned() else {
+                continue;
+            };
+            let shared = self.clone();
+            // Off the node's lock and the caller's task: the answer reads the node itself.
+            tokio::spawn(async move {
+                if let Some((key, json)) = crate::monitor::system::answer(&monitor, &endpoint) {
+                    let now = shared.now();
+                    shared.with_node(|n| n.answer_system(now, &reply, key, &json));
+                }
+            });
+        }
         for (conn, hash, secret) in later.bcrypt {
             let shared = self.clone();
             tokio::task::spawn_blocking(move || {
@@ -290,6 +323,7 @@ impl Shared {
                     later.bcrypt.push((conn, hash, secret))
                 }
                 Output::Persist { batch, ops } => later.persist.push((batch, ops)),
+                Output::SystemRequest { endpoint, reply } => later.system.push((endpoint, reply)),
             }
         }
         if st.node.lame_duck_done() {
@@ -629,5 +663,17 @@ pub async fn timer_loop(shared: Arc<Shared>) {
             }
             _ = shared.timer_wake.notified() => {}
         }
+    }
+}
+
+/// How often the server publishes its statistics in the system account, as the reference.
+const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Publishes `$SYS.SERVER.<id>.STATSZ` every [`STATSZ_INTERVAL`].
+pub async fn statsz_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(STATSZ_INTERVAL);
+    loop {
+        tick.tick().await;
+        shared.publish_statsz();
     }
 }

@@ -210,6 +210,9 @@ impl Shared {
                     let now = self.now();
                     st.node.persisted(now, batch, Ok(()));
                 }
+                // The simulated shell keeps no process figures: such requests go unanswered
+                // (no scenario makes them).
+                Output::SystemRequest { .. } => {}
                 Output::Log { level, text } => {
                     let line = format!("[{}] {text}", level_tag(level));
                     self.logs

@@ -636,3 +636,77 @@ async fn jsz_matches_the_reference() {
         assert_eq!(ours[key], theirs[key], "{key}");
     }
 }
+
+/// The system account's events and answers: a client's CONNECT event, and the PING,
+/// VARZ and CONNZ answers tools use, from rnats and from the reference.
+async fn system_scenario(bin: &std::path::Path) -> (Value, Value, Value, Value) {
+    let conf = config("system-account.conf");
+    let srv = Server::start(bin, ["-c", &conf]).unwrap();
+    let admin = connect_with(
+        &srv,
+        ConnectOptions::with_user_and_password("admin".into(), "admin-secret".into()),
+    )
+    .await;
+    let mut events = admin.subscribe("$SYS.ACCOUNT.APP.CONNECT").await.unwrap();
+    sync(&admin).await;
+    let _app = connect_with(
+        &srv,
+        ConnectOptions::with_user_and_password("app".into(), "app-secret".into()).name("worker"),
+    )
+    .await;
+    let connect: Value = serde_json::from_slice(&next(&mut events).await.payload).unwrap();
+    let mut answers = Vec::new();
+    for subject in [
+        "$SYS.REQ.SERVER.PING",
+        "$SYS.REQ.SERVER.PING.VARZ",
+        "$SYS.REQ.SERVER.PING.CONNZ",
+    ] {
+        let reply = within(subject, admin.request(subject, "".into()))
+            .await
+            .unwrap_or_else(|e| panic!("{subject}: {e}"));
+        answers.push(serde_json::from_slice::<Value>(&reply.payload).unwrap());
+    }
+    let connz = answers.pop().unwrap();
+    let varz = answers.pop().unwrap();
+    let ping = answers.pop().unwrap();
+    (connect, ping, varz, connz)
+}
+
+#[tokio::test]
+async fn system_account_matches_the_reference() {
+    let (connect, ping, varz, connz) = system_scenario(&rnats_tests::rnats_bin()).await;
+    assert_eq!(connect["type"], "io.nats.server.advisory.v1.client_connect");
+    assert_eq!(connect["client"]["acc"], "APP");
+    assert_eq!(connect["client"]["user"], "app");
+    assert_eq!(connect["client"]["name"], "worker");
+    assert_eq!(ping["statsz"]["connections"], 2, "{ping}");
+    assert_eq!(varz["data"]["system_account"], "SYS", "{varz}");
+    assert_eq!(connz["data"]["num_connections"], 2, "{connz}");
+    let Some(bin) = reference_bin() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs the reference server"
+        );
+        return;
+    };
+    let (t_connect, t_ping, t_varz, t_connz) = system_scenario(&bin).await;
+    same_shape("connect event", &connect, &t_connect);
+    same_shape(
+        "connect event server",
+        &connect["server"],
+        &t_connect["server"],
+    );
+    same_shape(
+        "connect event client",
+        &connect["client"],
+        &t_connect["client"],
+    );
+    same_shape("ping", &ping, &t_ping);
+    same_shape("ping statsz", &ping["statsz"], &t_ping["statsz"]);
+    same_shape("varz answer", &varz, &t_varz);
+    same_shape("connz answer", &connz, &t_connz);
+    assert_eq!(
+        connz["data"]["num_connections"],
+        t_connz["data"]["num_connections"]
+    );
+}

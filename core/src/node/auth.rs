@@ -275,6 +275,7 @@ impl Node {
         client.auth_deadline = None;
         self.reschedule(conn);
         self.send_ok(conn);
+        self.event_connect(conn);
     }
 
     /// Moves a client into its user's account, under its user's permissions.

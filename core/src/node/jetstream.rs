@@ -1,15 +1,14 @@
 //! JetStream inside the node, the way the reference runs it: as internal subscribers in
-//! each account. The API (`$JS.API.>`), acks (`$JS.ACK.>`) and every stream's subjects are
-//! subscriptions of a reserved internal connection, so ordinary routing, permissions and
-//! no-responders apply to them unchanged. Messages for them queue in an inbox while a
-//! publish is being delivered and are handled right after it; what JetStream answers or
-//! delivers is published back into the account like any client's message.
+//! each account (see [`super::internal`]): the API (`$JS.API.>`), acks (`$JS.ACK.>`) and
+//! every stream's subjects. What JetStream answers or delivers waits, while writes are
+//! outstanding, for the batch that makes it durable.
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::{ConnId, Node, SubRef};
+use super::internal::{Inbound, InternalSub, Target};
+use super::Node;
 use crate::jetstream::api::{not_enabled_answer, JetStream, NewStore, Report};
 use crate::jetstream::config::Storage;
 use crate::jetstream::consumer::Delivery;
@@ -17,51 +16,15 @@ use crate::jetstream::filestore::{FileStore, Recovery};
 use crate::jetstream::memstore::MemStore;
 use crate::jetstream::options::AccountLimits;
 use crate::jetstream::persist::{ConsumerFiles, DiskOp};
-use crate::proto::Body;
 use crate::time::Instant;
-
-/// The connection id of JetStream's own subscriptions (clients count from 1).
-pub(super) const INTERNAL: ConnId = 0;
 
 const API_SUBJECT: &[u8] = b"$JS.API.>";
 const ACK_SUBJECT: &[u8] = b"$JS.ACK.>";
-
-/// What an internal subscription is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Target {
-    Api,
-    Ack,
-    /// Capturing one of a stream's subjects.
-    Stream {
-        name: String,
-    },
-}
-
-#[derive(Clone, Debug)]
-struct InternalSub {
-    account: usize,
-    subject: Bytes,
-    target: Target,
-}
-
-/// A message for an internal subscription, waiting to be handled.
-struct Inbound {
-    slot: u32,
-    subject: Bytes,
-    reply: Option<Bytes>,
-    headers: Bytes,
-    data: Bytes,
-}
 
 /// The node's JetStream state.
 pub(super) struct JsNode {
     /// Each account's JetStream, by account index; `None` where it is not enabled.
     accounts: Vec<Option<JetStream>>,
-    /// Internal subscriptions by slot (freed slots are `None`).
-    subs: Vec<Option<InternalSub>>,
-    inbox: VecDeque<Inbound>,
-    /// Unix time in nanoseconds at the node's `Instant::ZERO`.
-    wall_at_zero: u64,
     /// Subscriptions changed since push consumers last looked for their listeners.
     interest_changed: bool,
     /// What to write next, gathered while the shell writes the batch before.
@@ -87,9 +50,6 @@ impl Node {
     pub(super) fn enable_jetstream(&mut self) {
         let mut js = JsNode {
             accounts: Vec::new(),
-            subs: Vec::new(),
-            inbox: VecDeque::new(),
-            wall_at_zero: 0,
             interest_changed: false,
             open: Vec::new(),
             writing: None,
@@ -106,9 +66,9 @@ impl Node {
         self.js = Some(js);
         for account in 0..self.accounts.len() {
             // Accounts without JetStream still answer its API, with an error.
-            self.subscribe_internal(account, Bytes::from_static(API_SUBJECT), Target::Api);
+            self.subscribe_internal(account, Bytes::from_static(API_SUBJECT), Target::JsApi);
             if self.jetstream(account).is_some() {
-                self.subscribe_internal(account, Bytes::from_static(ACK_SUBJECT), Target::Ack);
+                self.subscribe_internal(account, Bytes::from_static(ACK_SUBJECT), Target::JsAck);
             }
         }
     }
@@ -130,147 +90,55 @@ impl Node {
             .and_then(|a| a.jetstream)
     }
 
-    /// Tells the node the Unix time (nanoseconds) at its clock's zero, so JetStream can
-    /// timestamp messages; the caller reads the wall clock, the core never does.
-    pub fn set_wall_clock(&mut self, unix_nanos_at_zero: u64) {
-        if let Some(js) = self.js.as_mut() {
-            js.wall_at_zero = unix_nanos_at_zero;
-        }
-    }
-
     fn jetstream(&mut self, account: usize) -> Option<&mut JetStream> {
         self.js.as_mut()?.accounts.get_mut(account)?.as_mut()
     }
 
-    fn subscribe_internal(&mut self, account: usize, subject: Bytes, target: Target) {
-        let Some(js) = self.js.as_mut() else { return };
-        let sub = InternalSub {
-            account,
-            subject: subject.clone(),
-            target,
-        };
-        let slot = match js.subs.iter().position(Option::is_none) {
-            Some(free) => {
-                js.subs[free] = Some(sub);
-                free
-            }
-            None => {
-                js.subs.push(Some(sub));
-                js.subs.len() - 1
-            }
-        } as u32;
-        let sub = SubRef {
-            conn: INTERNAL,
-            slot,
-        };
-        if self.accounts[account]
-            .sublist
-            .insert(&subject, None, sub)
-            .is_err()
-        {
-            if let Some(js) = self.js.as_mut() {
-                js.subs[slot as usize] = None;
-            }
-        }
-    }
-
-    /// Queues a message for an internal subscription; it is handled once the publish that
-    /// carried it is done.
-    pub(super) fn deliver_internal(
-        &mut self,
-        slot: u32,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        message: Body<'_>,
-    ) -> bool {
-        let Some(js) = self.js.as_mut() else {
-            return false;
-        };
-        let bytes = message.as_slice();
-        let h = header_len.unwrap_or(0).min(bytes.len());
-        js.inbox.push_back(Inbound {
-            slot,
-            subject: Bytes::copy_from_slice(subject),
-            reply: reply.map(Bytes::copy_from_slice),
-            headers: Bytes::copy_from_slice(&bytes[..h]),
-            data: Bytes::copy_from_slice(&bytes[h..]),
-        });
-        true
-    }
-
-    /// Whether internal messages wait to be handled.
-    pub(super) fn jetstream_pending(&self) -> bool {
-        self.js.as_ref().is_some_and(|js| !js.inbox.is_empty())
-    }
-
-    fn wall(&self) -> u64 {
-        self.js.as_ref().map_or(0, |js| js.wall_at_zero) + self.now.as_nanos()
-    }
-
-    /// Handles queued internal messages and publishes what they produce, until nothing is
-    /// left (what JetStream publishes may itself be for JetStream).
-    pub(super) fn run_jetstream(&mut self) {
+    /// A message for one of JetStream's internal subscriptions.
+    pub(super) fn on_jetstream_message(&mut self, sub: &InternalSub, msg: &Inbound) {
         let wall = self.wall();
-        while let Some(msg) = self.js.as_mut().and_then(|js| js.inbox.pop_front()) {
-            let Some(sub) = self
-                .js
-                .as_ref()
-                .and_then(|js| js.subs.get(msg.slot as usize).cloned().flatten())
-            else {
-                continue;
-            };
-            let account = sub.account;
-            let subject = String::from_utf8_lossy(&msg.subject).into_owned();
-            match &sub.target {
-                Target::Api => {
-                    let Some(js) = self.jetstream(account) else {
-                        let answer = not_enabled_answer(&subject);
-                        if let (Some(reply), Some(answer)) = (&msg.reply, answer) {
-                            self.publish_internal(account, Delivery::answer(reply, answer));
-                        }
-                        continue;
-                    };
-                    let known = js.on_api(&subject, msg.reply.as_deref(), &msg.data, wall);
-                    if known {
-                        self.sync_stream_subscriptions(account);
-                        self.deliver_consumers(account, wall);
+        let account = sub.account;
+        let subject = String::from_utf8_lossy(&msg.subject).into_owned();
+        match &sub.target {
+            Target::JsApi => {
+                let Some(js) = self.jetstream(account) else {
+                    let answer = not_enabled_answer(&subject);
+                    if let (Some(reply), Some(answer)) = (&msg.reply, answer) {
+                        self.publish_internal(account, Delivery::answer(reply, answer));
                     }
+                    return;
+                };
+                if js.on_api(&subject, msg.reply.as_deref(), &msg.data, wall) {
+                    self.sync_stream_subscriptions(account);
+                    self.deliver_consumers(account, wall);
                 }
-                Target::Ack => {
-                    let Some(js) = self.jetstream(account) else {
-                        continue;
-                    };
+            }
+            Target::JsAck => {
+                if let Some(js) = self.jetstream(account) {
                     js.on_ack(&subject, msg.reply.as_deref(), &msg.data, wall);
                 }
-                Target::Stream { name } => {
-                    let name = name.clone();
-                    let Some(js) = self.jetstream(account) else {
-                        continue;
-                    };
-                    js.on_publish(
-                        &name,
-                        &msg.subject,
-                        msg.reply.as_deref(),
-                        &msg.headers,
-                        &msg.data,
-                        wall,
-                    );
-                    let sublist = &mut self.accounts[account].sublist;
-                    let mut interest = |s: &[u8]| sublist.interest(s).is_some();
-                    if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
-                        js.deliver_stream(&name, wall, &mut interest);
-                    }
+            }
+            Target::Stream { name } => {
+                let Some(js) = self.jetstream(account) else {
+                    return;
+                };
+                let reply = msg.reply.as_deref();
+                js.on_publish(name, &msg.subject, reply, &msg.headers, &msg.data, wall);
+                let sublist = &mut self.accounts[account].sublist;
+                let mut interest = |s: &[u8]| sublist.has_interest(s);
+                if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
+                    js.deliver_stream(name, wall, &mut interest);
                 }
             }
-            self.publish_outboxes();
+            Target::SysRequest => return,
         }
+        self.publish_outboxes();
     }
 
     /// Lets every consumer of `account` send what it can.
     fn deliver_consumers(&mut self, account: usize, wall: u64) {
         let sublist = &mut self.accounts[account].sublist;
-        let mut interest = |s: &[u8]| sublist.interest(s).is_some();
+        let mut interest = |s: &[u8]| sublist.has_interest(s);
         if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
             js.deliver_all(wall, &mut interest);
         }
@@ -349,7 +217,7 @@ impl Node {
             }),
         }
         self.start_write();
-        self.run_jetstream();
+        self.run_internal();
     }
 
     /// Brings back a file-backed stream of account `account` from its directory (see
@@ -378,41 +246,17 @@ impl Node {
         Ok(recovery)
     }
 
-    /// Publishes one message from JetStream into `account`: routed by `to`, shown with
-    /// its own subject.
-    fn publish_internal(&mut self, account: usize, d: Delivery) {
-        let header_len = (!d.headers.is_empty()).then_some(d.headers.len());
-        let message = if d.headers.is_empty() {
-            d.data.clone()
-        } else {
-            let mut m = Vec::with_capacity(d.headers.len() + d.data.len());
-            m.extend_from_slice(&d.headers);
-            m.extend_from_slice(&d.data);
-            Bytes::from(m)
-        };
-        let body = Body::new(&message, Some(&message));
-        if let Some(result) = self.accounts[account].sublist.interest(&d.to) {
-            let reply = d.reply.as_deref();
-            self.deliver_all(INTERNAL, true, &result, &d.subject, reply, header_len, body);
-        }
-        if self.accounts[account].has_routes() {
-            let reply = d.reply.as_deref();
-            self.deliver_across(INTERNAL, account, &d.to, reply, header_len, body);
-        }
-    }
-
     /// Makes the account's stream-capturing subscriptions match its streams' subjects.
     fn sync_stream_subscriptions(&mut self, account: usize) {
         let Some(wanted) = self.jetstream(account).map(|js| js.subjects()) else {
             return;
         };
-        let Some(js) = self.js.as_mut() else { return };
         let mut stale = Vec::new();
         let mut have = Vec::new();
-        for (slot, sub) in js.subs.iter().enumerate() {
-            let Some(sub) = sub.as_ref().filter(|s| s.account == account) else {
+        for (slot, sub) in self.internal_subs() {
+            if sub.account != account {
                 continue;
-            };
+            }
             if let Target::Stream { name } = &sub.target {
                 let key = (
                     name.clone(),
@@ -421,18 +265,12 @@ impl Node {
                 if wanted.contains(&key) {
                     have.push(key);
                 } else {
-                    stale.push(slot as u32);
+                    stale.push(slot);
                 }
             }
         }
         for slot in stale {
-            if let Some(sub) = js.subs[slot as usize].take() {
-                let r = SubRef {
-                    conn: INTERNAL,
-                    slot,
-                };
-                self.accounts[account].sublist.remove(&sub.subject, None, r);
-            }
+            self.unsubscribe_internal(slot);
         }
         for (name, subject) in wanted {
             if !have.contains(&(name.clone(), subject.clone())) {
@@ -457,7 +295,7 @@ impl Node {
             }
         }
         self.publish_outboxes();
-        self.run_jetstream();
+        self.run_internal();
     }
 
     /// Subscriptions changed: push consumers may have gained or lost their listeners.
@@ -481,7 +319,7 @@ impl Node {
             .flatten()
             .filter_map(JetStream::next_deadline)
             .min()?;
-        Some(Instant::from_nanos(at.saturating_sub(js.wall_at_zero)))
+        Some(Instant::from_nanos(at.saturating_sub(self.wall_at_zero)))
     }
 }
 

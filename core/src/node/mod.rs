@@ -12,11 +12,13 @@ mod client;
 mod close;
 mod connect;
 mod info;
+mod internal;
 mod jetstream;
 mod lame_duck;
 mod monitor;
 mod reload;
 pub mod stall;
+mod system;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -78,6 +80,10 @@ pub enum Output {
         batch: u64,
         ops: Vec<crate::jetstream::persist::DiskOp>,
     },
+    /// A system account request for monitoring figures only the shell has: answer it with
+    /// [`Node::answer_system`]. `endpoint` is the request's last token (`STATSZ` for a
+    /// PING, else `VARZ`, `CONNZ`, `SUBSZ`, `JSZ`, `ACCOUNTZ`, `HEALTHZ`...).
+    SystemRequest { endpoint: String, reply: Bytes },
 }
 
 /// Server-wide counters, the raw material for monitoring.
@@ -122,6 +128,12 @@ pub struct Node {
     lame_duck: Option<lame_duck::LameDuck>,
     /// JetStream, when enabled.
     js: Option<jetstream::JsNode>,
+    /// The server's own subscriptions and the messages waiting for them.
+    internal: internal::Internal,
+    /// Unix time in nanoseconds at `Instant::ZERO` (see [`Node::set_wall_clock`]).
+    wall_at_zero: u64,
+    /// The sequence number of the last system event or answer.
+    event_seq: u64,
 }
 
 impl Node {
@@ -173,7 +185,11 @@ impl Node {
             closed: monitor::ClosedRing::new(opts_closed),
             lame_duck: None,
             js: None,
+            internal: internal::Internal::default(),
+            wall_at_zero: 0,
+            event_seq: 0,
         };
+        node.enable_system();
         if jetstream {
             node.enable_jetstream();
         }
@@ -204,9 +220,10 @@ impl Node {
         self.clients.get(&conn).map(Client::pending)
     }
 
-    /// Subscriptions across all clients.
+    /// Subscriptions across all clients (the server's own are not counted).
     pub fn num_subscriptions(&self) -> usize {
-        self.accounts.iter().map(|a| a.sublist.count()).sum()
+        let all: usize = self.accounts.iter().map(|a| a.sublist.count()).sum();
+        all - self.internal_subs().count()
     }
 
     /// A new client connection from `peer`: queues its `INFO` and returns its id.
@@ -530,8 +547,8 @@ impl Node {
                 self.send_no_responders(conn, reply);
             }
         }
-        if self.jetstream_pending() {
-            self.run_jetstream();
+        if self.internal_pending() {
+            self.run_internal();
         }
     }
 
@@ -585,7 +602,7 @@ impl Node {
         header_len: Option<usize>,
         message: Body<'_>,
     ) -> bool {
-        if sub.conn == jetstream::INTERNAL {
+        if sub.conn == internal::INTERNAL {
             return self.deliver_internal(sub.slot, subject, reply, header_len, message);
         }
         let max_pending = self.opts.max_pending as usize;
@@ -782,6 +799,7 @@ impl Node {
             self.timers.remove(&(at, conn));
         }
         self.record_closed(&client, reason);
+        let was_connected = client.connected;
         let sublist = &mut self.accounts[client.account].sublist;
         for (slot, sub) in client.drain_subs() {
             sublist.remove(&sub.subject, sub.queue.as_deref(), SubRef { conn, slot });
@@ -807,6 +825,9 @@ impl Node {
             });
         }
         self.outputs.push_back(Output::Close { conn, last });
+        if was_connected {
+            self.event_disconnect(&client, reason);
+        }
     }
 
     /// Moves `conn` in the timer set to its current next deadline.

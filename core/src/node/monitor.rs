@@ -135,12 +135,14 @@ impl Node {
         clients.iter().flat_map(|c| self.sub_infos(c)).collect()
     }
 
-    /// The sublist figures of every account added together, as `/subsz` shows them.
+    /// The sublist figures of every account added together, as `/subsz` shows them; the
+    /// server's own subscriptions are not counted.
     pub fn sublist_stats(&self) -> SublistStats {
         let mut total = SublistStats::default();
         for account in &self.accounts {
             total.merge(&account.sublist.stats());
         }
+        total.num_subscriptions -= self.internal_subs().count() as u64;
         total
     }
 

@@ -15,6 +15,7 @@ mod metrics;
 mod process;
 mod query;
 mod subsz;
+pub mod system;
 mod varz;
 
 use std::collections::BTreeMap;

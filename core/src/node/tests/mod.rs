@@ -11,6 +11,7 @@ mod jetstream;
 mod lame_duck;
 mod monitor;
 mod reload;
+mod system;
 
 /// A node plus the bytes each connection has been sent and which were closed.
 struct Harness {
@@ -23,6 +24,8 @@ struct Harness {
     writes: Vec<(u64, Vec<crate::jetstream::persist::DiskOp>)>,
     /// Whether writes are reported durable at once (else [`Harness::finish_writes`]).
     instant_writes: bool,
+    /// System requests asked of the shell: (endpoint, reply).
+    system_requests: Vec<(String, Bytes)>,
 }
 
 impl Harness {
@@ -35,6 +38,7 @@ impl Harness {
             logs: Vec::new(),
             writes: Vec::new(),
             instant_writes: true,
+            system_requests: Vec::new(),
         }
     }
 
@@ -100,6 +104,9 @@ impl Harness {
                 Output::VerifyBcrypt { conn, hash, secret } => {
                     let ok = bcrypt::verify(&secret, &hash).unwrap_or(false);
                     self.node.bcrypt_verified(self.now, conn, ok);
+                }
+                Output::SystemRequest { endpoint, reply } => {
+                    self.system_requests.push((endpoint, reply));
                 }
                 Output::Persist { batch, ops } => {
                     self.writes.push((batch, ops));

@@ -195,9 +195,17 @@ async fn run(
         std::fs::write(pid_file, std::process::id().to_string())
             .map_err(|e| format!("Could not write pidfile: {e}"))?;
     }
-    let http = match opts.http_port {
-        0 => None,
-        port => {
+    let http = match (opts.http_port, opts.https_port) {
+        (0, 0) => None,
+        (h, s) if h != 0 && s != 0 => {
+            let why = format!("can't specify both HTTP ({h}) and HTTPs ({s}) ports");
+            return Err(format!("Can't start monitoring: {why}"));
+        }
+        (0, _) if tls.is_none() => {
+            return Err("Can't start monitoring: TLS cert and key required for HTTPS".into());
+        }
+        (h, s) => {
+            let (port, secure) = if h != 0 { (h, false) } else { (s, true) };
             let host = if opts.http_host.is_empty() {
                 opts.host.clone()
             } else {
@@ -211,11 +219,15 @@ async fn run(
                 )
             })?;
             let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+            let scheme = if secure { "https" } else { "http" };
             logger.info(&format!(
-                "Starting http monitor on {}",
+                "Starting {scheme} monitor on {}",
                 host_port(&host, port)
             ));
-            Some((listener, host, port))
+            let acceptor = secure
+                .then(|| tls.as_ref().map(|t| t.acceptor.clone()))
+                .flatten();
+            Some((listener, host, port, acceptor))
         }
     };
     logger.info(&format!(
@@ -235,7 +247,9 @@ async fn run(
     // The monitor also answers the system account's requests, HTTP port or not.
     let (http_host, http_port) = http
         .as_ref()
-        .map_or((String::new(), 0), |(_, host, port)| (host.clone(), *port));
+        .map_or((String::new(), 0), |(_, host, port, _)| {
+            (host.clone(), *port)
+        });
     let monitor = Arc::new(monitor::Monitor::new(
         shared.clone(),
         opts.clone(),
@@ -247,8 +261,8 @@ async fn run(
     logger.info("Server is ready");
     tokio::spawn(server::accept_loop(shared.clone(), listener, tls));
     tokio::spawn(server::timer_loop(shared.clone()));
-    if let Some((listener, _, _)) = http {
-        tokio::spawn(monitor::serve(monitor, listener));
+    if let Some((listener, _, _, acceptor)) = http {
+        tokio::spawn(monitor::serve(monitor, listener, acceptor));
     }
     let code = serve_signals(signals, cli, &shared, &logger).await;
     logger.info("Initiating Shutdown...");

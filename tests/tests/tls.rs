@@ -438,3 +438,66 @@ fn example_config_is_valid_with_certificates_supplied() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `https_port` (`-ms`): the monitoring endpoints over TLS with the server's certificate;
+/// HTTP and HTTPS together, or HTTPS without TLS, refuse to start, as the reference.
+#[tokio::test]
+async fn https_monitoring() {
+    use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+    let certs = Certs::new();
+    let conf = certs.config("");
+    let srv = start(["-c", &conf, "-ms", "-1"]);
+    let port: u16 = srv
+        .log()
+        .lines()
+        .find_map(|l| l.split_once("Starting https monitor on "))
+        .and_then(|(_, addr)| addr.trim().rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or_else(|| panic!("no https monitor line; log:\n{}", srv.log()));
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(certs.path("ca.pem")).unwrap())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let body = within("https GET /varz", async {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        tls.write_all(b"GET /varz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        let _ = tls.read_to_end(&mut raw).await;
+        String::from_utf8(raw).unwrap()
+    })
+    .await;
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
+    assert!(body.contains("\"server_id\""), "{body}");
+    // A plain HTTP request to the HTTPS port gets no monitoring answer.
+    let plain = within("plain GET", async {
+        let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        tcp.write_all(b"GET /varz HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut raw = Vec::new();
+        let _ = tcp.read_to_end(&mut raw).await;
+        raw
+    })
+    .await;
+    assert!(!String::from_utf8_lossy(&plain).contains("server_id"));
+
+    for args in [
+        vec!["-ms", "-1"],
+        vec!["-c", &conf, "-m", "-1", "-ms", "-1"],
+    ] {
+        let res = Server::start(&rnats_bin(), args.clone());
+        assert!(res.is_err(), "started with {args:?}");
+    }
+}

@@ -33,6 +33,7 @@ use rnats_core::options::Options;
 use rnats_core::time::Instant;
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::server::Shared;
 use query::Query;
@@ -113,25 +114,42 @@ fn normalize_base(p: &str) -> String {
     }
 }
 
-/// Serves HTTP monitoring on `listener` until the process ends.
-pub async fn serve(monitor: Arc<Monitor>, listener: TcpListener) {
+/// Serves monitoring on `listener` until the process ends: HTTP, or HTTPS with `tls`
+/// (`https_port`).
+pub async fn serve(monitor: Arc<Monitor>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let monitor = monitor.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let monitor = monitor.clone();
-                async move { Ok::<_, Infallible>(monitor.handle(&req)) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        serve_connection(monitor, stream).await;
+                    }
+                }
+                None => serve_connection(monitor, stream).await,
+            }
         });
     }
+}
+
+/// Answers the requests of one connection.
+async fn serve_connection<S>(monitor: Arc<Monitor>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let monitor = monitor.clone();
+        async move { Ok::<_, Infallible>(monitor.handle(&req)) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// An endpoint's answer before JSONP wrapping: a body and its type, or a 400 with a text.

@@ -259,7 +259,8 @@ async fn run(
     shared.set_monitor(monitor.clone());
     tokio::spawn(server::statsz_loop(shared.clone()));
     logger.info("Server is ready");
-    tokio::spawn(server::accept_loop(shared.clone(), listener, tls));
+    shared.set_tls(tls);
+    tokio::spawn(server::accept_loop(shared.clone(), listener));
     tokio::spawn(server::timer_loop(shared.clone()));
     if let Some((listener, _, _, acceptor)) = http {
         tokio::spawn(monitor::serve(monitor, listener, acceptor));
@@ -408,7 +409,10 @@ fn reload(cli: &Cli, shared: &Arc<server::Shared>, logger: &Logger) {
         if let Some(first) = warnings.into_iter().next() {
             return Err(first);
         }
+        // Certificates are read before anything changes: bad files refuse the reload.
+        let tls = opts.tls.as_ref().map(tls::load).transpose()?.map(Arc::new);
         shared.reload(opts.clone())?;
+        shared.set_tls(tls);
         Ok(opts)
     });
     let opts = match result {

@@ -86,6 +86,8 @@ pub struct Shared {
     disk: OnceLock<mpsc::Sender<(u64, Vec<DiskOp>)>>,
     /// What answers the system account's requests.
     monitor: OnceLock<Arc<Monitor>>,
+    /// The certificates new client connections get; a reload may replace them.
+    tls: Mutex<Option<Arc<Tls>>>,
 }
 
 impl Shared {
@@ -110,7 +112,17 @@ impl Shared {
             lame_duck_done: Notify::new(),
             disk: OnceLock::new(),
             monitor: OnceLock::new(),
+            tls: Mutex::new(None),
         })
+    }
+
+    /// Sets the TLS certificates and settings for connections accepted from now on.
+    pub fn set_tls(&self, tls: Option<Arc<Tls>>) {
+        *self.tls.lock().unwrap_or_else(|e| e.into_inner()) = tls;
+    }
+
+    fn current_tls(&self) -> Option<Arc<Tls>> {
+        self.tls.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn set_monitor(&self, monitor: Arc<Monitor>) {
@@ -370,7 +382,7 @@ impl Shared {
 
 /// Accepts clients until the listener fails for good. With `tls`, every client must
 /// upgrade to TLS.
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<Arc<Tls>>) {
+pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -382,9 +394,9 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option
             }
         };
         match accepted {
-            Ok((stream, peer)) => match &tls {
+            Ok((stream, peer)) => match shared.current_tls() {
                 None => start_conn(&shared, stream, peer),
-                Some(tls) => start_tls_conn(&shared, stream, peer, tls.clone()),
+                Some(tls) => start_tls_conn(&shared, stream, peer, tls),
             },
             Err(e) => {
                 // Out of file descriptors and the like: log, back off, keep serving.

@@ -501,3 +501,27 @@ async fn https_monitoring() {
         assert!(res.is_err(), "started with {args:?}");
     }
 }
+
+/// A reload applies new TLS settings to new connections (here: client certificates
+/// become required) and leaves connected clients alone.
+#[tokio::test]
+async fn reload_applies_tls_settings() {
+    let certs = Certs::new();
+    let conf = certs.config("");
+    let srv = start(["-c", &conf]);
+    let before = connect(&srv, certs.trusting()).await;
+    certs.config("  verify: true");
+    // SAFETY: kill(2) on our own child process.
+    assert_eq!(
+        unsafe { libc::kill(srv.pid() as libc::pid_t, libc::SIGHUP) },
+        0
+    );
+    log_shows(&srv, "Reloaded: tls = enabled").await;
+    let res = within("connect", certs.trusting().connect(srv.url())).await;
+    assert!(
+        res.is_err(),
+        "connected without a client certificate after the reload"
+    );
+    let with_cert = connect(&srv, certs.with_client_cert()).await;
+    round_trip(&before, &with_cert).await;
+}

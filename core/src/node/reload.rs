@@ -66,6 +66,9 @@ impl Node {
         if old.auth.token != new.auth.token {
             lines.push("Reloaded: authorization token".to_string());
         }
+        if old.tls != new.tls {
+            lines.push("Reloaded: tls = enabled".to_string());
+        }
         if old.ping_interval != new.ping_interval {
             let d = go_duration(new.ping_interval);
             lines.push(format!("Reloaded: ping_interval = {d}"));
@@ -177,6 +180,7 @@ impl Node {
         }
         self.info.auth_required = new.auth.required() && new.auth.no_auth_identity().is_none();
         self.info.max_payload = new.max_payload;
+        self.info.tls_verify = new.tls.as_ref().is_some_and(|t| t.verify);
         self.user_perms = auth::user_permissions(&new.auth);
         self.opts = new;
         for (id, recheck) in verdicts {
@@ -378,8 +382,9 @@ fn refuse_unsupported(old: &Options, new: &Options) -> Result<(), String> {
             ));
         }
     }
-    if old.tls != new.tls {
-        // The reference swaps certificates live; rnats does not yet.
+    if old.tls.is_some() != new.tls.is_some() {
+        // New certificates and settings apply live (the shell swaps them); turning TLS
+        // on or off would strand the connected clients.
         return Err("config reload not supported for TLSConfig".to_string());
     }
     if old.max_closed_clients != new.max_closed_clients {

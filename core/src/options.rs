@@ -42,6 +42,10 @@ pub struct Options {
     pub trace: bool,
     pub logtime: bool,
     pub log_file: Option<String>,
+    /// Log to the local syslog (`-s`, `syslog`).
+    pub syslog: bool,
+    /// Log to a remote syslog server (`-r`, `remote_syslog`: `udp://host:port`).
+    pub remote_syslog: Option<String>,
     pub pid_file: Option<String>,
     /// Whether to run JetStream (`-js`, `jetstream: enabled`, a `jetstream {}` block).
     pub jetstream: bool,
@@ -94,6 +98,8 @@ impl Default for Options {
             trace: false,
             logtime: true,
             log_file: None,
+            syslog: false,
+            remote_syslog: None,
             pid_file: None,
             jetstream: false,
             store_dir: None,
@@ -273,6 +279,13 @@ impl Options {
                 }
                 "log_file" | "logfile" => {
                     self.log_file = Some(string(value).ok_or_else(|| err("expected a string"))?)
+                }
+                "syslog" => {
+                    self.syslog = boolean(value).ok_or_else(|| err("expected a boolean"))?
+                }
+                "remote_syslog" => {
+                    self.remote_syslog =
+                        Some(string(value).ok_or_else(|| err("expected a string"))?)
                 }
                 "pid_file" | "pidfile" => {
                     self.pid_file = Some(string(value).ok_or_else(|| err("expected a string"))?)

@@ -226,6 +226,12 @@ impl Cli {
         if let Some(log) = &self.log {
             opts.log_file = Some(log.clone());
         }
+        if let Some(s) = self.syslog {
+            opts.syslog = s;
+        }
+        if let Some(r) = &self.remote_syslog {
+            opts.remote_syslog = Some(r.clone());
+        }
         if let Some(t) = self.logtime {
             opts.logtime = t;
         }
@@ -295,14 +301,8 @@ impl Cli {
     /// the user should know.
     pub fn unsupported(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if self.https_port.is_some() {
-            out.push("HTTPS monitoring (-ms) is not built yet; no HTTPS monitoring port is opened");
-        }
         if self.routes.is_some() || self.cluster.is_some() {
             out.push("clustering is not built yet; --cluster/--routes are ignored");
-        }
-        if self.syslog.is_some() || self.remote_syslog.is_some() {
-            out.push("syslog is not built yet; logging goes to stderr or --log");
         }
         out
     }

@@ -17,6 +17,8 @@ use std::sync::Mutex;
 
 use rnats_core::node::Level;
 
+use crate::syslog::{marker, Syslog};
+
 /// Where log lines go and which of them are kept.
 pub struct Logger {
     pid: u32,
@@ -28,6 +30,8 @@ struct State {
     debug: bool,
     trace: bool,
     file: Option<LogFile>,
+    /// When set, lines go to syslog instead of the file or stderr.
+    syslog: Option<Syslog>,
 }
 
 /// A log file and how much has been written to it.
@@ -74,8 +78,14 @@ impl Logger {
                 debug,
                 trace,
                 file,
+                syslog: None,
             }),
         })
+    }
+
+    /// Sends every line to syslog from now on.
+    pub fn use_syslog(&self, syslog: Syslog) {
+        self.lock().syslog = Some(syslog);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -150,14 +160,7 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
-        let marker = match level {
-            Level::Error => "[ERR]",
-            Level::Warn => "[WRN]",
-            Level::Info => "[INF]",
-            Level::Debug => "[DBG]",
-            Level::Trace => "[TRC]",
-        };
-        self.log_marker(marker, msg);
+        self.log_marker(marker(level), msg);
     }
 
     fn line(&self, logtime: bool, marker: &str, msg: &str) -> String {
@@ -171,6 +174,9 @@ impl Logger {
 
     fn log_marker(&self, marker: &str, msg: &str) {
         let mut st = self.lock();
+        if let Some(syslog) = &st.syslog {
+            return syslog.send(marker, msg);
+        }
         let line = self.line(st.logtime, marker, msg);
         let logtime = st.logtime;
         // A log line that cannot be written has nowhere better to go.

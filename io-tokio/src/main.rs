@@ -11,6 +11,7 @@ mod log;
 mod monitor;
 mod server;
 mod signal;
+mod syslog;
 mod tls;
 
 use std::path::Path;
@@ -97,6 +98,15 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if opts.syslog || opts.remote_syslog.is_some() {
+        match syslog::Syslog::connect(opts.remote_syslog.as_deref()) {
+            Ok(s) => logger.use_syslog(s),
+            Err(e) => {
+                eprintln!("rnats-server: cannot log to syslog: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     for w in warnings {
         logger.warn(&w);
     }

@@ -35,6 +35,19 @@ impl File {
         }
         b
     }
+
+    /// The length as written so far, without building the contents.
+    fn len(&self) -> u64 {
+        let written = self.pending.iter().map(|(off, d)| off + d.len() as u64);
+        written.fold(self.synced.len() as u64, u64::max)
+    }
+
+    /// Makes every write durable, in place.
+    fn sync(&mut self) {
+        for (off, d) in std::mem::take(&mut self.pending) {
+            apply(&mut self.synced, off, &d);
+        }
+    }
 }
 
 /// The files of one simulated disk.
@@ -65,9 +78,46 @@ impl Disk {
     /// Makes every write to `path` so far durable.
     pub fn sync(&self, path: &str) {
         if let Some(f) = self.lock().get_mut(path) {
-            f.synced = f.current();
-            f.pending.clear();
+            f.sync();
         }
+    }
+
+    /// Appends `data` at the end of `path` (creating it). Not durable until [`Disk::sync`].
+    pub fn append(&self, path: &str, data: &[u8]) {
+        let mut files = self.lock();
+        let f = files.entry(path.to_string()).or_default();
+        let end = f.len();
+        f.pending.push((end, data.to_vec()));
+    }
+
+    /// Replaces `path` with `data` atomically and durably (a temporary file, synced, then
+    /// renamed over it: a crash leaves the old contents or the new, never a mix).
+    pub fn replace(&self, path: &str, data: &[u8]) {
+        let file = File {
+            synced: data.to_vec(),
+            pending: Vec::new(),
+        };
+        self.lock().insert(path.to_string(), file);
+    }
+
+    /// Cuts `path` to `len` bytes durably (its earlier writes are synced first); no-op if
+    /// it does not exist.
+    pub fn truncate(&self, path: &str, len: u64) {
+        if let Some(f) = self.lock().get_mut(path) {
+            f.sync();
+            f.synced.truncate(len as usize);
+        }
+    }
+
+    /// Removes `path` durably (nothing if it does not exist).
+    pub fn remove(&self, path: &str) {
+        self.lock().remove(path);
+    }
+
+    /// Removes every file under directory `dir` durably.
+    pub fn remove_dir(&self, dir: &str) {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        self.lock().retain(|path, _| !path.starts_with(&prefix));
     }
 
     /// Up to `len` bytes of `path` from `offset` (fewer at the end of the file); `None` if
@@ -82,7 +132,7 @@ impl Disk {
 
     /// The length of `path` as written so far; `None` if it does not exist.
     pub fn len(&self, path: &str) -> Option<u64> {
-        self.lock().get(path).map(|f| f.current().len() as u64)
+        self.lock().get(path).map(File::len)
     }
 
     /// Whether the disk has no files.

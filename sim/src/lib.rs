@@ -12,6 +12,8 @@ pub mod disk;
 pub mod faults;
 pub mod history;
 pub mod hosts;
+pub mod jsclient;
+pub mod jsdisk;
 pub mod raft;
 pub mod shell;
 pub mod sync;

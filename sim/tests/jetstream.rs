@@ -25,16 +25,22 @@ const ACK_WAIT: Duration = Duration::from_secs(1);
 
 sim::scenario!(js_publish_crash, js_publish_crash_run);
 sim::scenario!(js_consumer_crash, js_consumer_crash_run);
+sim::scenario!(js_limits_crash, js_limits_crash_run);
 
 async fn js_publish_crash_run() {
-    run("js_publish_crash", false).await
+    run("js_publish_crash", false, false).await
 }
 
 async fn js_consumer_crash_run() {
-    run("js_consumer_crash", true).await
+    run("js_consumer_crash", true, false).await
 }
 
-async fn run(test: &str, with_consumer: bool) {
+async fn js_limits_crash_run() {
+    run("js_limits_crash", false, true).await
+}
+
+/// One run: with a durable pull consumer, or with a `max_msgs` limit on the stream.
+async fn run(test: &str, with_consumer: bool, limited: bool) {
     let mut rng = thread_rng();
     let opts = Options {
         jetstream: true,
@@ -43,8 +49,10 @@ async fn run(test: &str, with_consumer: bool) {
     let mut cfg = ShellConfig::new(opts, hosts::PORT, rng.gen());
     cfg.max_sync = Duration::from_millis(rng.gen_range(1..=5));
     // In one run in eight the first publisher sends messages of 200-400 KB, so the store
-    // fills its 8 MB blocks and starts new ones (costly in a debug build: checksums).
+    // fills its 8 MB blocks and starts new ones, and with limits removes old ones (costly
+    // in a debug build: checksums).
     let big = rng.gen_ratio(1, 8);
+    let max_msgs: Option<u64> = limited.then(|| rng.gen_range(10..=60));
     if big {
         cfg.max_read = 64 * 1024;
         cfg.max_write_chunk = 64 * 1024;
@@ -56,8 +64,9 @@ async fn run(test: &str, with_consumer: bool) {
     client_host(90)
         .spawn(async move {
             let mut admin = connect(addr, "admin").await;
-            let create = r#"{"name":"S","subjects":["s.>"],"storage":"file"}"#;
-            api(&mut admin, "$JS.API.STREAM.CREATE.S", create).await;
+            let limit = max_msgs.map_or(String::new(), |m| format!(",\"max_msgs\":{m}"));
+            let create = format!(r#"{{"name":"S","subjects":["s.>"],"storage":"file"{limit}}}"#);
+            api(&mut admin, "$JS.API.STREAM.CREATE.S", &create).await;
             if with_consumer {
                 api(&mut admin, "$JS.API.CONSUMER.CREATE.S.C", CONSUMER_CONFIG).await;
             }
@@ -103,7 +112,17 @@ async fn run(test: &str, with_consumer: bool) {
         let text: Vec<String> = events.iter().map(|e| format!("{e:?}")).collect();
         std::fs::write(path, text.join("\n")).expect("write SIM_DUMP");
     }
-    violations.extend(check::js_stream(&events));
+    // With a limit, acknowledged messages older than the last `max_msgs` may be gone.
+    let last = events
+        .iter()
+        .filter_map(|e| match e {
+            JsEvent::Stored { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let floor = max_msgs.map_or(0, |m| (last + 1).saturating_sub(m));
+    violations.extend(check::js_stream(&events, floor));
     if with_consumer {
         violations.extend(check::js_consumer(&events));
     }

@@ -73,12 +73,13 @@ pub fn start_server(i: u8, mut cfg: ShellConfig) -> ServerHost {
     }
 }
 
-/// Power loss on a server host: kills it, drops its disk's unsynced writes (the last of a
-/// file may survive torn, see [`Disk::crash`]), and restarts it after `down`; the restarted
-/// node recovers from the disk.
+/// Power loss on a server host: kills it, drops what of its disk's unsynced writes did not
+/// reach the platter (a prefix of each file's, the next torn, or a torn last one after a
+/// gap: see [`Disk::crash_in_order`]), and restarts it after `down`; the restarted node
+/// recovers from the disk.
 pub async fn crash_server(host: &ServerHost, down: Duration) {
     Handle::current().kill(host.node.id());
-    host.disk.crash(&mut thread_rng());
+    host.disk.crash_in_order(&mut thread_rng());
     madsim::time::sleep(down).await;
     Handle::current().restart(host.node.id());
 }

@@ -168,7 +168,6 @@ impl JsClient {
 
 async fn read_loop(inbox: Arc<Inbox>, mut rd: ReadHalf<TcpStream>) {
     let mut buf = BytesMut::new();
-    let mut pongs = Vec::new();
     loop {
         buf.reserve(64 * 1024);
         let Ok(n) = rd.read_buf(&mut buf).await else {
@@ -178,24 +177,23 @@ async fn read_loop(inbox: Arc<Inbox>, mut rd: ReadHalf<TcpStream>) {
             break;
         }
         let mut got = Vec::new();
-        let Some(()) = frames(&mut buf, &mut got, &mut pongs) else {
+        let Some(()) = frames(&mut buf, &mut got) else {
             break;
         };
         if !got.is_empty() {
             inbox.lock().msgs.extend(got);
             inbox.changed.notify_waiters();
         }
-        // The server's PINGs go unanswered by design: requests and their timeouts are
-        // what tells a dead connection here, and runs are shorter than a ping interval.
-        pongs.clear();
     }
     inbox.lock().closed = true;
     inbox.changed.notify_waiters();
 }
 
-/// Takes every complete operation off `buf`: messages into `got`, control lines into
-/// `other`. `None` if the stream is garbled.
-fn frames(buf: &mut BytesMut, got: &mut Vec<Msg>, other: &mut Vec<String>) -> Option<()> {
+/// Takes every complete operation off `buf`, messages into `got`; other lines (`INFO`,
+/// `+OK`, `-ERR`, `PING`, `PONG`) are skipped: the server's `PING`s go unanswered, as
+/// requests and their timeouts tell a dead connection here and runs are shorter than a
+/// ping interval. `None` if the stream is garbled.
+fn frames(buf: &mut BytesMut, got: &mut Vec<Msg>) -> Option<()> {
     loop {
         let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") else {
             return Some(());
@@ -206,7 +204,6 @@ fn frames(buf: &mut BytesMut, got: &mut Vec<Msg>, other: &mut Vec<String>) -> Op
             Some("MSG") if (4..=5).contains(&args.len()) => (&args[1..args.len() - 1], 1),
             Some("HMSG") if (5..=6).contains(&args.len()) => (&args[1..args.len() - 2], 2),
             Some(_) => {
-                other.push(line.clone());
                 buf.advance(eol + 2);
                 continue;
             }

@@ -7,6 +7,8 @@
 //! clock shifted by a per-node offset (clock skew), writes go out in random-sized chunks
 //! (each flushed, so the peer reads them at random boundaries), and a client that registered
 //! a [`Window`](crate::wire::Window) pushes back on the writer like a full socket buffer.
+//! JetStream's write batches go to the host's simulated [`Disk`] through a disk task (see
+//! [`crate::jsdisk`]), and a restarted node recovers its streams from it before serving.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -87,6 +87,8 @@ pub enum JsEvent {
         subject: String,
         payload: Vec<u8>,
     },
+    /// What recovery reported for a stream at a start of the node.
+    Recovered(String),
 }
 
 /// The shared, append-only history of one run (of [`Event`]s unless told otherwise).

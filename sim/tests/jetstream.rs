@@ -28,19 +28,46 @@ sim::scenario!(js_consumer_crash, js_consumer_crash_run);
 sim::scenario!(js_limits_crash, js_limits_crash_run);
 
 async fn js_publish_crash_run() {
-    run("js_publish_crash", false, false).await
+    run("js_publish_crash", false, false).await;
 }
 
 async fn js_consumer_crash_run() {
-    run("js_consumer_crash", true, false).await
+    run("js_consumer_crash", true, false).await;
 }
 
 async fn js_limits_crash_run() {
-    run("js_limits_crash", false, true).await
+    run("js_limits_crash", false, true).await;
+}
+
+/// The consumer scenario twice per seed (up to three seeds from `MADSIM_TEST_SEED`, with
+/// the recovery reports): the same history each time.
+#[test]
+fn js_same_seed_same_history() {
+    let seed: u64 = std::env::var("MADSIM_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    for seed in seed..seed + 3 {
+        let once = || {
+            std::thread::spawn(move || {
+                let rt =
+                    madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+                rt.block_on(run("js_same_seed_same_history", true, false))
+            })
+            .join()
+            .expect("simulation thread")
+        };
+        let (a, b) = (once(), once());
+        if a != b {
+            let what = format!("history digests differ: {a:#x} vs {b:#x}");
+            sim::fail_with_seed("js_same_seed_same_history", seed, &[what]);
+        }
+    }
 }
 
 /// One run: with a durable pull consumer, or with a `max_msgs` limit on the stream.
-async fn run(test: &str, with_consumer: bool, limited: bool) {
+/// Returns a digest of its history and recovery reports.
+async fn run(test: &str, with_consumer: bool, limited: bool) -> u64 {
     let mut rng = thread_rng();
     let opts = Options {
         jetstream: true,
@@ -151,6 +178,27 @@ async fn run(test: &str, with_consumer: bool, limited: bool) {
         violations.extend(recoveries);
         sim::fail(test, &violations);
     }
+    // Payloads enter the digest as hashes: the digest formats every event.
+    let compact = History::new();
+    for mut e in events {
+        if let JsEvent::Published { payload, .. }
+        | JsEvent::Delivered { payload, .. }
+        | JsEvent::Stored { payload, .. } = &mut e
+        {
+            *payload = fnv64(payload).to_le_bytes().to_vec();
+        }
+        compact.record(e);
+    }
+    recoveries
+        .into_iter()
+        .for_each(|r| compact.record(JsEvent::Recovered(r)));
+    compact.digest()
+}
+
+fn fnv64(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Power losses at random moments while the publishers run.

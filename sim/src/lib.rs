@@ -50,6 +50,36 @@ where
     }
 }
 
+/// Runs `scenario` (which returns a digest of its history) twice per seed, each run on a
+/// fresh thread as madsim's own test runner does (std's `RandomState` keys, which madsim
+/// seeds per thread, advance with every map a thread creates), and fails with the seed if
+/// the digests differ. The seeds are `MADSIM_TEST_SEED` (default 1) and the next ones,
+/// `MADSIM_TEST_NUM` of them (default 1) but at most `max_seeds`.
+pub fn same_seed_twice<F>(test: &str, max_seeds: u64, scenario: fn() -> F)
+where
+    F: std::future::Future<Output = u64> + 'static,
+{
+    let env = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    let first = env("MADSIM_TEST_SEED").unwrap_or(1);
+    let num = env("MADSIM_TEST_NUM").unwrap_or(1).min(max_seeds);
+    for seed in first..first + num {
+        let once = || {
+            std::thread::spawn(move || {
+                let rt =
+                    madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+                rt.block_on(scenario())
+            })
+            .join()
+            .expect("simulation thread")
+        };
+        let (a, b) = (once(), once());
+        if a != b {
+            let what = format!("history digests differ: {a:#x} vs {b:#x}");
+            fail_with_seed(test, seed, &[what]);
+        }
+    }
+}
+
 /// Declares a scenario `async fn $run()` as a module `$name` of two tests:
 /// `$name::env_seeds`, a `#[madsim::test]` (seeds from `MADSIM_TEST_SEED`/`MADSIM_TEST_NUM`),
 /// and `$name::fixed_seeds`, the [`FIXED_SEEDS`]. `cargo test -p sim $name` runs both.

@@ -39,30 +39,15 @@ async fn js_limits_crash_run() {
     run("js_limits_crash", false, true).await;
 }
 
-/// The consumer scenario twice per seed (up to three seeds from `MADSIM_TEST_SEED`, with
-/// the recovery reports): the same history each time.
+/// The consumer scenario twice per seed (up to three seeds from `MADSIM_TEST_SEED`), with
+/// the recovery reports: the same history each time.
 #[test]
 fn js_same_seed_same_history() {
-    let seed: u64 = std::env::var("MADSIM_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    for seed in seed..seed + 3 {
-        let once = || {
-            std::thread::spawn(move || {
-                let rt =
-                    madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-                rt.block_on(run("js_same_seed_same_history", true, false))
-            })
-            .join()
-            .expect("simulation thread")
-        };
-        let (a, b) = (once(), once());
-        if a != b {
-            let what = format!("history digests differ: {a:#x} vs {b:#x}");
-            sim::fail_with_seed("js_same_seed_same_history", seed, &[what]);
-        }
-    }
+    sim::same_seed_twice("js_same_seed_same_history", 3, js_consumer_digest);
+}
+
+async fn js_consumer_digest() -> u64 {
+    run("js_same_seed_same_history", true, false).await
 }
 
 /// One run: with a durable pull consumer, or with a `max_msgs` limit on the stream.

@@ -163,6 +163,22 @@ impl Shared {
     }
 }
 
+/// Opens a TCP connection to `server`, retrying refused connects (a server that is not
+/// listening yet, or a connect lost to packet loss) for about a second.
+pub async fn connect_stream(server: SocketAddr) -> Result<TcpStream, ClientError> {
+    let mut tries = 0;
+    loop {
+        match TcpStream::connect(server).await {
+            Ok(s) => return Ok(s),
+            Err(_) if tries < 50 => {
+                tries += 1;
+                madsim::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(ClientError::Io(e.to_string())),
+        }
+    }
+}
+
 /// One connected client.
 pub struct Client {
     id: ClientId,
@@ -175,18 +191,7 @@ pub struct Client {
 impl Client {
     /// Connects (retrying refused connects), sends `CONNECT` and starts the reader.
     pub async fn connect(cfg: ClientConfig, history: History) -> Result<Client, ClientError> {
-        let mut tries = 0;
-        let stream = loop {
-            match TcpStream::connect(cfg.server).await {
-                Ok(s) => break s,
-                Err(e) if tries < 50 => {
-                    tries += 1;
-                    let _ = e;
-                    madsim::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => return Err(ClientError::Io(e.to_string())),
-            }
-        };
+        let stream = connect_stream(cfg.server).await?;
         history.record(Event::Connected { client: cfg.id });
         let window = cfg.window.map(|cap| Arc::new(Window::new(cap)));
         if let (Some(w), Ok(addr)) = (&window, stream.local_addr()) {

@@ -35,6 +35,19 @@ impl File {
         }
         b
     }
+
+    /// The length as written so far, without building the contents.
+    fn len(&self) -> u64 {
+        let written = self.pending.iter().map(|(off, d)| off + d.len() as u64);
+        written.fold(self.synced.len() as u64, u64::max)
+    }
+
+    /// Makes every write durable, in place.
+    fn sync(&mut self) {
+        for (off, d) in std::mem::take(&mut self.pending) {
+            apply(&mut self.synced, off, &d);
+        }
+    }
 }
 
 /// The files of one simulated disk.
@@ -65,9 +78,46 @@ impl Disk {
     /// Makes every write to `path` so far durable.
     pub fn sync(&self, path: &str) {
         if let Some(f) = self.lock().get_mut(path) {
-            f.synced = f.current();
-            f.pending.clear();
+            f.sync();
         }
+    }
+
+    /// Appends `data` at the end of `path` (creating it). Not durable until [`Disk::sync`].
+    pub fn append(&self, path: &str, data: &[u8]) {
+        let mut files = self.lock();
+        let f = files.entry(path.to_string()).or_default();
+        let end = f.len();
+        f.pending.push((end, data.to_vec()));
+    }
+
+    /// Replaces `path` with `data` atomically and durably (a temporary file, synced, then
+    /// renamed over it: a crash leaves the old contents or the new, never a mix).
+    pub fn replace(&self, path: &str, data: &[u8]) {
+        let file = File {
+            synced: data.to_vec(),
+            pending: Vec::new(),
+        };
+        self.lock().insert(path.to_string(), file);
+    }
+
+    /// Cuts `path` to `len` bytes durably (its earlier writes are synced first); no-op if
+    /// it does not exist.
+    pub fn truncate(&self, path: &str, len: u64) {
+        if let Some(f) = self.lock().get_mut(path) {
+            f.sync();
+            f.synced.truncate(len as usize);
+        }
+    }
+
+    /// Removes `path` durably (nothing if it does not exist).
+    pub fn remove(&self, path: &str) {
+        self.lock().remove(path);
+    }
+
+    /// Removes every file under directory `dir` durably.
+    pub fn remove_dir(&self, dir: &str) {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        self.lock().retain(|path, _| !path.starts_with(&prefix));
     }
 
     /// Up to `len` bytes of `path` from `offset` (fewer at the end of the file); `None` if
@@ -82,7 +132,7 @@ impl Disk {
 
     /// The length of `path` as written so far; `None` if it does not exist.
     pub fn len(&self, path: &str) -> Option<u64> {
-        self.lock().get(path).map(|f| f.current().len() as u64)
+        self.lock().get(path).map(File::len)
     }
 
     /// Whether the disk has no files.
@@ -99,25 +149,62 @@ impl Disk {
     /// the last unsynced write of each file survives torn (a random prefix of it, possibly
     /// empty). A file that was never synced and keeps nothing is gone.
     pub fn crash(&self, rng: &mut impl Rng) {
+        self.lose(rng, false)
+    }
+
+    /// Power loss as a page cache may leave appends: per file, with probability three
+    /// quarters a random prefix of its unsynced writes reached the platter whole, in
+    /// order, and with probability one half a random prefix of the next one too; otherwise
+    /// as [`Disk::crash`] (only a torn piece of the last write, after a zero-filled gap if
+    /// earlier writes were lost). A file that was never synced and keeps nothing is gone.
+    pub fn crash_in_order(&self, rng: &mut impl Rng) {
+        self.lose(rng, true)
+    }
+
+    fn lose(&self, rng: &mut impl Rng, in_order: bool) {
         let mut files = self.lock();
         let mut gone = Vec::new();
         for (path, f) in files.iter_mut() {
-            let torn = f.pending.pop().filter(|_| rng.gen_bool(0.5));
-            let never_synced = f.synced.is_empty() && f.pending.is_empty() && torn.is_none();
-            f.pending.clear();
-            if let Some((off, d)) = torn {
-                let keep = rng.gen_range(0..=d.len());
-                if keep > 0 {
-                    apply(&mut f.synced, off, &d[..keep]);
-                }
-            }
-            if never_synced {
+            if !f.lose(rng, in_order) {
                 gone.push(path.clone());
             }
         }
         for p in gone {
             files.remove(&p);
         }
+    }
+}
+
+impl File {
+    /// Keeps what of the unsynced writes a power loss saved (see [`Disk::crash_in_order`]);
+    /// false if the file was never synced and keeps nothing.
+    fn lose(&mut self, rng: &mut impl Rng, in_order: bool) -> bool {
+        let pending = std::mem::take(&mut self.pending);
+        let n = pending.len();
+        // Writes 0..whole survive whole; write `torn` (if it is not among them) may
+        // survive torn.
+        let (whole, torn) = if in_order && rng.gen_bool(0.75) {
+            let k = rng.gen_range(0..=n);
+            (k, k)
+        } else {
+            (0, n.saturating_sub(1))
+        };
+        let mut kept = false;
+        for (off, d) in &pending[..whole] {
+            apply(&mut self.synced, *off, d);
+            kept = true;
+        }
+        let tail = pending
+            .get(torn)
+            .filter(|_| torn >= whole && rng.gen_bool(0.5));
+        if let Some((off, d)) = tail {
+            let keep = rng.gen_range(0..=d.len());
+            if keep > 0 {
+                apply(&mut self.synced, *off, &d[..keep]);
+                kept = true;
+            }
+        }
+        kept || !self.synced.is_empty()
     }
 }
 
@@ -178,6 +265,32 @@ mod tests {
                 || left.as_deref() == Some(&b""[..]),
             "{left:?}"
         );
+    }
+
+    #[madsim::test]
+    async fn in_order_crash_keeps_a_prefix_or_a_torn_last_write() {
+        let mut rng = madsim::rand::thread_rng();
+        let (mut prefixes, mut gaps) = (0, 0);
+        for _ in 0..200 {
+            let disk = Disk::new();
+            disk.append("blk", b"synced;");
+            disk.sync("blk");
+            for part in [&b"one;"[..], b"two;", b"three;"] {
+                disk.append("blk", part);
+            }
+            disk.crash_in_order(&mut rng);
+            let got = disk.read("blk", 0, 100).expect("synced file stays");
+            let all = b"synced;one;two;three;";
+            if all.starts_with(&got) {
+                prefixes += 1;
+            } else {
+                // Only a torn piece of the last write, after zeros where the others were.
+                assert_eq!(&got[..15], b"synced;\0\0\0\0\0\0\0\0", "{got:?}");
+                assert!(b"three;".starts_with(&got[15..]), "{got:?}");
+                gaps += 1;
+            }
+        }
+        assert!(prefixes > 100 && gaps > 5, "{prefixes} {gaps}");
     }
 
     #[madsim::test]

@@ -58,18 +58,59 @@ pub enum Event {
     Closed { client: ClientId },
 }
 
-/// The shared, append-only history of one run.
-#[derive(Clone, Debug, Default)]
-pub struct History {
-    events: Arc<Mutex<Vec<Event>>>,
+/// What a JetStream scenario saw (`tests/jetstream.rs`), judged by
+/// [`crate::check::js_stream`] and [`crate::check::js_consumer`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum JsEvent {
+    /// About to publish `payload` (from [`payload`]) to `subject` with a reply inbox.
+    Published {
+        publisher: ClientId,
+        n: u64,
+        subject: String,
+        payload: Vec<u8>,
+    },
+    /// The publish got its ack: stored at `seq`.
+    Acked {
+        publisher: ClientId,
+        n: u64,
+        seq: u64,
+    },
+    /// The server host lost power (and was restarted).
+    Crashed,
+    /// The durable consumer delivered stream sequence `seq` with `payload`.
+    Delivered { seq: u64, payload: Vec<u8> },
+    /// The consumer's ack of `seq` was confirmed (its double-ack answer arrived).
+    AckConfirmed { seq: u64 },
+    /// Read back at the end: the stream holds `payload` on `subject` at `seq`.
+    Stored {
+        seq: u64,
+        subject: String,
+        payload: Vec<u8>,
+    },
+    /// What recovery reported for a stream at a start of the node.
+    Recovered(String),
 }
 
-impl History {
-    pub fn new() -> History {
+/// The shared, append-only history of one run (of [`Event`]s unless told otherwise).
+#[derive(Clone, Debug)]
+pub struct History<E = Event> {
+    events: Arc<Mutex<Vec<E>>>,
+}
+
+impl<E> Default for History<E> {
+    fn default() -> Self {
+        History {
+            events: Arc::default(),
+        }
+    }
+}
+
+impl<E: Clone + std::fmt::Debug> History<E> {
+    pub fn new() -> History<E> {
         History::default()
     }
 
-    pub fn record(&self, e: Event) {
+    pub fn record(&self, e: E) {
         self.events
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -77,7 +118,7 @@ impl History {
     }
 
     /// A copy of everything recorded so far.
-    pub fn events(&self) -> Vec<Event> {
+    pub fn events(&self) -> Vec<E> {
         self.events
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -4,6 +4,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use std::time::Duration;
+
+use madsim::rand::thread_rng;
 use madsim::runtime::{Handle, NodeHandle};
 
 use crate::disk::Disk;
@@ -41,7 +44,7 @@ pub struct ServerHost {
     /// Moves this node's clock (each node has its own, for skew and jumps).
     pub clock: NodeClock,
     /// This host's disk: it lives outside the node, so it survives `kill`/`restart`
-    /// (for JetStream and Raft later; each host has its own).
+    /// (JetStream keeps its files there, see [`crate::jsdisk`]; each host has its own).
     pub disk: Disk,
 }
 
@@ -53,6 +56,7 @@ pub fn start_server(i: u8, mut cfg: ShellConfig) -> ServerHost {
     let clock = NodeClock::default();
     cfg.port = addr.port();
     cfg.clock = clock.clone();
+    let disk = cfg.disk.clone();
     let v = view.clone();
     let node = Handle::current()
         .create_node()
@@ -65,8 +69,19 @@ pub fn start_server(i: u8, mut cfg: ShellConfig) -> ServerHost {
         addr,
         view,
         clock,
-        disk: Disk::default(),
+        disk,
     }
+}
+
+/// Power loss on a server host: kills it, drops what of its disk's unsynced writes did not
+/// reach the platter (a prefix of each file's, the next torn, or a torn last one after a
+/// gap: see [`Disk::crash_in_order`]), and restarts it after `down`; the restarted node
+/// recovers from the disk.
+pub async fn crash_server(host: &ServerHost, down: Duration) {
+    Handle::current().kill(host.node.id());
+    host.disk.crash_in_order(&mut thread_rng());
+    madsim::time::sleep(down).await;
+    Handle::current().restart(host.node.id());
 }
 
 /// Starts servers `0..n`, server `i` with `cfg(i)` (N independent nodes: they do not route

@@ -12,6 +12,8 @@ pub mod disk;
 pub mod faults;
 pub mod history;
 pub mod hosts;
+pub mod jsclient;
+pub mod jsdisk;
 pub mod raft;
 pub mod shell;
 pub mod sync;
@@ -43,6 +45,36 @@ where
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "panicked".to_string());
+            fail_with_seed(test, seed, &[what]);
+        }
+    }
+}
+
+/// Runs `scenario` (which returns a digest of its history) twice per seed, each run on a
+/// fresh thread as madsim's own test runner does (std's `RandomState` keys, which madsim
+/// seeds per thread, advance with every map a thread creates), and fails with the seed if
+/// the digests differ. The seeds are `MADSIM_TEST_SEED` (default 1) and the next ones,
+/// `MADSIM_TEST_NUM` of them (default 1) but at most `max_seeds`.
+pub fn same_seed_twice<F>(test: &str, max_seeds: u64, scenario: fn() -> F)
+where
+    F: std::future::Future<Output = u64> + 'static,
+{
+    let env = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    let first = env("MADSIM_TEST_SEED").unwrap_or(1);
+    let num = env("MADSIM_TEST_NUM").unwrap_or(1).min(max_seeds);
+    for seed in first..first + num {
+        let once = || {
+            std::thread::spawn(move || {
+                let rt =
+                    madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+                rt.block_on(scenario())
+            })
+            .join()
+            .expect("simulation thread")
+        };
+        let (a, b) = (once(), once());
+        if a != b {
+            let what = format!("history digests differ: {a:#x} vs {b:#x}");
             fail_with_seed(test, seed, &[what]);
         }
     }

@@ -7,6 +7,8 @@
 //! clock shifted by a per-node offset (clock skew), writes go out in random-sized chunks
 //! (each flushed, so the peer reads them at random boundaries), and a client that registered
 //! a [`Window`](crate::wire::Window) pushes back on the writer like a full socket buffer.
+//! JetStream's write batches go to the host's simulated [`Disk`] through a disk task (see
+//! [`crate::jsdisk`]), and a restarted node recovers its streams from it before serving.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,12 +19,15 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use madsim::net::{TcpListener, TcpStream};
 use madsim::rand::{thread_rng, Rng};
 use madsim::task::JoinHandle;
+use rnats_core::jetstream::persist::DiskOp;
 use rnats_core::node::{CloseReason, ConnId, Level, Node, NodeStats, Output};
 use rnats_core::options::Options;
 use rnats_core::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
 
+use crate::disk::Disk;
+use crate::jsdisk;
 use crate::wire::Wires;
 
 /// How one simulated server is set up.
@@ -42,6 +47,10 @@ pub struct ShellConfig {
     pub wires: Wires,
     /// Jumps of the node's clock, set from outside while it runs (survives restarts).
     pub clock: NodeClock,
+    /// The host's disk, where JetStream keeps its files (see [`crate::jsdisk`]).
+    pub disk: Disk,
+    /// The longest a sync of JetStream's files takes (each takes `1 ms..=this`).
+    pub max_sync: Duration,
 }
 
 /// A node clock's forward jumps on top of `clock_offset`: a fault schedule moves it, the
@@ -75,15 +84,22 @@ impl ShellConfig {
             max_read: 4096,
             wires: Wires::default(),
             clock: NodeClock::default(),
+            disk: Disk::default(),
+            max_sync: Duration::from_millis(5),
         }
     }
 }
+
+/// The Unix time (nanoseconds) of the simulation's start, for JetStream's timestamps: fixed,
+/// so message times depend on the seed alone.
+pub const WALL_EPOCH: u64 = 1_700_000_000_000_000_000;
 
 /// What a test can see of a running server from outside: its stats and log lines. Survives
 /// restarts of the host (it is re-pointed at the new node).
 #[derive(Clone, Default)]
 pub struct ServerView {
     inner: Arc<Mutex<Option<Arc<Shared>>>>,
+    recoveries: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServerView {
@@ -115,6 +131,14 @@ impl ServerView {
             .unwrap_or_default()
     }
 
+    /// What JetStream recovery reported at every start of the node, per stream, in order.
+    pub fn recoveries(&self) -> Vec<String> {
+        self.recoveries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn get(&self) -> Option<Arc<Shared>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -137,6 +161,8 @@ struct State {
     in_flight: BTreeMap<ConnId, usize>,
     /// See [`ServerView::pending_peaks`].
     peaks: BTreeMap<ConnId, usize>,
+    /// JetStream's write batch waiting for the disk task (at most one is outstanding).
+    persist: Option<(u64, Vec<DiskOp>)>,
 }
 
 impl State {
@@ -154,6 +180,9 @@ struct Shared {
     offset: Duration,
     clock: NodeClock,
     timer_wake: Notify,
+    disk: Disk,
+    max_sync: Duration,
+    disk_wake: Notify,
     write_deadline: Duration,
     max_write_chunk: usize,
     max_read: usize,
@@ -205,10 +234,10 @@ impl Shared {
                     let now = self.now();
                     st.node.bcrypt_verified(now, conn, ok);
                 }
-                // No scenario runs JetStream yet: writes count as durable at once.
-                Output::Persist { batch, .. } => {
-                    let now = self.now();
-                    st.node.persisted(now, batch, Ok(()));
+                // The disk task writes it and reports it durable.
+                Output::Persist { batch, ops } => {
+                    st.persist = Some((batch, ops));
+                    self.disk_wake.notify_one();
                 }
                 // The simulated shell keeps no process figures: such requests go unanswered
                 // (no scenario makes them).
@@ -257,6 +286,7 @@ pub async fn run(cfg: ShellConfig, view: ServerView) {
         .await
         .expect("bind the simulated listener");
     let write_deadline = cfg.opts.write_deadline.max(Duration::from_millis(1));
+    let jetstream = cfg.opts.jetstream;
     let node = Node::new(cfg.opts, cfg.port, cfg.seed);
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
@@ -265,18 +295,27 @@ pub async fn run(cfg: ShellConfig, view: ServerView) {
             timer_at: None,
             in_flight: BTreeMap::new(),
             peaks: BTreeMap::new(),
+            persist: None,
         }),
         logs: Mutex::new(Vec::new()),
         epoch: madsim::time::Instant::now(),
         offset: cfg.clock_offset,
         clock: cfg.clock,
         timer_wake: Notify::new(),
+        disk: cfg.disk,
+        max_sync: cfg.max_sync,
+        disk_wake: Notify::new(),
         write_deadline,
         max_write_chunk: cfg.max_write_chunk.max(1),
         max_read: cfg.max_read.max(1),
         wires: cfg.wires,
     });
     *view.inner.lock().unwrap_or_else(|e| e.into_inner()) = Some(shared.clone());
+    if jetstream {
+        let report = start_jetstream(&shared);
+        let mut all = view.recoveries.lock().unwrap_or_else(|e| e.into_inner());
+        all.extend(report);
+    }
     madsim::task::spawn(timer_loop(shared.clone()));
     loop {
         match listener.accept().await {
@@ -428,6 +467,37 @@ async fn write_chunks(
     }
     bufs.clear();
     Ok(())
+}
+
+/// Restores the streams found on the host's disk (before any client is served), logging
+/// what recovery found (and returning it), and starts the disk task.
+fn start_jetstream(shared: &Arc<Shared>) -> Vec<String> {
+    let wall = WALL_EPOCH + madsim::time::TimeHandle::current().elapsed().as_nanos() as u64;
+    let now = shared.now();
+    let report = shared.with_node(|node| {
+        node.set_wall_clock(wall.saturating_sub(now.as_nanos()));
+        jsdisk::recover(&shared.disk, node, now)
+    });
+    let mut logs = shared.logs.lock().unwrap_or_else(|e| e.into_inner());
+    logs.extend(report.iter().map(|l| format!("[INF] recovered {l}")));
+    drop(logs);
+    madsim::task::spawn(disk_loop(shared.clone()));
+    report
+}
+
+/// Writes JetStream's batches one at a time and reports each durable. A kill of the host
+/// may stop it in the middle of one (see [`jsdisk`]).
+async fn disk_loop(shared: Arc<Shared>) {
+    loop {
+        let next = shared.lock().persist.take();
+        let Some((batch, ops)) = next else {
+            shared.disk_wake.notified().await;
+            continue;
+        };
+        jsdisk::apply(&shared.disk, &ops, shared.max_sync).await;
+        let now = shared.now();
+        shared.with_node(|n| n.persisted(now, batch, Ok(())));
+    }
 }
 
 /// Ticks the node whenever it asked to be ticked.

@@ -147,39 +147,14 @@ async fn pubsub_mixed_run() {
     fail_if("pubsub_mixed", v);
 }
 
-/// The same seed twice in one process gives the same history.
+/// The same seed twice in one process gives the same history (at most 20 seeds).
 #[test]
 fn same_seed_same_history() {
-    let seed: u64 = std::env::var("MADSIM_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    let num: u64 = std::env::var("MADSIM_TEST_NUM")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .min(20);
-    for seed in seed..seed + num {
-        // Each run on a fresh thread, as madsim's own test runner does: std's RandomState
-        // keys (madsim seeds them per thread) advance with every map a thread creates.
-        let run = || {
-            std::thread::spawn(move || {
-                let rt =
-                    madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-                rt.block_on(async { mixed_scenario().await.digest() })
-            })
-            .join()
-            .expect("simulation thread")
-        };
-        let (a, b) = (run(), run());
-        if a != b {
-            sim::fail_with_seed(
-                "same_seed_same_history",
-                seed,
-                &[format!("history digests differ: {a:#x} vs {b:#x}")],
-            );
-        }
-    }
+    sim::same_seed_twice("same_seed_same_history", 20, mixed_digest);
+}
+
+async fn mixed_digest() -> u64 {
+    mixed_scenario().await.digest()
 }
 
 sim::scenario!(slow_consumer, slow_consumer_run);

@@ -76,11 +76,22 @@ impl FileStore {
 }
 
 /// Whether damage at `pos` of the last block is a torn append rather than corruption: it
-/// is the last thing in the file.
-fn torn(data: &[u8], pos: usize, damage: Damage) -> bool {
-    damage == Damage::Cut
-        || data[pos..].iter().all(|&b| b == 0)
-        || (damage == Damage::BadChecksum && claimed_end(data, pos) == Some(data.len()))
+/// is the last thing in the file. A crash may also lose earlier appends of a batch (they
+/// read back as zeros) yet keep part of a later one: zeros, then a record cut off at the
+/// end of the file. None of that was acknowledged (a batch is acknowledged only once all
+/// of it is synced); a whole record after the zeros, though, is reported as corruption.
+fn torn(data: &Bytes, pos: usize, damage: Damage) -> bool {
+    let cut_at_end = |at: usize, damage: Damage| {
+        damage == Damage::Cut
+            || (damage == Damage::BadChecksum && claimed_end(data, at) == Some(data.len()))
+    };
+    if cut_at_end(pos, damage) {
+        return true;
+    }
+    let Some(next) = data[pos..].iter().position(|&b| b != 0) else {
+        return true;
+    };
+    next > 0 && matches!(decode(data, pos + next), Err(d) if cut_at_end(pos + next, d))
 }
 
 /// What the records read so far say.

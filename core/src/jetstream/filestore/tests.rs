@@ -329,11 +329,19 @@ fn torn_appends_that_reached_the_disk_in_part() {
     s.store(b"a", b"", b"torn", 9).unwrap();
     sync(&mut s, &mut disk);
     let full = disk.0["1.blk"].clone();
+    let record = &full[whole..];
     let damaged = [
         // The length reached the disk, the last bytes did not.
         [&full[..full.len() - 2], &[0, 0][..]].concat(),
         // The file grew but nothing was written.
         [&full[..whole], &vec![0; 40][..]].concat(),
+        // An earlier append of the batch was lost (zeros), part of a later one survived.
+        [
+            &full[..whole],
+            &vec![0; 25][..],
+            &record[..record.len() - 3],
+        ]
+        .concat(),
     ];
     for bad in damaged {
         let mut torn = disk.clone();
@@ -349,6 +357,24 @@ fn torn_appends_that_reached_the_disk_in_part() {
         assert_eq!((r.state().msgs, r.state().last_seq), (3, 3));
         assert_eq!(torn.0["1.blk"].len(), whole);
     }
+}
+
+#[test]
+fn a_whole_record_after_zeros_is_corruption() {
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    store_n(&mut s, "a", 2, 0);
+    sync(&mut s, &mut disk);
+    let whole = disk.0["1.blk"].len();
+    s.store(b"a", b"", b"kept", 9).unwrap();
+    sync(&mut s, &mut disk);
+    let full = disk.0["1.blk"].clone();
+    let zeroed = [&full[..whole], &vec![0; 10][..], &full[whole..]].concat();
+    let mut damaged = disk.clone();
+    damaged.0.insert("1.blk".into(), zeroed);
+    let (_, report) = damaged.recover(Limits::default());
+    assert_eq!(report.torn_tail, None);
+    assert_eq!(report.corruption.len(), 1);
 }
 
 #[test]

@@ -155,6 +155,8 @@ struct PurgeRequest {
 #[serde(default)]
 pub(super) struct PageRequest {
     pub(super) offset: usize,
+    /// `STREAM.NAMES` only: the streams whose subjects overlap this one.
+    pub(super) subject: Option<String>,
 }
 
 /// A JSON body, where an empty one means the defaults.
@@ -183,14 +185,26 @@ pub(super) fn answer(kind: &str, fields: serde_json::Value) -> String {
 }
 
 pub(super) fn error_answer(kind: &str, e: &ApiError) -> String {
-    if kind == "stream_info_response" {
-        // The reference adds its (empty) paging fields to this one.
-        return answer(
-            kind,
-            serde_json::json!({ "error": e, "total": 0, "offset": 0, "limit": 0 }),
-        );
-    }
-    answer(kind, serde_json::json!({ "error": e }))
+    // The reference's answers always carry their fields without `omitempty` (paging, the
+    // list, `purged`), errors or not.
+    let empty_page = |list: &str, empty: serde_json::Value| {
+        let mut fields = serde_json::json!({ "error": e, "total": 0, "offset": 0, "limit": 0 });
+        if !list.is_empty() {
+            fields[list] = empty;
+        }
+        fields
+    };
+    let fields = match kind {
+        "stream_info_response" => empty_page("", serde_json::Value::Null),
+        "stream_names_response" => empty_page("streams", serde_json::Value::Null),
+        "stream_list_response" => empty_page("streams", serde_json::json!([])),
+        "consumer_names_response" | "consumer_list_response" => {
+            empty_page("consumers", serde_json::json!([]))
+        }
+        "stream_purge_response" => serde_json::json!({ "error": e, "purged": 0 }),
+        _ => serde_json::json!({ "error": e }),
+    };
+    answer(kind, fields)
 }
 
 /// The answer to any API request in an account without JetStream; `None` for a subject
@@ -358,17 +372,28 @@ impl JetStream {
     fn names(&self, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_names_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
-        let names: Vec<&String> = self
+        // With `subject`, only the streams whose subjects overlap it.
+        let all: Vec<&String> = self
             .streams
-            .keys()
-            .skip(page.offset)
-            .take(NAMES_PAGE)
+            .iter()
+            .filter(|(_, s)| match &page.subject {
+                Some(f) => s
+                    .config()
+                    .subjects
+                    .iter()
+                    .any(|x| crate::subject::overlaps(f.as_bytes(), x.as_bytes())),
+                None => true,
+            })
+            .map(|(n, _)| n)
             .collect();
+        // An offset past the end answers as the end, as in the reference.
+        let offset = page.offset.min(all.len());
+        let names: Vec<&String> = all[offset..].iter().take(NAMES_PAGE).copied().collect();
         Ok(answer(
             KIND,
             serde_json::json!({
-                "total": self.streams.len(),
-                "offset": page.offset,
+                "total": all.len(),
+                "offset": offset,
                 "limit": NAMES_PAGE,
                 "streams": if names.is_empty() { serde_json::Value::Null } else { serde_json::json!(names) },
             }),
@@ -378,10 +403,11 @@ impl JetStream {
     fn list(&self, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_list_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
+        let offset = page.offset.min(self.streams.len());
         let infos: Vec<InfoJson> = self
             .streams
             .values()
-            .skip(page.offset)
+            .skip(offset)
             .take(LIST_PAGE)
             .map(info)
             .collect();
@@ -389,7 +415,7 @@ impl JetStream {
             KIND,
             serde_json::json!({
                 "total": self.streams.len(),
-                "offset": page.offset,
+                "offset": offset,
                 "limit": LIST_PAGE,
                 "streams": infos,
             }),
@@ -404,6 +430,14 @@ impl JetStream {
     ) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_create_response";
         let config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
+        if config.sealed {
+            return Err((
+                KIND,
+                ApiError::invalid_stream_config(
+                    "stream configuration for create can not be sealed",
+                ),
+            ));
+        }
         if let Some(existing) = self.streams.get(name) {
             // Creating a stream again with the same configuration is no error.
             if existing.config() != &config {
@@ -429,12 +463,13 @@ impl JetStream {
 
     fn update(&mut self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_update_response";
-        let config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
+        let mut config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
         let existing = self.stream(name).map_err(|e| (KIND, e))?;
         existing
             .config()
             .check_update(&config)
             .map_err(|e| (KIND, e))?;
+        config.apply_seal();
         let overlap = self
             .streams
             .iter()
@@ -478,7 +513,13 @@ impl JetStream {
         const KIND: &str = "stream_purge_response";
         let req: PurgeRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
-        if stream.config().deny_purge || stream.config().sealed {
+        if req.seq.unwrap_or(0) > 0 && req.keep.unwrap_or(0) > 0 {
+            return Err((KIND, ApiError::bad_request()));
+        }
+        if stream.config().sealed {
+            return Err((KIND, ApiError::stream_sealed()));
+        }
+        if stream.config().deny_purge {
             return Err((KIND, ApiError::purge_denied()));
         }
         let purged = stream.purge(req.filter.as_deref().map(str::as_bytes), req.seq, req.keep);
@@ -492,6 +533,12 @@ impl JetStream {
         const KIND: &str = "stream_msg_get_response";
         let req: MsgGetRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(name).map_err(|e| (KIND, e))?;
+        // Exactly one way to find the message, as the reference checks it.
+        let bad = (req.seq > 0 && req.last_by_subj.is_some())
+            || (req.seq == 0 && req.last_by_subj.is_none() && req.next_by_subj.is_none());
+        if bad {
+            return Err((KIND, ApiError::bad_request()));
+        }
         let msg = req
             .find(stream.store())
             .ok_or((KIND, ApiError::no_message_found()))?;
@@ -505,11 +552,21 @@ impl JetStream {
         const KIND: &str = "stream_msg_delete_response";
         let req: MsgDeleteRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
-        if stream.config().deny_delete || stream.config().sealed {
+        if stream.config().sealed {
+            return Err((KIND, ApiError::stream_sealed()));
+        }
+        if stream.config().deny_delete {
             return Err((KIND, ApiError::msg_delete_denied()));
         }
+        let last_seq = stream.store().state().last_seq;
+        let file = stream.config().storage == super::config::Storage::File;
         if !stream.remove(req.seq) {
-            return Err((KIND, ApiError::no_message_found()));
+            // The reference's file store fails past its last sequence; otherwise (and
+            // always in memory) the sequence is just not there.
+            if file && req.seq > last_seq {
+                return Err((KIND, ApiError::msg_delete_failed("stream store EOF")));
+            }
+            return Err((KIND, ApiError::sequence_not_found(req.seq)));
         }
         Ok(answer(KIND, serde_json::json!({ "success": true })))
     }

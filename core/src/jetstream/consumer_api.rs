@@ -95,8 +95,10 @@ impl JetStream {
         let changed = match stream.consumers.get_mut(&name) {
             Some(existing) if existing.config() == &config => false,
             Some(existing) => {
-                if !existing.config().may_update_to(&config) {
-                    return Err((KIND, ApiError::consumer_name_exists()));
+                match existing.config().update_refusal(&config) {
+                    Some(Some(why)) => return Err((KIND, ApiError::consumer_create(why))),
+                    Some(None) => return Err((KIND, ApiError::consumer_name_exists())),
+                    None => {}
                 }
                 existing.update(config);
                 true
@@ -172,17 +174,19 @@ impl JetStream {
         const KIND: &str = "consumer_names_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(stream).map_err(|e| (KIND, e))?;
+        // An offset past the end answers as the end, as in the reference.
+        let offset = page.offset.min(stream.consumers.len());
         let names: Vec<&String> = stream
             .consumers
             .keys()
-            .skip(page.offset)
+            .skip(offset)
             .take(NAMES_PAGE)
             .collect();
         Ok(answer(
             KIND,
             serde_json::json!({
                 "total": stream.consumers.len(),
-                "offset": page.offset,
+                "offset": offset,
                 "limit": NAMES_PAGE,
                 "consumers": names,
             }),
@@ -194,10 +198,11 @@ impl JetStream {
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(stream).map_err(|e| (KIND, e))?;
         let total = stream.consumers.len();
+        let offset = page.offset.min(total);
         let (store, consumers) = stream.parts();
         let infos: Vec<serde_json::Value> = consumers
             .values_mut()
-            .skip(page.offset)
+            .skip(offset)
             .take(LIST_PAGE)
             .map(|c| serde_json::to_value(c.info(store)).expect("info serializes"))
             .collect();
@@ -205,7 +210,7 @@ impl JetStream {
             KIND,
             serde_json::json!({
                 "total": total,
-                "offset": page.offset,
+                "offset": offset,
                 "limit": LIST_PAGE,
                 "consumers": infos,
             }),
@@ -227,7 +232,8 @@ fn check_fits(
         return Ok(());
     }
     if config.deliver_policy != DeliverPolicy::All {
-        return Err(ApiError::consumer_create(
+        return Err(ApiError::consumer_config(
+            10101,
             "consumer must be deliver all on workqueue stream",
         ));
     }

@@ -160,3 +160,76 @@ fn create_conflicts_and_refused_storage() {
     assert!(names.contains(r#""err_code":10059"#), "{names}");
     assert_eq!(memory_only.request("$JS.API.NO.SUCH.THING", b"", 1), None);
 }
+
+/// Answers compared in `tests/tests/jetstream_differential.rs` (memory streams here).
+#[test]
+fn errors_and_paging_as_the_reference() {
+    let mut js = jetstream();
+    let mut req = |s: &str, b: &str| js.request(s, b.as_bytes(), CREATED).unwrap();
+    let t = |kind: &str| format!(r#"{{"type":"io.nats.jetstream.api.v1.{kind}","#);
+    let not_found = r#""error":{"code":404,"err_code":10059,"description":"stream not found"}"#;
+    assert_eq!(
+        req("$JS.API.STREAM.PURGE.X", ""),
+        format!(r#"{}{not_found},"purged":0}}"#, t("stream_purge_response"))
+    );
+    assert_eq!(
+        req("$JS.API.CONSUMER.NAMES.X", ""),
+        format!(
+            r#"{}{not_found},"total":0,"offset":0,"limit":0,"consumers":[]}}"#,
+            t("consumer_names_response")
+        )
+    );
+    assert_eq!(
+        req("$JS.API.STREAM.NAMES", "{bad"),
+        format!(
+            r#"{}"error":{{"code":400,"err_code":10025,"description":"invalid JSON"}},"total":0,"offset":0,"limit":0,"streams":null}}"#,
+            t("stream_names_response")
+        )
+    );
+    for n in ["A", "B"] {
+        let body = format!(r#"{{"name":"{n}","subjects":["{n}.>"],"storage":"memory"}}"#);
+        req(&format!("$JS.API.STREAM.CREATE.{n}"), &body);
+    }
+    assert_eq!(
+        req("$JS.API.STREAM.NAMES", r#"{"offset":10}"#),
+        format!(
+            r#"{}"total":2,"offset":2,"limit":1024,"streams":null}}"#,
+            t("stream_names_response")
+        )
+    );
+    assert_eq!(
+        req("$JS.API.STREAM.NAMES", r#"{"subject":"B.x"}"#),
+        format!(
+            r#"{}"total":1,"offset":0,"limit":1024,"streams":["B"]}}"#,
+            t("stream_names_response")
+        )
+    );
+    req("$JS.API.STREAM.MSG.GET.A", r#"{"seq":1}"#);
+    let bad = r#""error":{"code":400,"err_code":10003,"description":"bad request"}"#;
+    assert_eq!(
+        req("$JS.API.STREAM.MSG.GET.A", ""),
+        format!("{}{bad}}}", t("stream_msg_get_response"))
+    );
+    assert_eq!(
+        req("$JS.API.STREAM.PURGE.A", r#"{"seq":3,"keep":1}"#),
+        format!(r#"{}{bad},"purged":0}}"#, t("stream_purge_response"))
+    );
+    assert!(req(
+        "$JS.API.STREAM.CREATE.Z",
+        r#"{"name":"Z","storage":"memory","sealed":true}"#
+    )
+    .contains(r#"{"code":500,"err_code":10052,"description":"stream configuration for create can not be sealed"}"#));
+    let sealed = r#"{"name":"B","subjects":["B.>"],"storage":"memory","sealed":true}"#;
+    assert!(req("$JS.API.STREAM.UPDATE.B", sealed).contains(r#""deny_purge":true"#));
+    let sealed_err = r#""error":{"code":400,"err_code":10109,"description":"invalid operation on sealed stream"}"#;
+    assert!(req("$JS.API.STREAM.PURGE.B", "").contains(sealed_err));
+    assert!(req("$JS.API.STREAM.MSG.DELETE.B", r#"{"seq":1}"#).contains(sealed_err));
+    // In memory any missing sequence is "not found" (the file store fails past its end).
+    assert_eq!(
+        req("$JS.API.STREAM.MSG.DELETE.A", r#"{"seq":9}"#),
+        format!(
+            r#"{}"error":{{"code":400,"err_code":10043,"description":"sequence 9 not found"}}}}"#,
+            t("stream_msg_delete_response")
+        )
+    );
+}

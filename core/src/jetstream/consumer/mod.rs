@@ -17,7 +17,7 @@ use super::store::{Store, StoredMsg};
 use super::time::rfc3339;
 use ack::{ack_subject, AckKind, AckMeta};
 use config::{AckPolicy, ConsumerConfig, DeliverPolicy};
-use pull::{request_timeout, status, PullRequest};
+use pull::{request_timeout, status, with_pending, PullRequest};
 
 /// Something for the node to publish on the consumer's behalf.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +64,8 @@ pub struct Consumer {
     /// Below (and at) this everything is acknowledged, while something is pending.
     ack_floor: SeqPair,
     last_delivery: Option<u64>,
+    /// When the last ack (`+ACK`, `+NXT`, `+TERM`) arrived: the ack floor's `last_active`.
+    last_ack: Option<u64>,
     pending: BTreeMap<u64, Pending>,
     /// Deadlines of pending messages, soonest first: (deadline, stream sequence).
     deadlines: BTreeSet<(u64, u64)>,
@@ -119,6 +121,7 @@ impl Consumer {
             delivered_sseq: 0,
             ack_floor: SeqPair::default(),
             last_delivery: None,
+            last_ack: None,
             pending: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             redeliver: BTreeSet::new(),
@@ -155,6 +158,7 @@ impl Consumer {
             delivered_sseq: state.delivered.stream_seq,
             ack_floor: state.ack_floor,
             last_delivery: None,
+            last_ack: None,
             pending: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             redeliver: BTreeSet::new(),
@@ -379,7 +383,7 @@ impl Consumer {
                         self.requeue(msg.seq, delivered);
                         let req = self.waiting.pop_front().expect("front exists");
                         let text = "Message Size Exceeds MaxBytes";
-                        out.push(Delivery::status(&req.reply, status(409, text, &[])));
+                        out.push(Delivery::status(&req.reply, with_pending(409, text, &req)));
                         continue;
                     }
                     req.max_bytes = Some(left - size);
@@ -552,6 +556,10 @@ impl Consumer {
     pub fn on_ack(&mut self, meta: AckMeta, kind: AckKind, now: u64) -> Vec<u64> {
         let seq = meta.stream_seq;
         let mut acked = Vec::new();
+        let acks = matches!(kind, AckKind::Ack | AckKind::Next { .. } | AckKind::Term);
+        if acks && self.config.ack_policy != AckPolicy::None {
+            self.last_ack = Some(now);
+        }
         match kind {
             AckKind::Ack | AckKind::Next { .. } => match self.config.ack_policy {
                 AckPolicy::Explicit => {
@@ -730,7 +738,7 @@ impl Consumer {
             ack_floor: Progress {
                 consumer_seq: floor.consumer_seq,
                 stream_seq: floor.stream_seq,
-                last_active: None,
+                last_active: self.last_ack.map(rfc3339),
             },
             num_ack_pending: self.pending.len() as u64,
             num_redelivered: self.redelivered.len() as u64,

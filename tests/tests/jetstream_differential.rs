@@ -575,6 +575,13 @@ case!(stream_info, |s| {
     s.api("STREAM.INFO.S", "").await;
     s.api_json("STREAM.INFO.S", json!({"subjects_filter": ">"}))
         .await;
+    s.api_json("STREAM.INFO.S", json!({"subjects_filter": "s.a"}))
+        .await;
+    s.api_json("STREAM.INFO.S", json!({"subjects_filter": "x"}))
+        .await;
+    // async-nats asks with a `null` body.
+    s.api("STREAM.INFO.S", "null").await;
+    s.api("STREAM.INFO.S", "{bad").await;
     s.api_json("STREAM.INFO.S", json!({"deleted_details": true}))
         .await;
 });
@@ -1142,6 +1149,18 @@ case!(consumer_ack_all_and_pending, |s| {
     s.pull("S", "N", json!({"batch": 3, "no_wait": true}), 2)
         .await;
     s.api("CONSUMER.INFO.S.N", "").await;
+    // The ack floor of a consumer that starts late, before and after its first ack.
+    s.api_json(
+        "CONSUMER.DURABLE.CREATE.S.L",
+        json!({"stream_name": "S", "config": {"durable_name": "L", "ack_policy": "explicit", "deliver_policy": "by_start_sequence", "opt_start_seq": 3}}),
+    )
+    .await;
+    let late = s.pull("S", "L", json!({"batch": 2}), 2).await;
+    s.api("CONSUMER.INFO.S.L", "").await;
+    s.ack(&late[1], "+ACK").await;
+    s.api("CONSUMER.INFO.S.L", "").await;
+    s.ack(&late[0], "+ACK").await;
+    s.api("CONSUMER.INFO.S.L", "").await;
     // Pulls on a push consumer and on a consumer that does not exist.
     s.api_json(
         "CONSUMER.DURABLE.CREATE.S.P",

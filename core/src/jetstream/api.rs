@@ -52,6 +52,9 @@ struct StateJson {
     last_ts: String,
     #[serde(skip_serializing_if = "is_zero")]
     num_subjects: u64,
+    /// Messages per subject, for a `subjects_filter` request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subjects: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "is_zero")]
     num_deleted: u64,
     consumer_count: u64,
@@ -71,6 +74,7 @@ impl From<StoreState> for StateJson {
             last_seq: s.last_seq,
             last_ts: rfc3339(s.last_time),
             num_subjects: s.num_subjects,
+            subjects: None,
             num_deleted: s.num_deleted,
             consumer_count: 0,
         }
@@ -137,6 +141,16 @@ impl MsgGetRequest {
     }
 }
 
+/// Subjects listed per page by `STREAM.INFO` with a `subjects_filter`.
+const SUBJECT_DETAILS: usize = 100_000;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InfoRequest {
+    subjects_filter: Option<String>,
+    offset: usize,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct MsgDeleteRequest {
@@ -163,7 +177,8 @@ pub(super) struct PageRequest {
 pub(super) fn body_or_default<T: for<'de> Deserialize<'de> + Default>(
     body: &[u8],
 ) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // `null` decodes to the zero value in Go too (async-nats sends it for STREAM.INFO).
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         return Ok(T::default());
     }
     serde_json::from_slice(body).map_err(|_| ApiError::invalid_json())
@@ -327,7 +342,7 @@ impl JetStream {
             "STREAM.LIST" => self.list(body),
             "STREAM.CREATE" => self.create(name, body, now),
             "STREAM.UPDATE" => self.update(name, body),
-            "STREAM.INFO" => self.info(name),
+            "STREAM.INFO" => self.info(name, body),
             "STREAM.DELETE" => self.delete(name),
             "STREAM.PURGE" => self.purge(name, body),
             "STREAM.MSG.GET" => self.msg_get(name, body),
@@ -485,11 +500,29 @@ impl JetStream {
         Ok(answer(KIND, fields))
     }
 
-    fn info(&self, name: &str) -> Result<String, (&'static str, ApiError)> {
+    fn info(&self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_info_response";
+        let req: InfoRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(name).map_err(|e| (KIND, e))?;
         let mut fields = serde_json::json!({ "total": 0, "offset": 0, "limit": 0 });
-        let info = serde_json::to_value(info(stream)).expect("info serializes");
+        let mut info = info(stream);
+        // Subject details, a page of them, when asked for and there are any.
+        if let Some(filter) = req.subjects_filter.filter(|f| !f.is_empty()) {
+            let mut all = stream.store().subjects(filter.as_bytes());
+            if !all.is_empty() {
+                all.sort();
+                let offset = req.offset.min(all.len());
+                let page = all[offset..].iter().take(SUBJECT_DETAILS);
+                info.state.subjects = Some(
+                    page.map(|(s, n)| (String::from_utf8_lossy(s).into_owned(), *n))
+                        .collect(),
+                );
+                fields = serde_json::json!({
+                    "total": all.len(), "offset": offset, "limit": SUBJECT_DETAILS
+                });
+            }
+        }
+        let info = serde_json::to_value(info).expect("info serializes");
         if let (serde_json::Value::Object(f), serde_json::Value::Object(i)) = (&mut fields, info) {
             f.extend(i);
         }

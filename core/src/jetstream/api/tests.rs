@@ -233,3 +233,56 @@ fn errors_and_paging_as_the_reference() {
         )
     );
 }
+
+/// A pull request on a push consumer is refused and delivers nothing anywhere: the push
+/// consumer still waits for someone to listen on its deliver subject (as the reference).
+#[test]
+fn pulling_a_push_consumer_does_not_start_it() {
+    let mut js = jetstream();
+    let create = r#"{"name":"S","subjects":["s.*"],"storage":"memory"}"#;
+    js.request("$JS.API.STREAM.CREATE.S", create.as_bytes(), CREATED);
+    js.publish("S", b"s.a", b"", b"x", T1).unwrap();
+    let push = r#"{"stream_name":"S","config":{"durable_name":"P","deliver_subject":"p.inbox"}}"#;
+    js.request("$JS.API.CONSUMER.DURABLE.CREATE.S.P", push.as_bytes(), T2);
+    let mut out = Vec::new();
+    js.drain_outbox(&mut out);
+    out.clear();
+    assert!(js.on_api("$JS.API.CONSUMER.MSG.NEXT.S.P", Some(b"r"), b"", T2));
+    js.drain_outbox(&mut out);
+    assert_eq!(out.len(), 1, "only the 409");
+    assert_eq!(&out[0].to[..], b"r");
+}
+
+/// `STREAM.INFO` with `subjects_filter`: the counts per subject and their paging, as the
+/// reference answers (paging fields stay 0 when no subject matches).
+#[test]
+fn stream_info_subject_details() {
+    let mut js = jetstream();
+    let create = r#"{"name":"S","subjects":["s.*"],"storage":"memory"}"#;
+    js.request("$JS.API.STREAM.CREATE.S", create.as_bytes(), CREATED);
+    for s in ["s.b", "s.a", "s.b"] {
+        js.publish("S", s.as_bytes(), b"", b"x", T1).unwrap();
+    }
+    let mut req = |b: &str| {
+        js.request("$JS.API.STREAM.INFO.S", b.as_bytes(), T2)
+            .unwrap()
+    };
+    let all = req(r#"{"subjects_filter":">"}"#);
+    assert!(
+        all.contains(r#""total":2,"offset":0,"limit":100000,"config""#),
+        "{all}"
+    );
+    assert!(
+        all.contains(r#""num_subjects":2,"subjects":{"s.a":1,"s.b":2},"consumer_count""#),
+        "{all}"
+    );
+    let none = req(r#"{"subjects_filter":"t"}"#);
+    assert!(
+        none.contains(r#""total":0,"offset":0,"limit":0,"config""#),
+        "{none}"
+    );
+    assert!(!none.contains(r#""subjects":{"#), "{none}");
+    assert!(req("{bad").contains(r#""err_code":10025"#));
+    // As async-nats asks for it.
+    assert!(req("null").contains(r#""total":0,"offset":0,"limit":0,"config""#));
+}

@@ -53,6 +53,10 @@ fn is_zero(v: &i64) -> bool {
     *v == 0
 }
 
+fn no_acks() -> AckPolicy {
+    AckPolicy::None
+}
+
 fn is_false(v: &bool) -> bool {
     !v
 }
@@ -72,6 +76,8 @@ pub struct ConsumerConfig {
     pub opt_start_seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opt_start_time: Option<String>,
+    /// `none` when a request leaves it out (Go's zero value), as in the reference.
+    #[serde(default = "no_acks")]
     pub ack_policy: AckPolicy,
     #[serde(skip_serializing_if = "is_zero")]
     pub ack_wait: i64,
@@ -125,7 +131,17 @@ fn is_zero_u64(v: &u64) -> bool {
 #[derive(Deserialize)]
 struct CreateRequest {
     stream_name: String,
+    /// Left out, it is an empty configuration (Go's zero value), as in the reference.
+    #[serde(default = "empty_config")]
     config: ConsumerConfig,
+}
+
+/// What `{}` parses to (no acks, unlike [`ConsumerConfig::default`]).
+fn empty_config() -> ConsumerConfig {
+    ConsumerConfig {
+        ack_policy: no_acks(),
+        ..ConsumerConfig::default()
+    }
 }
 
 /// Which create request it was, by its subject.
@@ -353,9 +369,6 @@ impl ConsumerConfig {
         if stream.retention == Retention::WorkQueue && self.ack_policy != AckPolicy::Explicit {
             return Err(ApiError::workqueue_needs_explicit_ack());
         }
-        if self.ack_policy == AckPolicy::None && !self.backoff.is_empty() {
-            return Err(invalid("consumer with backoff requires ack policy"));
-        }
         if !self.backoff.is_empty()
             && self.max_deliver > 0
             && self.max_deliver as usize <= self.backoff.len()
@@ -364,6 +377,9 @@ impl ConsumerConfig {
                 10116,
                 "max deliver is required to be > length of backoff values",
             ));
+        }
+        if self.ack_policy == AckPolicy::None && !self.backoff.is_empty() {
+            return Err(invalid("consumer with backoff requires ack policy"));
         }
         if self.ack_wait < 0 || self.idle_heartbeat < 0 || self.inactive_threshold < 0 {
             return Err(invalid("consumer durations can not be negative"));

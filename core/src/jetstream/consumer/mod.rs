@@ -574,6 +574,14 @@ impl Consumer {
                         self.forget(s);
                         acked.push(s);
                     }
+                    // The floor is the acked delivery itself, as in the reference (not
+                    // below the next pending message, which a filter may put far off).
+                    if !acked.is_empty() && !self.pending.is_empty() {
+                        self.ack_floor = SeqPair {
+                            consumer_seq: meta.consumer_seq,
+                            stream_seq: seq,
+                        };
+                    }
                 }
                 AckPolicy::None => {}
             },
@@ -720,11 +728,16 @@ impl Consumer {
     /// `INFO` as the API shows it.
     pub fn info(&mut self, store: &dyn Store) -> ConsumerInfo<'_> {
         let num_pending = self.num_pending(store);
-        let floor = if self.pending.is_empty() {
+        let mut floor = if self.pending.is_empty() {
             self.delivered()
         } else {
             self.ack_floor
         };
+        // Until something is acknowledged the reference shows no stream floor either,
+        // wherever the consumer starts.
+        if floor.consumer_seq == 0 {
+            floor.stream_seq = 0;
+        }
         ConsumerInfo {
             stream_name: &self.stream,
             name: &self.name,

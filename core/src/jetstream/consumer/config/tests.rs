@@ -82,6 +82,12 @@ fn refusals() {
         create(last, CreateKind::Ephemeral).unwrap_err().description,
         "consumer delivery policy is deliver last, but optional start time is also set"
     );
+    // No ack policy in the request: none (Go's zero value), as the reference answers.
+    let plain = create(r#"{"stream_name":"S","config":{}}"#, CreateKind::Ephemeral).unwrap();
+    assert_eq!(plain.ack_policy, AckPolicy::None);
+    // No config at all: an empty one.
+    let bare = create(r#"{"stream_name":"S"}"#, CreateKind::Ephemeral).unwrap();
+    assert_eq!(bare.ack_policy, AckPolicy::None);
     // Pull options on a push consumer are taken.
     let push_batch = r#"{"stream_name":"S","config":{"deliver_subject":"d","max_batch":5}}"#;
     assert!(create(push_batch, CreateKind::Ephemeral).is_ok());
@@ -103,7 +109,7 @@ fn refusals() {
 #[test]
 fn backoff_sets_ack_waits() {
     let c = create(
-        r#"{"stream_name":"S","config":{"backoff":[1000,2000,5000],"max_deliver":5}}"#,
+        r#"{"stream_name":"S","config":{"ack_policy":"explicit","backoff":[1000,2000,5000],"max_deliver":5}}"#,
         CreateKind::Ephemeral,
     )
     .unwrap();
@@ -112,7 +118,8 @@ fn backoff_sets_ack_waits() {
         .map(|n| c.ack_wait_for(n).as_nanos() as u64)
         .collect();
     assert_eq!(waits, [1000, 2000, 5000, 5000, 5000]);
-    let short = r#"{"stream_name":"S","config":{"backoff":[1,2],"max_deliver":2}}"#;
+    let short =
+        r#"{"stream_name":"S","config":{"ack_policy":"explicit","backoff":[1,2],"max_deliver":2}}"#;
     assert!(create(short, CreateKind::Ephemeral).is_err());
 }
 

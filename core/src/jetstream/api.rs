@@ -9,7 +9,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::api_error::ApiError;
-use super::config::StreamConfig;
+use super::config::{StreamConfig, API_OVERLAP};
 use super::consumer::Delivery;
 use super::options::AccountLimits;
 use super::store::{Store, StoreState, StoredMsg};
@@ -52,8 +52,14 @@ struct StateJson {
     last_ts: String,
     #[serde(skip_serializing_if = "is_zero")]
     num_subjects: u64,
+    /// Messages per subject, for a `subjects_filter` request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subjects: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "is_zero")]
     num_deleted: u64,
+    /// The deleted sequences, for a `deleted_details` request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted: Option<Vec<u64>>,
     consumer_count: u64,
 }
 
@@ -71,7 +77,9 @@ impl From<StoreState> for StateJson {
             last_seq: s.last_seq,
             last_ts: rfc3339(s.last_time),
             num_subjects: s.num_subjects,
+            subjects: None,
             num_deleted: s.num_deleted,
+            deleted: None,
             consumer_count: 0,
         }
     }
@@ -137,6 +145,17 @@ impl MsgGetRequest {
     }
 }
 
+/// Subjects listed per page by `STREAM.INFO` with a `subjects_filter`.
+const SUBJECT_DETAILS: usize = 100_000;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InfoRequest {
+    subjects_filter: Option<String>,
+    deleted_details: bool,
+    offset: usize,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct MsgDeleteRequest {
@@ -155,13 +174,16 @@ struct PurgeRequest {
 #[serde(default)]
 pub(super) struct PageRequest {
     pub(super) offset: usize,
+    /// `STREAM.NAMES` only: the streams whose subjects overlap this one.
+    pub(super) subject: Option<String>,
 }
 
 /// A JSON body, where an empty one means the defaults.
 pub(super) fn body_or_default<T: for<'de> Deserialize<'de> + Default>(
     body: &[u8],
 ) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // `null` decodes to the zero value in Go too (async-nats sends it for STREAM.INFO).
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         return Ok(T::default());
     }
     serde_json::from_slice(body).map_err(|_| ApiError::invalid_json())
@@ -183,14 +205,26 @@ pub(super) fn answer(kind: &str, fields: serde_json::Value) -> String {
 }
 
 pub(super) fn error_answer(kind: &str, e: &ApiError) -> String {
-    if kind == "stream_info_response" {
-        // The reference adds its (empty) paging fields to this one.
-        return answer(
-            kind,
-            serde_json::json!({ "error": e, "total": 0, "offset": 0, "limit": 0 }),
-        );
-    }
-    answer(kind, serde_json::json!({ "error": e }))
+    // The reference's answers always carry their fields without `omitempty` (paging, the
+    // list, `purged`), errors or not.
+    let empty_page = |list: &str, empty: serde_json::Value| {
+        let mut fields = serde_json::json!({ "error": e, "total": 0, "offset": 0, "limit": 0 });
+        if !list.is_empty() {
+            fields[list] = empty;
+        }
+        fields
+    };
+    let fields = match kind {
+        "stream_info_response" => empty_page("", serde_json::Value::Null),
+        "stream_names_response" => empty_page("streams", serde_json::Value::Null),
+        "stream_list_response" => empty_page("streams", serde_json::json!([])),
+        "consumer_names_response" | "consumer_list_response" => {
+            empty_page("consumers", serde_json::json!([]))
+        }
+        "stream_purge_response" => serde_json::json!({ "error": e, "purged": 0 }),
+        _ => serde_json::json!({ "error": e }),
+    };
+    answer(kind, fields)
 }
 
 fn json<T: Serialize>(v: &T) -> serde_json::Value {
@@ -380,7 +414,7 @@ impl JetStream {
             "STREAM.LIST" => self.list(body),
             "STREAM.CREATE" => self.create(name, body, now),
             "STREAM.UPDATE" => self.update(name, body),
-            "STREAM.INFO" => self.info(name),
+            "STREAM.INFO" => self.info(name, body),
             "STREAM.DELETE" => self.delete(name),
             "STREAM.PURGE" => self.purge(name, body),
             "STREAM.MSG.GET" => self.msg_get(name, body),
@@ -425,17 +459,28 @@ impl JetStream {
     fn names(&self, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_names_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
-        let names: Vec<&String> = self
+        // With `subject`, only the streams whose subjects overlap it.
+        let all: Vec<&String> = self
             .streams
-            .keys()
-            .skip(page.offset)
-            .take(NAMES_PAGE)
+            .iter()
+            .filter(|(_, s)| match &page.subject {
+                Some(f) => s
+                    .config()
+                    .subjects
+                    .iter()
+                    .any(|x| crate::subject::overlaps(f.as_bytes(), x.as_bytes())),
+                None => true,
+            })
+            .map(|(n, _)| n)
             .collect();
+        // An offset past the end answers as the end, as in the reference.
+        let offset = page.offset.min(all.len());
+        let names: Vec<&String> = all[offset..].iter().take(NAMES_PAGE).copied().collect();
         Ok(answer(
             KIND,
             serde_json::json!({
-                "total": self.streams.len(),
-                "offset": page.offset,
+                "total": all.len(),
+                "offset": offset,
                 "limit": NAMES_PAGE,
                 "streams": if names.is_empty() { serde_json::Value::Null } else { serde_json::json!(names) },
             }),
@@ -445,10 +490,11 @@ impl JetStream {
     fn list(&self, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_list_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
+        let offset = page.offset.min(self.streams.len());
         let infos: Vec<InfoJson> = self
             .streams
             .values()
-            .skip(page.offset)
+            .skip(offset)
             .take(LIST_PAGE)
             .map(info)
             .collect();
@@ -456,7 +502,7 @@ impl JetStream {
             KIND,
             serde_json::json!({
                 "total": self.streams.len(),
-                "offset": page.offset,
+                "offset": offset,
                 "limit": LIST_PAGE,
                 "streams": infos,
             }),
@@ -470,7 +516,22 @@ impl JetStream {
         now: u64,
     ) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_create_response";
-        let config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
+        let config = StreamConfig::parse_create(body, name).map_err(|e| {
+            let api_overlap = e == ApiError::invalid_stream_config(API_OVERLAP);
+            if api_overlap && self.streams.contains_key(name) {
+                (KIND, ApiError::stream_name_in_use())
+            } else {
+                (KIND, e)
+            }
+        })?;
+        if config.sealed {
+            return Err((
+                KIND,
+                ApiError::invalid_stream_config(
+                    "stream configuration for create can not be sealed",
+                ),
+            ));
+        }
         if let Some(existing) = self.streams.get(name) {
             // Creating a stream again with the same configuration is no error.
             if existing.config() != &config {
@@ -496,12 +557,13 @@ impl JetStream {
 
     fn update(&mut self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_update_response";
-        let config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
+        let mut config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
         let existing = self.stream(name).map_err(|e| (KIND, e))?;
         existing
             .config()
             .check_update(&config)
             .map_err(|e| (KIND, e))?;
+        config.apply_seal();
         let overlap = self
             .streams
             .iter()
@@ -517,11 +579,35 @@ impl JetStream {
         Ok(answer(KIND, fields))
     }
 
-    fn info(&self, name: &str) -> Result<String, (&'static str, ApiError)> {
+    fn info(&self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_info_response";
+        let req: InfoRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(name).map_err(|e| (KIND, e))?;
         let mut fields = serde_json::json!({ "total": 0, "offset": 0, "limit": 0 });
-        let info = serde_json::to_value(info(stream)).expect("info serializes");
+        let mut info = info(stream);
+        if req.deleted_details && info.state.num_deleted > 0 {
+            let store = stream.store();
+            let state = store.state();
+            let gone = (state.first_seq..=state.last_seq).filter(|&seq| store.load(seq).is_none());
+            info.state.deleted = Some(gone.collect());
+        }
+        // Subject details, a page of them, when asked for and there are any.
+        if let Some(filter) = req.subjects_filter.filter(|f| !f.is_empty()) {
+            let mut all = stream.store().subjects(filter.as_bytes());
+            if !all.is_empty() {
+                all.sort();
+                let offset = req.offset.min(all.len());
+                let page = all[offset..].iter().take(SUBJECT_DETAILS);
+                info.state.subjects = Some(
+                    page.map(|(s, n)| (String::from_utf8_lossy(s).into_owned(), *n))
+                        .collect(),
+                );
+                fields = serde_json::json!({
+                    "total": all.len(), "offset": offset, "limit": SUBJECT_DETAILS
+                });
+            }
+        }
+        let info = serde_json::to_value(info).expect("info serializes");
         if let (serde_json::Value::Object(f), serde_json::Value::Object(i)) = (&mut fields, info) {
             f.extend(i);
         }
@@ -545,7 +631,13 @@ impl JetStream {
         const KIND: &str = "stream_purge_response";
         let req: PurgeRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
-        if stream.config().deny_purge || stream.config().sealed {
+        if req.seq.unwrap_or(0) > 0 && req.keep.unwrap_or(0) > 0 {
+            return Err((KIND, ApiError::bad_request()));
+        }
+        if stream.config().sealed {
+            return Err((KIND, ApiError::stream_sealed()));
+        }
+        if stream.config().deny_purge {
             return Err((KIND, ApiError::purge_denied()));
         }
         let purged = stream.purge(req.filter.as_deref().map(str::as_bytes), req.seq, req.keep);
@@ -559,6 +651,12 @@ impl JetStream {
         const KIND: &str = "stream_msg_get_response";
         let req: MsgGetRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(name).map_err(|e| (KIND, e))?;
+        // Exactly one way to find the message, as the reference checks it.
+        let bad = (req.seq > 0 && req.last_by_subj.is_some())
+            || (req.seq == 0 && req.last_by_subj.is_none() && req.next_by_subj.is_none());
+        if bad {
+            return Err((KIND, ApiError::bad_request()));
+        }
         let msg = req
             .find(stream.store())
             .ok_or((KIND, ApiError::no_message_found()))?;
@@ -572,11 +670,21 @@ impl JetStream {
         const KIND: &str = "stream_msg_delete_response";
         let req: MsgDeleteRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(name).map_err(|e| (KIND, e))?;
-        if stream.config().deny_delete || stream.config().sealed {
+        if stream.config().sealed {
+            return Err((KIND, ApiError::stream_sealed()));
+        }
+        if stream.config().deny_delete {
             return Err((KIND, ApiError::msg_delete_denied()));
         }
+        let last_seq = stream.store().state().last_seq;
+        let file = stream.config().storage == super::config::Storage::File;
         if !stream.remove(req.seq) {
-            return Err((KIND, ApiError::no_message_found()));
+            // The reference's file store fails past its last sequence; otherwise (and
+            // always in memory) the sequence is just not there.
+            if file && req.seq > last_seq {
+                return Err((KIND, ApiError::msg_delete_failed("stream store EOF")));
+            }
+            return Err((KIND, ApiError::sequence_not_found(req.seq)));
         }
         Ok(answer(KIND, serde_json::json!({ "success": true })))
     }

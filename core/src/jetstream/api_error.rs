@@ -95,6 +95,22 @@ impl ApiError {
     pub fn no_message_found() -> ApiError {
         ApiError::new(404, 10037, "no message found")
     }
+
+    /// A request whose fields contradict each other (`seq` with `keep`, no way to find a
+    /// message).
+    pub fn bad_request() -> ApiError {
+        ApiError::new(400, 10003, "bad request")
+    }
+
+    /// `MSG.DELETE` of a sequence the stream does not hold.
+    pub fn sequence_not_found(seq: u64) -> ApiError {
+        ApiError::new(400, 10043, format!("sequence {seq} not found"))
+    }
+
+    /// `MSG.DELETE` the store failed; `why` is the store's error.
+    pub fn msg_delete_failed(why: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10057, why)
+    }
 }
 
 /// The consumer half of the API's errors.
@@ -109,20 +125,8 @@ impl ApiError {
         ApiError::new(500, 10012, why)
     }
 
-    pub fn consumer_name_exists() -> ApiError {
-        ApiError::new(400, 10013, "consumer name already in use")
-    }
-
     pub fn consumer_not_found() -> ApiError {
         ApiError::new(404, 10014, "consumer not found")
-    }
-
-    pub fn consumer_durable_name_not_in_subject() -> ApiError {
-        ApiError::new(
-            400,
-            10016,
-            "consumer expected to be durable but no durable name set in subject",
-        )
     }
 
     pub fn consumer_durable_name_mismatch() -> ApiError {
@@ -163,6 +167,12 @@ impl ApiError {
             10093,
             "consumer filter subject is not a valid subset of the interest subjects",
         )
+    }
+
+    /// A consumer configuration error the reference gives its own code (all 400); `why`
+    /// is the reference's text.
+    pub fn consumer_config(err_code: u16, why: impl Into<String>) -> ApiError {
+        ApiError::new(400, err_code, why)
     }
 
     pub fn workqueue_needs_explicit_ack() -> ApiError {
@@ -214,7 +224,7 @@ impl ApiError {
     }
 
     pub fn purge_denied() -> ApiError {
-        ApiError::new(400, 10110, "stream purge not permitted")
+        ApiError::new(500, 10110, "stream purge not permitted")
     }
 
     pub fn not_enabled_for_account() -> ApiError {

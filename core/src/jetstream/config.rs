@@ -10,8 +10,14 @@ use super::api_error::ApiError;
 use super::store::{Discard, Limits};
 use crate::subject::{is_valid_subject, overlaps};
 
+/// Why a stream may not take subjects of the JetStream API; the reference checks this only
+/// after it finds the stream's name free.
+pub const API_OVERLAP: &str = "subjects overlap with jetstream api";
+
 /// How long `Nats-Msg-Id` de-duplication remembers ids unless configured.
 pub const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// The most replicas a stream may ask for (the reference's `StreamMaxReplicas`).
+const MAX_REPLICAS: i64 = 5;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -157,6 +163,9 @@ impl StreamConfig {
                 "stream name is required and can not contain '.', '*', '>'",
             ));
         }
+        if self.num_replicas > MAX_REPLICAS {
+            return Err(invalid(&format!("maximum replicas is {MAX_REPLICAS}")));
+        }
         if self.num_replicas > 1 {
             return Err(ApiError::replicas_not_supported());
         }
@@ -186,7 +195,16 @@ impl StreamConfig {
                 return Err(invalid("duplicate subjects detected"));
             }
             if overlaps(subject.as_bytes(), b"$JS.API.>") {
-                return Err(invalid("subjects overlap with jetstream api"));
+                return Err(invalid(API_OVERLAP));
+            }
+        }
+        for (i, a) in self.subjects.iter().enumerate() {
+            if let Some(b) = self.subjects[i + 1..]
+                .iter()
+                .find(|b| overlaps(a.as_bytes(), b.as_bytes()))
+            {
+                // Go's `%q` quoting.
+                return Err(invalid(&format!("subject {a:?} overlaps with {b:?}")));
             }
         }
         // The reference reports a negative max_age with the duplicate window's text.
@@ -263,6 +281,9 @@ impl StreamConfig {
     /// where and how messages are kept cannot change.
     pub fn check_update(&self, new: &StreamConfig) -> Result<(), ApiError> {
         let refuse = |why: &str| Err(ApiError::stream_update(why));
+        if new.max_consumers != self.max_consumers {
+            return refuse("stream configuration update can not change MaxConsumers");
+        }
         if new.storage != self.storage {
             return refuse("stream configuration update can not change storage type");
         }
@@ -279,6 +300,18 @@ impl StreamConfig {
             return refuse("stream configuration update can not cancel deny purge");
         }
         Ok(())
+    }
+
+    /// What sealing implies, as the reference applies it to an update that seals: no
+    /// expiry, discard new, no deletes, purges or rollups.
+    pub fn apply_seal(&mut self) {
+        if self.sealed {
+            self.max_age = 0;
+            self.discard = DiscardPolicy::New;
+            self.deny_delete = true;
+            self.deny_purge = true;
+            self.allow_rollup_hdrs = false;
+        }
     }
 
     /// Whether any subject of this stream overlaps one of `other`'s.
@@ -346,6 +379,11 @@ mod tests {
                 "subjects overlap with jetstream api",
             ),
             (
+                r#"{"name":"N","subjects":["a.>","b","a.b"]}"#,
+                "subject \"a.>\" overlaps with \"a.b\"",
+            ),
+            (r#"{"name":"N","num_replicas":7}"#, "maximum replicas is 5"),
+            (
                 r#"{"name":"N","max_age":-1}"#,
                 "duplicates window can not be negative",
             ),
@@ -393,6 +431,36 @@ mod tests {
             (-1, -1, -1, -1, -1)
         );
         assert_eq!(c.num_replicas, 1);
+    }
+
+    #[test]
+    fn updates_as_the_reference() {
+        let old = create(r#"{"name":"U","max_age":5000000000}"#, "U").unwrap();
+        let more = create(r#"{"name":"U","max_consumers":3}"#, "U").unwrap();
+        assert_eq!(
+            old.check_update(&more),
+            Err(ApiError::stream_update(
+                "stream configuration update can not change MaxConsumers"
+            ))
+        );
+        let mut sealed = create(
+            r#"{"name":"U","max_age":5000000000,"allow_rollup_hdrs":true}"#,
+            "U",
+        )
+        .unwrap();
+        sealed.sealed = true;
+        assert_eq!(old.check_update(&sealed), Ok(()));
+        sealed.apply_seal();
+        assert_eq!(
+            (
+                sealed.max_age,
+                sealed.discard,
+                sealed.deny_delete,
+                sealed.deny_purge
+            ),
+            (0, DiscardPolicy::New, true, true)
+        );
+        assert!(!sealed.allow_rollup_hdrs);
     }
 
     #[test]

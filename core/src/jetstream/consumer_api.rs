@@ -36,10 +36,6 @@ impl JetStream {
             ["DURABLE", "CREATE", stream, name] => {
                 self.create_consumer(stream, CreateKind::Durable(name), body, now)
             }
-            ["DURABLE", "CREATE", _] => Err((
-                "consumer_create_response",
-                ApiError::consumer_durable_name_not_in_subject(),
-            )),
             ["INFO", stream, name] => self.consumer_info(stream, name),
             ["DELETE", stream, name] => self.delete_consumer(stream, name),
             ["NAMES", stream] => self.consumer_names(stream, body),
@@ -95,8 +91,8 @@ impl JetStream {
         let changed = match stream.consumers.get_mut(&name) {
             Some(existing) if existing.config() == &config => false,
             Some(existing) => {
-                if !existing.config().may_update_to(&config) {
-                    return Err((KIND, ApiError::consumer_name_exists()));
+                if let Some(why) = existing.config().update_refusal(&config) {
+                    return Err((KIND, ApiError::consumer_create(why)));
                 }
                 existing.update(config);
                 true
@@ -172,17 +168,19 @@ impl JetStream {
         const KIND: &str = "consumer_names_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(stream).map_err(|e| (KIND, e))?;
+        // An offset past the end answers as the end, as in the reference.
+        let offset = page.offset.min(stream.consumers.len());
         let names: Vec<&String> = stream
             .consumers
             .keys()
-            .skip(page.offset)
+            .skip(offset)
             .take(NAMES_PAGE)
             .collect();
         Ok(answer(
             KIND,
             serde_json::json!({
                 "total": stream.consumers.len(),
-                "offset": page.offset,
+                "offset": offset,
                 "limit": NAMES_PAGE,
                 "consumers": names,
             }),
@@ -194,10 +192,11 @@ impl JetStream {
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(stream).map_err(|e| (KIND, e))?;
         let total = stream.consumers.len();
+        let offset = page.offset.min(total);
         let (store, consumers) = stream.parts();
         let infos: Vec<serde_json::Value> = consumers
             .values_mut()
-            .skip(page.offset)
+            .skip(offset)
             .take(LIST_PAGE)
             .map(|c| serde_json::to_value(c.info(store)).expect("info serializes"))
             .collect();
@@ -205,7 +204,7 @@ impl JetStream {
             KIND,
             serde_json::json!({
                 "total": total,
-                "offset": page.offset,
+                "offset": offset,
                 "limit": LIST_PAGE,
                 "consumers": infos,
             }),
@@ -227,7 +226,8 @@ fn check_fits(
         return Ok(());
     }
     if config.deliver_policy != DeliverPolicy::All {
-        return Err(ApiError::consumer_create(
+        return Err(ApiError::consumer_config(
+            10101,
             "consumer must be deliver all on workqueue stream",
         ));
     }

@@ -91,7 +91,14 @@ impl JetStream {
             };
             self.api_total += 1;
             self.pull(stream, consumer, Bytes::copy_from_slice(reply), body, now);
-            self.deliver_stream(stream, now, &mut |_| true);
+            // Only the pulled consumer: the stream's push consumers send when someone
+            // listens on their deliver subjects, which a pull says nothing about.
+            if let Some(s) = self.streams.get_mut(stream) {
+                let (store, consumers) = s.parts();
+                if let Some(c) = consumers.get_mut(consumer) {
+                    c.deliver(store, now, &mut self.outbox);
+                }
+            }
             return true;
         }
         if let Some(rest) = subject.strip_prefix(DIRECT_PREFIX) {

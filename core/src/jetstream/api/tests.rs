@@ -160,3 +160,129 @@ fn create_conflicts_and_refused_storage() {
     assert!(names.contains(r#""err_code":10059"#), "{names}");
     assert_eq!(memory_only.request("$JS.API.NO.SUCH.THING", b"", 1), None);
 }
+
+/// Answers compared in `tests/tests/jetstream_differential.rs` (memory streams here).
+#[test]
+fn errors_and_paging_as_the_reference() {
+    let mut js = jetstream();
+    let mut req = |s: &str, b: &str| js.request(s, b.as_bytes(), CREATED).unwrap();
+    let t = |kind: &str| format!(r#"{{"type":"io.nats.jetstream.api.v1.{kind}","#);
+    let not_found = r#""error":{"code":404,"err_code":10059,"description":"stream not found"}"#;
+    assert_eq!(
+        req("$JS.API.STREAM.PURGE.X", ""),
+        format!(r#"{}{not_found},"purged":0}}"#, t("stream_purge_response"))
+    );
+    assert_eq!(
+        req("$JS.API.CONSUMER.NAMES.X", ""),
+        format!(
+            r#"{}{not_found},"total":0,"offset":0,"limit":0,"consumers":[]}}"#,
+            t("consumer_names_response")
+        )
+    );
+    assert_eq!(
+        req("$JS.API.STREAM.NAMES", "{bad"),
+        format!(
+            r#"{}"error":{{"code":400,"err_code":10025,"description":"invalid JSON"}},"total":0,"offset":0,"limit":0,"streams":null}}"#,
+            t("stream_names_response")
+        )
+    );
+    for n in ["A", "B"] {
+        let body = format!(r#"{{"name":"{n}","subjects":["{n}.>"],"storage":"memory"}}"#);
+        req(&format!("$JS.API.STREAM.CREATE.{n}"), &body);
+    }
+    assert_eq!(
+        req("$JS.API.STREAM.NAMES", r#"{"offset":10}"#),
+        format!(
+            r#"{}"total":2,"offset":2,"limit":1024,"streams":null}}"#,
+            t("stream_names_response")
+        )
+    );
+    assert_eq!(
+        req("$JS.API.STREAM.NAMES", r#"{"subject":"B.x"}"#),
+        format!(
+            r#"{}"total":1,"offset":0,"limit":1024,"streams":["B"]}}"#,
+            t("stream_names_response")
+        )
+    );
+    req("$JS.API.STREAM.MSG.GET.A", r#"{"seq":1}"#);
+    let bad = r#""error":{"code":400,"err_code":10003,"description":"bad request"}"#;
+    assert_eq!(
+        req("$JS.API.STREAM.MSG.GET.A", ""),
+        format!("{}{bad}}}", t("stream_msg_get_response"))
+    );
+    assert_eq!(
+        req("$JS.API.STREAM.PURGE.A", r#"{"seq":3,"keep":1}"#),
+        format!(r#"{}{bad},"purged":0}}"#, t("stream_purge_response"))
+    );
+    assert!(req(
+        "$JS.API.STREAM.CREATE.Z",
+        r#"{"name":"Z","storage":"memory","sealed":true}"#
+    )
+    .contains(r#"{"code":500,"err_code":10052,"description":"stream configuration for create can not be sealed"}"#));
+    let sealed = r#"{"name":"B","subjects":["B.>"],"storage":"memory","sealed":true}"#;
+    assert!(req("$JS.API.STREAM.UPDATE.B", sealed).contains(r#""deny_purge":true"#));
+    let sealed_err = r#""error":{"code":400,"err_code":10109,"description":"invalid operation on sealed stream"}"#;
+    assert!(req("$JS.API.STREAM.PURGE.B", "").contains(sealed_err));
+    assert!(req("$JS.API.STREAM.MSG.DELETE.B", r#"{"seq":1}"#).contains(sealed_err));
+    // In memory any missing sequence is "not found" (the file store fails past its end).
+    assert_eq!(
+        req("$JS.API.STREAM.MSG.DELETE.A", r#"{"seq":9}"#),
+        format!(
+            r#"{}"error":{{"code":400,"err_code":10043,"description":"sequence 9 not found"}}}}"#,
+            t("stream_msg_delete_response")
+        )
+    );
+}
+
+/// A pull request on a push consumer is refused and delivers nothing anywhere: the push
+/// consumer still waits for someone to listen on its deliver subject (as the reference).
+#[test]
+fn pulling_a_push_consumer_does_not_start_it() {
+    let mut js = jetstream();
+    let create = r#"{"name":"S","subjects":["s.*"],"storage":"memory"}"#;
+    js.request("$JS.API.STREAM.CREATE.S", create.as_bytes(), CREATED);
+    js.publish("S", b"s.a", b"", b"x", T1).unwrap();
+    let push = r#"{"stream_name":"S","config":{"durable_name":"P","deliver_subject":"p.inbox"}}"#;
+    js.request("$JS.API.CONSUMER.DURABLE.CREATE.S.P", push.as_bytes(), T2);
+    let mut out = Vec::new();
+    js.drain_outbox(&mut out);
+    out.clear();
+    assert!(js.on_api("$JS.API.CONSUMER.MSG.NEXT.S.P", Some(b"r"), b"", T2));
+    js.drain_outbox(&mut out);
+    assert_eq!(out.len(), 1, "only the 409");
+    assert_eq!(&out[0].to[..], b"r");
+}
+
+/// `STREAM.INFO` with `subjects_filter`: the counts per subject and their paging, as the
+/// reference answers (paging fields stay 0 when no subject matches).
+#[test]
+fn stream_info_subject_details() {
+    let mut js = jetstream();
+    let create = r#"{"name":"S","subjects":["s.*"],"storage":"memory"}"#;
+    js.request("$JS.API.STREAM.CREATE.S", create.as_bytes(), CREATED);
+    for s in ["s.b", "s.a", "s.b"] {
+        js.publish("S", s.as_bytes(), b"", b"x", T1).unwrap();
+    }
+    let mut req = |b: &str| {
+        js.request("$JS.API.STREAM.INFO.S", b.as_bytes(), T2)
+            .unwrap()
+    };
+    let all = req(r#"{"subjects_filter":">"}"#);
+    assert!(
+        all.contains(r#""total":2,"offset":0,"limit":100000,"config""#),
+        "{all}"
+    );
+    assert!(
+        all.contains(r#""num_subjects":2,"subjects":{"s.a":1,"s.b":2},"consumer_count""#),
+        "{all}"
+    );
+    let none = req(r#"{"subjects_filter":"t"}"#);
+    assert!(
+        none.contains(r#""total":0,"offset":0,"limit":0,"config""#),
+        "{none}"
+    );
+    assert!(!none.contains(r#""subjects":{"#), "{none}");
+    assert!(req("{bad").contains(r#""err_code":10025"#));
+    // As async-nats asks for it.
+    assert!(req("null").contains(r#""total":0,"offset":0,"limit":0,"config""#));
+}

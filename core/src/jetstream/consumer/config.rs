@@ -53,6 +53,10 @@ fn is_zero(v: &i64) -> bool {
     *v == 0
 }
 
+fn no_acks() -> AckPolicy {
+    AckPolicy::None
+}
+
 fn is_false(v: &bool) -> bool {
     !v
 }
@@ -72,6 +76,8 @@ pub struct ConsumerConfig {
     pub opt_start_seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opt_start_time: Option<String>,
+    /// `none` when a request leaves it out (Go's zero value), as in the reference.
+    #[serde(default = "no_acks")]
     pub ack_policy: AckPolicy,
     #[serde(skip_serializing_if = "is_zero")]
     pub ack_wait: i64,
@@ -125,7 +131,17 @@ fn is_zero_u64(v: &u64) -> bool {
 #[derive(Deserialize)]
 struct CreateRequest {
     stream_name: String,
+    /// Left out, it is an empty configuration (Go's zero value), as in the reference.
+    #[serde(default = "empty_config")]
     config: ConsumerConfig,
+}
+
+/// What `{}` parses to (no acks, unlike [`ConsumerConfig::default`]).
+fn empty_config() -> ConsumerConfig {
+    ConsumerConfig {
+        ack_policy: no_acks(),
+        ..ConsumerConfig::default()
+    }
 }
 
 /// Which create request it was, by its subject.
@@ -172,14 +188,12 @@ impl ConsumerConfig {
                 }
             }
             CreateKind::Named(name, filter) => {
-                if !config.name.is_empty() && config.name != name
-                    || !config.durable.is_empty() && config.durable != name
-                {
+                if !config.durable.is_empty() && config.durable != name {
                     return Err(ApiError::consumer_name_mismatch());
                 }
-                if config.name.is_empty() {
-                    config.name = name.to_string();
-                }
+                // The name in the subject is the one the consumer gets, as in the
+                // reference, whatever the body's `name` says.
+                config.name = name.to_string();
                 if let Some(filter) = filter {
                     if config.filter_subject != filter {
                         return Err(ApiError::consumer_filter_mismatch());
@@ -243,11 +257,14 @@ impl ConsumerConfig {
         if !self.durable.is_empty() && !self.name.is_empty() && self.name != self.durable {
             return Err(ApiError::consumer_name_mismatch());
         }
+        // Errors with their own codes in the reference (JSConsumer...Err).
+        let code = |c: u16, why: &str| ApiError::consumer_config(c, why);
         if self.is_push() {
-            if !is_valid_subject(self.deliver_subject.as_bytes())
-                || self.deliver_subject.contains(['*', '>'])
-            {
-                return Err(invalid("consumer deliver subject has wildcards"));
+            if self.deliver_subject.contains(['*', '>']) {
+                return Err(code(10079, "consumer deliver subject has wildcards"));
+            }
+            if !is_valid_subject(self.deliver_subject.as_bytes()) {
+                return Err(code(10112, "invalid push consumer deliver subject"));
             }
             if stream
                 .subjects
@@ -257,21 +274,32 @@ impl ConsumerConfig {
                 return Err(ApiError::consumer_deliver_cycle());
             }
             if self.max_waiting != 0 {
-                return Err(invalid("consumer in push mode can not set max waiting"));
-            }
-            if self.max_batch != 0 || self.max_expires != 0 || self.max_bytes != 0 {
-                return Err(invalid("consumer in push mode can not set pull options"));
+                return Err(code(10080, "consumer in push mode can not set max waiting"));
             }
         } else {
-            if self.flow_control || self.idle_heartbeat != 0 {
-                let what = if self.flow_control {
-                    "flow control"
-                } else {
-                    "idle heartbeat"
-                };
-                return Err(invalid(&format!(
-                    "consumer with {what} requires a push based consumer"
-                )));
+            if stream.retention == Retention::WorkQueue && self.ack_policy == AckPolicy::None {
+                return Err(code(10084, "consumer in pull mode requires ack policy"));
+            }
+            if self.rate_limit_bps > 0 {
+                return Err(code(
+                    10086,
+                    "consumer in pull mode can not have rate limit set",
+                ));
+            }
+            if self.max_waiting < 0 {
+                return Err(code(10087, "consumer max waiting needs to be positive"));
+            }
+            if self.idle_heartbeat != 0 {
+                return Err(code(
+                    10088,
+                    "consumer idle heartbeat requires a push based consumer",
+                ));
+            }
+            if self.flow_control {
+                return Err(code(
+                    10089,
+                    "consumer flow control requires a push based consumer",
+                ));
             }
             if !self.deliver_group.is_empty() {
                 return Err(invalid("consumer is pull mode but deliver group set"));
@@ -281,39 +309,55 @@ impl ConsumerConfig {
             return Err(invalid("consumer with flow control also needs heartbeats"));
         }
         for filter in self.filters() {
-            if !is_valid_subject(filter.as_bytes()) {
-                return Err(invalid("consumer filter subject is not a valid subject"));
-            }
+            // An invalid filter is no subset of anything, as the reference sees it.
             if filter != ">"
-                && !stream
-                    .subjects
-                    .iter()
-                    .any(|s| overlaps(s.as_bytes(), filter.as_bytes()))
+                && (!is_valid_subject(filter.as_bytes())
+                    || !stream
+                        .subjects
+                        .iter()
+                        .any(|s| overlaps(s.as_bytes(), filter.as_bytes())))
             {
                 return Err(ApiError::consumer_filter_not_subset());
             }
         }
+        // The reference's texts: "deliver <policy>, but optional start <what> is also set"
+        // and "deliver <policy>, but optional <what> is not set".
+        let policy = match self.deliver_policy {
+            DeliverPolicy::All => "all",
+            DeliverPolicy::Last => "last",
+            DeliverPolicy::New => "new",
+            DeliverPolicy::ByStartSequence => "by start sequence",
+            DeliverPolicy::ByStartTime => "by start time",
+            DeliverPolicy::LastPerSubject => "last per subject",
+        };
+        let also = |what: &str| {
+            code(
+                10094,
+                &format!("consumer delivery policy is deliver {policy}, but optional start {what} is also set"),
+            )
+        };
+        let not_set = |what: &str| {
+            code(
+                10094,
+                &format!(
+                    "consumer delivery policy is deliver {policy}, but optional {what} is not set"
+                ),
+            )
+        };
+        let (seq, time) = (self.opt_start_seq != 0, self.opt_start_time.is_some());
         match self.deliver_policy {
-            DeliverPolicy::ByStartSequence if self.opt_start_seq == 0 => {
-                return Err(invalid(
-                    "consumer delivery policy is deliver by start sequence, but optional start sequence is not set",
-                ))
-            }
-            DeliverPolicy::ByStartTime if self.opt_start_time.is_none() => {
-                return Err(invalid(
-                    "consumer delivery policy is deliver by start time, but optional start time is not set",
-                ))
-            }
+            DeliverPolicy::ByStartSequence if !seq => return Err(not_set("start sequence")),
+            DeliverPolicy::ByStartSequence if time => return Err(also("time")),
+            DeliverPolicy::ByStartTime if !time => return Err(not_set("start time")),
+            // Sic: the reference says "start start sequence" here.
+            DeliverPolicy::ByStartTime if seq => return Err(also("start sequence")),
             DeliverPolicy::ByStartSequence | DeliverPolicy::ByStartTime => {}
-            _ if self.opt_start_seq != 0 => {
-                return Err(invalid(
-                    "consumer delivery policy is deliver all, but optional start sequence is also set",
-                ))
-            }
-            _ if self.opt_start_time.is_some() => {
-                return Err(invalid(
-                    "consumer delivery policy is deliver all, but optional start time is also set",
-                ))
+            _ if seq => return Err(also("sequence")),
+            _ if time => return Err(also("time")),
+            DeliverPolicy::LastPerSubject
+                if self.filter_subject.is_empty() && self.filter_subjects.is_empty() =>
+            {
+                return Err(not_set("filter subject"))
             }
             _ => {}
         }
@@ -323,16 +367,17 @@ impl ConsumerConfig {
         if stream.retention == Retention::WorkQueue && self.ack_policy != AckPolicy::Explicit {
             return Err(ApiError::workqueue_needs_explicit_ack());
         }
-        if self.ack_policy == AckPolicy::None && !self.backoff.is_empty() {
-            return Err(invalid("consumer with backoff requires ack policy"));
-        }
         if !self.backoff.is_empty()
             && self.max_deliver > 0
             && self.max_deliver as usize <= self.backoff.len()
         {
-            return Err(invalid(
+            return Err(code(
+                10116,
                 "max deliver is required to be > length of backoff values",
             ));
+        }
+        if self.ack_policy == AckPolicy::None && !self.backoff.is_empty() {
+            return Err(invalid("consumer with backoff requires ack policy"));
         }
         if self.ack_wait < 0 || self.idle_heartbeat < 0 || self.inactive_threshold < 0 {
             return Err(invalid("consumer durations can not be negative"));
@@ -378,24 +423,38 @@ impl ConsumerConfig {
         Duration::from_nanos(nanos.max(0) as u64)
     }
 
-    /// Whether an update from `self` to `new` changes only what may change on a live
-    /// consumer (as the reference allows: description, ack wait, max deliver, backoff,
-    /// limits, heartbeats, headers only, metadata, sample frequency).
+    /// Whether a live consumer may change from `self` to `new`.
     pub fn may_update_to(&self, new: &ConsumerConfig) -> bool {
-        let frozen = |c: &ConsumerConfig| {
-            (
-                c.deliver_policy,
-                c.opt_start_seq,
-                c.opt_start_time.clone(),
-                c.ack_policy,
-                c.replay_policy,
-                c.filter_subject.clone(),
-                c.filter_subjects.clone(),
-                c.deliver_subject.is_empty(),
-                c.deliver_group.clone(),
-            )
-        };
-        frozen(self) == frozen(new)
+        self.update_refusal(new).is_none()
+    }
+
+    /// Why an update from `self` to `new` is refused, in the reference's words and the
+    /// order it checks; `None` if it may change. Filters and the deliver group may change:
+    /// later deliveries follow the new ones.
+    pub fn update_refusal(&self, new: &ConsumerConfig) -> Option<&'static str> {
+        if self.deliver_policy != new.deliver_policy {
+            return Some("deliver policy can not be updated");
+        }
+        if self.opt_start_seq != new.opt_start_seq {
+            return Some("start sequence can not be updated");
+        }
+        if self.opt_start_time != new.opt_start_time {
+            return Some("start time can not be updated");
+        }
+        if self.ack_policy != new.ack_policy {
+            return Some("ack policy can not be updated");
+        }
+        if self.replay_policy != new.replay_policy {
+            return Some("replay policy can not be updated");
+        }
+        if self.max_waiting != new.max_waiting {
+            return Some("max waiting can not be updated");
+        }
+        match (self.is_push(), new.is_push()) {
+            (false, true) => Some("can not update pull consumer to push based"),
+            (true, false) => Some("can not update push consumer to pull based"),
+            _ => None,
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use super::store::{Store, StoredMsg};
 use super::time::rfc3339;
 use ack::{ack_subject, AckKind, AckMeta};
 use config::{AckPolicy, ConsumerConfig, DeliverPolicy};
-use pull::{request_timeout, status, PullRequest};
+use pull::{request_timeout, status, with_pending, PullRequest};
 
 /// Something for the node to publish on the consumer's behalf.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +65,8 @@ pub struct Consumer {
     /// Below (and at) this everything is acknowledged, while something is pending.
     ack_floor: SeqPair,
     last_delivery: Option<u64>,
+    /// When the last ack (`+ACK`, `+NXT`, `+TERM`) arrived: the ack floor's `last_active`.
+    last_ack: Option<u64>,
     pending: BTreeMap<u64, Pending>,
     /// Deadlines of pending messages, soonest first: (deadline, stream sequence).
     deadlines: BTreeSet<(u64, u64)>,
@@ -120,6 +122,7 @@ impl Consumer {
             delivered_sseq: 0,
             ack_floor: SeqPair::default(),
             last_delivery: None,
+            last_ack: None,
             pending: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             redeliver: BTreeSet::new(),
@@ -156,6 +159,7 @@ impl Consumer {
             delivered_sseq: state.delivered.stream_seq,
             ack_floor: state.ack_floor,
             last_delivery: None,
+            last_ack: None,
             pending: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             redeliver: BTreeSet::new(),
@@ -258,6 +262,8 @@ impl Consumer {
     /// Replaces the configuration with an allowed update.
     pub fn update(&mut self, config: ConsumerConfig) {
         self.config = config;
+        // The filters may have changed: what is left to deliver is counted anew.
+        self.num_pending = None;
     }
 
     /// A message was stored in the stream.
@@ -394,7 +400,7 @@ impl Consumer {
                         self.requeue(msg.seq, delivered);
                         let req = self.waiting.pop_front().expect("front exists");
                         let text = "Message Size Exceeds MaxBytes";
-                        out.push(Delivery::status(&req.reply, status(409, text, &[])));
+                        out.push(Delivery::status(&req.reply, with_pending(409, text, &req)));
                         continue;
                     }
                     req.max_bytes = Some(left - size);
@@ -562,6 +568,10 @@ impl Consumer {
     pub fn on_ack(&mut self, meta: AckMeta, kind: AckKind, now: u64) -> Vec<u64> {
         let seq = meta.stream_seq;
         let mut acked = Vec::new();
+        let acks = matches!(kind, AckKind::Ack | AckKind::Next { .. } | AckKind::Term);
+        if acks && self.config.ack_policy != AckPolicy::None {
+            self.last_ack = Some(now);
+        }
         match kind {
             AckKind::Ack | AckKind::Next { .. } => match self.config.ack_policy {
                 AckPolicy::Explicit => {
@@ -575,6 +585,14 @@ impl Consumer {
                     for s in upto {
                         self.forget(s);
                         acked.push(s);
+                    }
+                    // The floor is the acked delivery itself, as in the reference (not
+                    // below the next pending message, which a filter may put far off).
+                    if !acked.is_empty() && !self.pending.is_empty() {
+                        self.ack_floor = SeqPair {
+                            consumer_seq: meta.consumer_seq,
+                            stream_seq: seq,
+                        };
                     }
                 }
                 AckPolicy::None => {}
@@ -722,11 +740,16 @@ impl Consumer {
     /// `INFO` as the API shows it.
     pub fn info(&self, store: &dyn Store) -> ConsumerInfo<'_> {
         let num_pending = self.num_pending_now(store);
-        let floor = if self.pending.is_empty() {
+        let mut floor = if self.pending.is_empty() {
             self.delivered()
         } else {
             self.ack_floor
         };
+        // Until something is acknowledged the reference shows no stream floor either,
+        // wherever the consumer starts.
+        if floor.consumer_seq == 0 {
+            floor.stream_seq = 0;
+        }
         ConsumerInfo {
             stream_name: &self.stream,
             name: &self.name,
@@ -740,7 +763,7 @@ impl Consumer {
             ack_floor: Progress {
                 consumer_seq: floor.consumer_seq,
                 stream_seq: floor.stream_seq,
-                last_active: None,
+                last_active: self.last_ack.map(rfc3339),
             },
             num_ack_pending: self.pending.len() as u64,
             num_redelivered: self.redelivered.len() as u64,

@@ -49,7 +49,8 @@ impl PullRequest {
         } else {
             serde_json::from_slice(body).ok()?
         };
-        if json.batch < 0 || json.expires < 0 || json.max_bytes < 0 || json.idle_heartbeat < 0 {
+        // A batch below 1 asks for one message, as in the reference.
+        if json.expires < 0 || json.max_bytes < 0 || json.idle_heartbeat < 0 {
             return None;
         }
         let heartbeat = json.idle_heartbeat as u64;
@@ -81,9 +82,15 @@ pub fn status(code: u16, text: &str, extra: &[(&str, String)]) -> Bytes {
 
 /// The 408 that ends an expired request, with what it was still owed.
 pub fn request_timeout(req: &PullRequest) -> Bytes {
+    with_pending(408, "Request Timeout", req)
+}
+
+/// A status that ends `req`, with what it was still owed (408, and 409 for a message
+/// bigger than its `max_bytes`).
+pub fn with_pending(code: u16, text: &str, req: &PullRequest) -> Bytes {
     status(
-        408,
-        "Request Timeout",
+        code,
+        text,
         &[
             ("Nats-Pending-Messages", req.batch.to_string()),
             ("Nats-Pending-Bytes", req.max_bytes.unwrap_or(0).to_string()),
@@ -106,7 +113,8 @@ mod tests {
             (5, Some(400), true, Some(10))
         );
         assert!(r(b"{nope").is_none());
-        assert!(r(br#"{"batch":-1}"#).is_none());
+        assert_eq!(r(br#"{"batch":-1}"#).unwrap().batch, 1);
+        assert!(r(br#"{"batch":1,"expires":-5}"#).is_none());
     }
 
     #[test]
@@ -119,6 +127,11 @@ mod tests {
         assert_eq!(
             &request_timeout(&req)[..],
             &b"NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 5\r\nNats-Pending-Bytes: 0\r\n\r\n"[..]
+        );
+        let req = PullRequest::parse(Bytes::new(), br#"{"batch":5,"max_bytes":10}"#, 0).unwrap();
+        assert_eq!(
+            &with_pending(409, "Message Size Exceeds MaxBytes", &req)[..],
+            &b"NATS/1.0 409 Message Size Exceeds MaxBytes\r\nNats-Pending-Messages: 5\r\nNats-Pending-Bytes: 10\r\n\r\n"[..]
         );
     }
 }

@@ -80,7 +80,8 @@ fn deliver_policies_choose_the_start() {
         [3, 4, 5]
     );
     assert_eq!(
-        start(r#"{"durable_name":"C","deliver_policy":"last_per_subject"}"#),
+        // The reference requires a filter with last_per_subject (10094 otherwise).
+        start(r#"{"durable_name":"C","deliver_policy":"last_per_subject","filter_subject":"*"}"#),
         [3, 4, 5]
     );
     assert_eq!(
@@ -92,7 +93,8 @@ fn deliver_policies_choose_the_start() {
 #[test]
 fn acks_redelivery_and_max_deliver() {
     let store = store_with(&["a", "a", "a"]);
-    let json = r#"{"durable_name":"C","ack_wait":1000000000,"max_deliver":2}"#;
+    let json =
+        r#"{"durable_name":"C","ack_policy":"explicit","ack_wait":1000000000,"max_deliver":2}"#;
     let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
     let mut out = Vec::new();
     c.request(pull(3, 0), 0, &mut out);
@@ -106,6 +108,12 @@ fn acks_redelivery_and_max_deliver() {
     assert_eq!(c.on_ack(meta(2, 2), AckKind::Ack, 0), [2]);
     assert_eq!(c.on_ack(meta(3, 3), AckKind::Term, 0), [3]);
     assert_eq!(c.info(&store).ack_floor.stream_seq, 0, "1 is still pending");
+    // The floor's last_active is the last ack's time, even while the floor stays (as in
+    // nats-server 2.9.10).
+    assert_eq!(
+        c.info(&store).ack_floor.last_active,
+        Some(crate::jetstream::time::rfc3339(0))
+    );
     assert_eq!(c.next_deadline(), Some(SEC));
     // 1 times out, comes back once, times out again and is given up.
     c.tick(SEC, &mut out);
@@ -141,12 +149,41 @@ fn ack_all_acks_everything_below() {
     };
     assert_eq!(c.on_ack(meta, AckKind::Ack, 0), [1, 2]);
     assert_eq!(c.info(&store).num_ack_pending, 1);
+    // The floor is the acked delivery, as nats-server 2.9.10 shows it.
+    let floor = c.info(&store).ack_floor;
+    assert_eq!((floor.consumer_seq, floor.stream_seq), (2, 2));
+}
+
+#[test]
+fn ack_floor_stays_zero_until_an_ack_moves_it() {
+    let store = store_with(&["a", "b", "a", "b", "a"]);
+    // A filtered ack-all consumer: the floor is the acked message, not below the next
+    // pending one.
+    let json = r#"{"durable_name":"C","ack_policy":"all","filter_subject":"a"}"#;
+    let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
+    let mut out = Vec::new();
+    c.request(pull(3, 0), 0, &mut out);
+    c.deliver(&store, 0, &mut out);
+    assert_eq!(seqs(&out), [1, 3, 5]);
+    let meta = AckMeta {
+        delivered: 1,
+        stream_seq: 3,
+        consumer_seq: 2,
+    };
+    assert_eq!(c.on_ack(meta, AckKind::Ack, 0), [1, 3]);
+    let floor = c.info(&store).ack_floor;
+    assert_eq!((floor.consumer_seq, floor.stream_seq), (2, 3));
+    // A consumer starting at 3 shows no stream floor before its first ack.
+    let json = r#"{"durable_name":"L","deliver_policy":"by_start_sequence","opt_start_seq":3}"#;
+    let late = Consumer::new("S", "L".into(), config(json), &store, 0);
+    let floor = late.info(&store).ack_floor;
+    assert_eq!((floor.consumer_seq, floor.stream_seq), (0, 0));
 }
 
 #[test]
 fn nak_with_delay_and_progress() {
     let store = store_with(&["a"]);
-    let json = r#"{"durable_name":"C","ack_wait":10000000000}"#;
+    let json = r#"{"durable_name":"C","ack_policy":"explicit","ack_wait":10000000000}"#;
     let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
     let mut out = Vec::new();
     c.request(pull(1, 0), 0, &mut out);
@@ -171,7 +208,7 @@ fn nak_with_delay_and_progress() {
 #[test]
 fn max_ack_pending_holds_back() {
     let store = store_with(&["a", "a", "a"]);
-    let json = r#"{"durable_name":"C","max_ack_pending":2}"#;
+    let json = r#"{"durable_name":"C","ack_policy":"explicit","max_ack_pending":2}"#;
     let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
     let mut out = Vec::new();
     c.request(pull(3, 0), 0, &mut out);

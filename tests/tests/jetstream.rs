@@ -1808,3 +1808,75 @@ async fn durable_consumer_ack_state_survives_restart() {
     let rest = pull(&c, 4, Duration::from_millis(500)).await;
     assert_eq!(stream_seqs(&rest), [7, 8, 9, 10]);
 }
+
+/// A mirror keeps its origin's sequences, a sourcing stream gathers (filtered, with a
+/// subject transform) from several origins; both catch up with what was there before
+/// them and go on after a restart without copying anything twice.
+#[tokio::test]
+async fn mirror_and_sources_survive_restart() {
+    let mut t = Js::start().await;
+    create_stream(&t.js, cfg("ORDERS", &["orders.>"])).await;
+    create_stream(&t.js, cfg("RETURNS", &["returns.>"])).await;
+    for i in 1..=3 {
+        publish(&t.js, &format!("orders.{i}"), format!("o{i}")).await;
+    }
+    publish(&t.js, "returns.1", "r1").await;
+    let mirror = stream::Config {
+        name: "BACKUP".into(),
+        mirror: Some(stream::Source {
+            name: "ORDERS".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    create_stream(&t.js, mirror).await;
+    let sources = stream::Config {
+        name: "ALL".into(),
+        sources: Some(vec![
+            stream::Source {
+                name: "ORDERS".into(),
+                filter_subject: Some("orders.2".into()),
+                ..Default::default()
+            },
+            stream::Source {
+                name: "RETURNS".into(),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    };
+    create_stream(&t.js, sources).await;
+    t.stop_and_restart().await;
+    publish(&t.js, "orders.2", "o2-again").await;
+    publish(&t.js, "returns.2", "r2").await;
+    // The reference copies asynchronously: wait until each stream has caught up.
+    let caught_up = |name: &'static str, messages: u64| {
+        let js = t.js.clone();
+        within("catch up", async move {
+            loop {
+                let mut s = js.get_stream(name).await.unwrap();
+                let state = s.info().await.unwrap().state.clone();
+                if state.messages >= messages {
+                    return state;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let backup = caught_up("BACKUP", 4).await;
+    assert_eq!(
+        (backup.messages, backup.first_sequence, backup.last_sequence),
+        (4, 1, 4)
+    );
+    let all = caught_up("ALL", 4).await;
+    assert_eq!(
+        all.messages, 4,
+        "orders.2 twice and both returns, each once"
+    );
+    let backup = within("get", t.js.get_stream("BACKUP")).await.unwrap();
+    let msg = within("get 4", backup.get_raw_message(4)).await.unwrap();
+    assert_eq!(
+        (msg.subject.as_str(), &msg.payload[..]),
+        ("orders.2", &b"o2-again"[..])
+    );
+}

@@ -38,6 +38,8 @@ pub struct JetStream {
     pub(super) outbox: Vec<Delivery>,
     /// Configurations and removals to write, in order (see [`super::persist`]).
     pub(super) disk: Vec<super::persist::DiskOp>,
+    /// Streams that stored messages whose consumers have not looked yet.
+    pub(super) touched: std::collections::BTreeSet<String>,
     pub(super) limits: AccountLimits,
 }
 
@@ -301,6 +303,7 @@ impl JetStream {
             rng: Rng::new(seed),
             outbox: Vec::new(),
             disk: Vec::new(),
+            touched: Default::default(),
             limits: AccountLimits::default(),
         }
     }
@@ -549,6 +552,7 @@ impl JetStream {
             self.streams
                 .insert(name.to_string(), Stream::new(config, store, now));
             self.stream_written(name);
+            self.backfill();
         }
         let mut fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
         fields["did_create"] = serde_json::Value::Bool(true);
@@ -575,6 +579,7 @@ impl JetStream {
             .map_err(|e| (KIND, e))?
             .set_config(config);
         self.stream_written(name);
+        self.backfill();
         let fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
         Ok(answer(KIND, fields))
     }

@@ -64,6 +64,22 @@ impl ApiError {
 }
 
 impl ApiError {
+    pub fn mirror_with_subjects() -> ApiError {
+        ApiError::new(400, 10034, "stream mirrors can not contain subjects")
+    }
+
+    pub fn mirror_not_updatable() -> ApiError {
+        ApiError::new(400, 10055, "stream mirror configuration can not be updated")
+    }
+
+    pub fn mirror_with_sources() -> ApiError {
+        ApiError::new(
+            400,
+            10031,
+            "stream mirrors can not also contain other sources",
+        )
+    }
+
     pub fn stream_sealed() -> ApiError {
         ApiError::new(400, 10109, "invalid operation on sealed stream")
     }

@@ -67,6 +67,10 @@ pub struct StreamConfig {
     pub no_ack: bool,
     pub duplicate_window: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<StreamSource>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<StreamSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub republish: Option<RePublish>,
     pub allow_direct: bool,
     pub mirror_direct: bool,
@@ -92,6 +96,56 @@ pub struct RePublish {
     pub dest: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub headers_only: bool,
+}
+
+/// Another stream of the same account this one copies from (`mirror`, `sources`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamSource {
+    pub name: String,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub opt_start_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opt_start_time: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_transforms: Vec<SubjectTransform>,
+    /// Another account or domain's API prefix: not supported, refused at create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<serde_json::Value>,
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+impl StreamSource {
+    /// Where a message of the origin stored under `subject` at `time` is copied to,
+    /// if this source takes it (start and filter), and under which subject.
+    pub fn takes(&self, seq: u64, time: u64, subject: &[u8]) -> Option<Vec<u8>> {
+        if seq < self.opt_start_seq {
+            return None;
+        }
+        let start = self
+            .opt_start_time
+            .as_deref()
+            .and_then(super::time::parse_rfc3339);
+        if start.is_some_and(|start| time < start) {
+            return None;
+        }
+        if !self.filter_subject.is_empty()
+            && !crate::subject::matches(self.filter_subject.as_bytes(), subject)
+        {
+            return None;
+        }
+        for t in &self.subject_transforms {
+            if let Some(to) = super::transform::transform(&t.src, &t.dest, subject) {
+                return Some(to);
+            }
+        }
+        Some(subject.to_vec())
+    }
 }
 
 /// Storing messages under another subject (`subject_transform`).
@@ -120,6 +174,8 @@ impl Default for StreamConfig {
             num_replicas: 1,
             no_ack: false,
             duplicate_window: 0,
+            mirror: None,
+            sources: Vec::new(),
             republish: None,
             allow_direct: false,
             mirror_direct: false,
@@ -184,7 +240,25 @@ impl StreamConfig {
                 *limit = -1;
             }
         }
-        if self.subjects.is_empty() {
+        if self.mirror.is_some() {
+            if !self.subjects.is_empty() {
+                return Err(ApiError::mirror_with_subjects());
+            }
+            if !self.sources.is_empty() {
+                return Err(ApiError::mirror_with_sources());
+            }
+        }
+        for source in self.mirror.iter().chain(&self.sources) {
+            if source.external.is_some() {
+                return Err(invalid(
+                    "stream sources from other accounts or domains are not supported",
+                ));
+            }
+            if source.name == self.name || !is_valid_stream_name(&source.name) {
+                return Err(invalid("stream source name is not valid"));
+            }
+        }
+        if self.subjects.is_empty() && self.mirror.is_none() && self.sources.is_empty() {
             self.subjects.push(self.name.clone());
         }
         for (i, subject) in self.subjects.iter().enumerate() {
@@ -283,6 +357,9 @@ impl StreamConfig {
         let refuse = |why: &str| Err(ApiError::stream_update(why));
         if new.max_consumers != self.max_consumers {
             return refuse("stream configuration update can not change MaxConsumers");
+        }
+        if new.mirror != self.mirror {
+            return Err(ApiError::mirror_not_updatable());
         }
         if new.storage != self.storage {
             return refuse("stream configuration update can not change storage type");

@@ -214,6 +214,10 @@ impl JetStream {
             };
             self.outbox.push(Delivery::answer(reply, json));
         }
+        if let Ok(PubAck::Stored { seq }) = result {
+            self.touched.insert(name.to_string());
+            self.copy_onwards(vec![(name.to_string(), seq)]);
+        }
     }
 
     /// Whether `size` more bytes in stream `name` would take the account past its memory
@@ -305,6 +309,106 @@ impl JetStream {
                 consumer.set_push_active(interest(subject), now);
             }
             consumer.deliver(store, now, &mut self.outbox);
+        }
+    }
+
+    /// Copies each (stream, sequence) just stored to the streams that mirror or source
+    /// that stream, and what that stores onwards again.
+    fn copy_onwards(&mut self, mut work: Vec<(String, u64)>) {
+        while let Some((origin, seq)) = work.pop() {
+            let Some(msg) = self
+                .streams
+                .get(&origin)
+                .and_then(|s| s.store().load(seq).cloned())
+            else {
+                continue;
+            };
+            for (name, stream) in self.streams.iter_mut() {
+                let config = stream.config();
+                let Some(source) = config
+                    .mirror
+                    .iter()
+                    .chain(&config.sources)
+                    .find(|s| s.name == origin)
+                else {
+                    continue;
+                };
+                let Some(subject) = source.takes(msg.seq, msg.time, &msg.subject) else {
+                    continue;
+                };
+                let copied = stream.copy_in(
+                    &origin,
+                    msg.seq,
+                    &subject,
+                    &msg.headers,
+                    &msg.data,
+                    msg.time,
+                );
+                if let Some(copied) = copied {
+                    self.touched.insert(name.clone());
+                    work.push((name.clone(), copied));
+                }
+            }
+        }
+    }
+
+    /// Copies into every mirror and sourcing stream what its origins hold beyond what it
+    /// has copied: after a stream is created or changed (a new source, or a new origin).
+    pub(super) fn backfill(&mut self) {
+        let mut pending = Vec::new();
+        for (name, stream) in &self.streams {
+            let config = stream.config();
+            for source in config.mirror.iter().chain(&config.sources) {
+                let Some(origin) = self.streams.get(&source.name) else {
+                    continue;
+                };
+                let mut seq = stream.sourced(&source.name).max(source.opt_start_seq) + 1;
+                while let Some(m) = origin.store().load_next(b">", seq) {
+                    seq = m.seq + 1;
+                    pending.push((name.clone(), source.name.clone(), m.seq));
+                }
+            }
+        }
+        for (name, origin, seq) in pending {
+            let Some(msg) = self
+                .streams
+                .get(&origin)
+                .and_then(|s| s.store().load(seq).cloned())
+            else {
+                continue;
+            };
+            let Some(stream) = self.streams.get_mut(&name) else {
+                continue;
+            };
+            let config = stream.config();
+            let source = config
+                .mirror
+                .iter()
+                .chain(&config.sources)
+                .find(|s| s.name == origin);
+            let Some(subject) = source.and_then(|s| s.takes(msg.seq, msg.time, &msg.subject))
+            else {
+                continue;
+            };
+            if let Some(copied) = stream.copy_in(
+                &origin,
+                msg.seq,
+                &subject,
+                &msg.headers,
+                &msg.data,
+                msg.time,
+            ) {
+                self.touched.insert(name.clone());
+                self.copy_onwards(vec![(name, copied)]);
+            }
+        }
+    }
+
+    /// Lets the consumers of every stream that stored something since the last call send
+    /// what they can.
+    pub fn deliver_touched(&mut self, now: u64, interest: &mut dyn FnMut(&[u8]) -> bool) {
+        for name in std::mem::take(&mut self.touched) {
+            self.deliver_stream(&name, now, interest);
         }
     }
 

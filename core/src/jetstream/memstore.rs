@@ -279,6 +279,10 @@ impl Store for MemStore {
         self.enforce();
     }
 
+    fn skip_to(&mut self, seq: u64) {
+        self.next_seq = self.next_seq.max(seq);
+    }
+
     fn state(&self) -> StoreState {
         let last_seq = self.next_seq - 1;
         let (first_seq, first_time) = match self.msgs.values().next() {

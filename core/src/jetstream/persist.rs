@@ -179,6 +179,7 @@ impl JetStream {
         let (store, recovery) = FileStore::recover(meta.config.limits(), files);
         let mut stream = Stream::new(meta.config, Box::new(store), meta.created);
         stream.recover_dedupe(now);
+        stream.recover_sourced();
         for files in consumers {
             let meta: ConsumerMeta = serde_json::from_slice(&files.meta)
                 .map_err(|e| format!("consumer {:?}: unreadable meta.json: {e}", files.name))?;

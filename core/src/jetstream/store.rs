@@ -104,6 +104,10 @@ pub trait Store {
         time: u64,
     ) -> Result<u64, StoreError>;
 
+    /// Makes `seq` the sequence of the next message, if it is beyond the next one: the
+    /// ones between are never used (a mirror keeps its origin's sequence numbers).
+    fn skip_to(&mut self, seq: u64);
+
     /// The message with sequence `seq`, if held.
     fn load(&self, seq: u64) -> Option<&StoredMsg>;
 

@@ -10,8 +10,8 @@ use super::api_error::ApiError;
 use super::config::StreamConfig;
 use super::consumer::Consumer;
 use super::headers::{
-    header, EXPECTED_LAST_MSG_ID, EXPECTED_LAST_SEQ, EXPECTED_LAST_SUBJECT_SEQ, EXPECTED_STREAM,
-    MSG_ID, ROLLUP,
+    header, with_extra, EXPECTED_LAST_MSG_ID, EXPECTED_LAST_SEQ, EXPECTED_LAST_SUBJECT_SEQ,
+    EXPECTED_STREAM, MSG_ID, ROLLUP,
 };
 use super::store::{Store, StoreError};
 
@@ -63,7 +63,12 @@ pub struct Stream {
     pub created: u64,
     /// Its consumers, by name.
     pub consumers: BTreeMap<String, Consumer>,
+    /// For a mirror or a stream with sources: the last sequence copied from each origin.
+    sourced: BTreeMap<String, u64>,
 }
+
+/// The header a sourced message carries: its origin stream and sequence there.
+const SOURCE_HEADER: &str = "Nats-Stream-Source";
 
 impl Stream {
     /// A stream over `store`, whose limits are set from `config`.
@@ -76,6 +81,7 @@ impl Stream {
             last_msg_id: String::new(),
             created,
             consumers: BTreeMap::new(),
+            sourced: BTreeMap::new(),
         }
     }
 
@@ -120,6 +126,80 @@ impl Stream {
             self.removed();
         }
         n
+    }
+
+    /// A message was stored at `seq` while the store held `held` messages: consumers hear
+    /// of it, and of any the limits discarded to make room.
+    fn after_store(&mut self, seq: u64, subject: &[u8], held: u64) {
+        for c in self.consumers.values_mut() {
+            c.on_stored(seq, subject);
+        }
+        if self.store.state().msgs != held + 1 {
+            self.removed();
+        }
+    }
+
+    /// Copies in message `seq` of stream `origin`, stored under `subject` at `time`: a
+    /// mirror keeps the sequence; a source takes the next one and says where the message
+    /// came from in a `Nats-Stream-Source` header (which also tells, after a restart, how
+    /// far it got). Its sequence here, or `None` if it was copied before or refused by
+    /// the limits.
+    pub fn copy_in(
+        &mut self,
+        origin: &str,
+        seq: u64,
+        subject: &[u8],
+        headers: &[u8],
+        data: &[u8],
+        time: u64,
+    ) -> Option<u64> {
+        if self.sourced.get(origin).is_some_and(|&last| seq <= last) {
+            return None;
+        }
+        self.sourced.insert(origin.to_string(), seq);
+        let held = self.store.state().msgs;
+        let stored = if self.config.mirror.is_some() {
+            self.store.skip_to(seq);
+            self.store.store(subject, headers, data, time)
+        } else {
+            let from = [(SOURCE_HEADER, format!("{origin} {seq}"))];
+            self.store
+                .store(subject, &with_extra(headers, &from), data, time)
+        }
+        .ok()?;
+        self.after_store(stored, subject, held);
+        Some(stored)
+    }
+
+    /// How far this stream got in each stream it copies from: the last sequence copied.
+    pub fn sourced(&self, origin: &str) -> u64 {
+        self.sourced.get(origin).copied().unwrap_or(0)
+    }
+
+    /// After a restart, works out how far copying got from what is stored: a mirror's
+    /// last sequence is its origin's, a source's messages carry their origin.
+    pub fn recover_sourced(&mut self) {
+        if let Some(mirror) = &self.config.mirror {
+            let last = self.store.state().last_seq;
+            self.sourced.insert(mirror.name.clone(), last);
+            return;
+        }
+        if self.config.sources.is_empty() {
+            return;
+        }
+        let mut seq = self.store.state().first_seq;
+        while let Some(m) = self.store.load_next(b">", seq) {
+            seq = m.seq + 1;
+            let Some(from) = header(&m.headers, SOURCE_HEADER) else {
+                continue;
+            };
+            let from = String::from_utf8_lossy(from);
+            if let Some((origin, n)) = from.split_once(' ') {
+                let n: u64 = n.parse().unwrap_or(0);
+                let last = self.sourced.entry(origin.to_string()).or_default();
+                *last = (*last).max(n);
+            }
+        }
     }
 
     /// What the store has to write since the last call.
@@ -230,12 +310,7 @@ impl Stream {
             }
             None => {}
         }
-        for c in self.consumers.values_mut() {
-            c.on_stored(seq, subject);
-        }
-        if self.store.state().msgs != held + 1 {
-            self.removed();
-        }
+        self.after_store(seq, subject, held);
         self.last_msg_id = msg_id.clone().unwrap_or_default();
         if let Some(id) = msg_id {
             self.dedupe.insert(id, seq, now);

@@ -127,7 +127,7 @@ impl Node {
                 let sublist = &mut self.accounts[account].sublist;
                 let mut interest = |s: &[u8]| sublist.has_interest(s);
                 if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
-                    js.deliver_stream(name, wall, &mut interest);
+                    js.deliver_touched(wall, &mut interest);
                 }
             }
             Target::SysRequest => return,

@@ -454,6 +454,12 @@ impl Store for FileStore {
         self.persist_removals();
     }
 
+    /// Only the memory side moves: the next message's record carries its sequence, and
+    /// recovery takes the highest one it finds.
+    fn skip_to(&mut self, seq: u64) {
+        self.mem.skip_to(seq);
+    }
+
     fn state(&self) -> StoreState {
         self.mem.state()
     }

@@ -260,3 +260,46 @@ fn republish_and_subject_transform() {
     let refused = request(&mut h, c, "$JS.API.STREAM.CREATE.C", cycle);
     assert!(refused.contains("forms a cycle"), "{refused}");
 }
+
+#[test]
+fn mirrors_keep_sequences_and_sources_gather() {
+    let (mut h, c) = js_harness();
+    for (name, subject) in [("A", "a.>"), ("B", "b.>")] {
+        let config = format!(r#"{{"name":"{name}","subjects":["{subject}"],"storage":"memory"}}"#);
+        request(&mut h, c, &format!("$JS.API.STREAM.CREATE.{name}"), &config);
+    }
+    request(&mut h, c, "a.1", "one");
+    request(&mut h, c, "a.2", "two");
+    request(&mut h, c, "$JS.API.STREAM.MSG.DELETE.A", r#"{"seq":1}"#);
+    // A mirror made later catches up with what A holds, at A's sequences.
+    let mirror = r#"{"name":"M","storage":"memory","mirror":{"name":"A"}}"#;
+    let created = request(&mut h, c, "$JS.API.STREAM.CREATE.M", mirror);
+    assert!(created.contains(r#""mirror":{"name":"A"}"#), "{created}");
+    assert!(created.contains(r#""first_seq":2"#), "{created}");
+    let sources = r#"{"name":"ALL","storage":"memory","sources":[{"name":"A"},{"name":"B","filter_subject":"b.keep","subject_transforms":[{"src":"b.*","dest":"from-b.$1"}]}]}"#;
+    request(&mut h, c, "$JS.API.STREAM.CREATE.ALL", sources);
+    request(&mut h, c, "a.3", "three");
+    request(&mut h, c, "b.keep", "kept");
+    request(&mut h, c, "b.drop", "dropped");
+    let m = request(&mut h, c, "$JS.API.STREAM.INFO.M", "");
+    assert!(
+        m.contains(r#""messages":2,"#) && m.contains(r#""last_seq":3"#),
+        "{m}"
+    );
+    let all = request(&mut h, c, "$JS.API.STREAM.INFO.ALL", "");
+    assert!(all.contains(r#""messages":3,"#), "{all}");
+    let got = request(
+        &mut h,
+        c,
+        "$JS.API.STREAM.MSG.GET.ALL",
+        r#"{"last_by_subj":"from-b.keep"}"#,
+    );
+    assert!(got.contains(r#""subject":"from-b.keep""#), "{got}");
+    let refused = request(
+        &mut h,
+        c,
+        "$JS.API.STREAM.CREATE.X",
+        r#"{"name":"X","subjects":["x"],"mirror":{"name":"A"}}"#,
+    );
+    assert!(refused.contains(r#""err_code":10034"#), "{refused}");
+}

@@ -2,7 +2,8 @@
 //! panic, must keep its counts consistent, and must forget everything of a connection once
 //! it is closed. A session runs either on an open server or on a secured one (users with
 //! permissions in two accounts joined by exports and imports, a bcrypt user whose checks
-//! the harness answers like the shell would, a no_auth_user).
+//! the harness answers like the shell would, a no_auth_user), with or without JetStream,
+//! whose API requests (well-formed or arbitrary JSON), acks and pulls it also sends.
 #![no_main]
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use rnats_core::time::Instant;
 #[derive(Arbitrary, Debug)]
 struct Session {
     secured: bool,
+    jetstream: bool,
     steps: Vec<Step>,
 }
 
@@ -32,7 +34,55 @@ enum Step {
     Drain { conn: u8 },
     Close { conn: u8 },
     Advance { secs: u8 },
+    /// A JetStream request: one of [`JS_SUBJECTS`] with one of [`JS_BODIES`] or any bytes.
+    Js { conn: u8, subject: u8, body: Result<u8, Vec<u8>> },
 }
+
+const JS_SUBJECTS: &[&str] = &[
+    "$JS.API.INFO",
+    "$JS.API.STREAM.CREATE.S",
+    "$JS.API.STREAM.UPDATE.S",
+    "$JS.API.STREAM.INFO.S",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.PURGE.S",
+    "$JS.API.STREAM.DELETE.S",
+    "$JS.API.STREAM.MSG.GET.S",
+    "$JS.API.STREAM.MSG.DELETE.S",
+    "$JS.API.DIRECT.GET.S",
+    "$JS.API.STREAM.CREATE.M",
+    "$JS.API.CONSUMER.CREATE.S",
+    "$JS.API.CONSUMER.DURABLE.CREATE.S.D",
+    "$JS.API.CONSUMER.CREATE.S.N.foo.bar",
+    "$JS.API.CONSUMER.INFO.S.D",
+    "$JS.API.CONSUMER.NAMES.S",
+    "$JS.API.CONSUMER.LIST.S",
+    "$JS.API.CONSUMER.DELETE.S.D",
+    "$JS.API.CONSUMER.MSG.NEXT.S.D",
+    "$JS.ACK.S.D.1.1.1.0.0",
+    "$JS.ACK.S.D.2.2.2.0.0",
+];
+
+const JS_BODIES: &[&str] = &[
+    "",
+    r#"{"name":"S","subjects":["foo.>","a.b.c"],"storage":"memory","max_msgs":5}"#,
+    r#"{"name":"S","subjects":["foo.>"],"storage":"file","retention":"workqueue"}"#,
+    r#"{"name":"S","subjects":["foo.*"],"retention":"interest","republish":{"dest":"_INBOX.rp"}}"#,
+    r#"{"name":"M","storage":"memory","mirror":{"name":"S"}}"#,
+    r#"{"stream_name":"S","config":{"durable_name":"D","ack_policy":"explicit","ack_wait":1000000000,"max_deliver":3}}"#,
+    r#"{"stream_name":"S","config":{"deliver_subject":"_INBOX.push","idle_heartbeat":1000000000,"flow_control":true}}"#,
+    r#"{"stream_name":"S","config":{"name":"N","filter_subject":"foo.bar","deliver_policy":"last_per_subject"}}"#,
+    r#"{"batch":3,"expires":2000000000}"#,
+    r#"{"batch":2,"no_wait":true}"#,
+    r#"{"seq":1}"#,
+    r#"{"last_by_subj":"foo.bar"}"#,
+    r#"{"filter":"foo.*","keep":1}"#,
+    "+ACK",
+    r#"-NAK {"delay":1000000000}"#,
+    "+WPI",
+    "+TERM",
+    "+NXT 2",
+];
 
 const SUBJECTS: &[&str] = &["foo", "foo.bar", "foo.*", "foo.>", ">", "*.bar", "a.b.c", "_INBOX.x"];
 
@@ -65,8 +115,9 @@ accounts {
 no_auth_user: b
 "#;
 
-fn options(secured: bool) -> Options {
+fn options(secured: bool, jetstream: bool) -> Options {
     let mut opts = Options {
+        jetstream,
         max_pending: 4096,
         ping_interval: Duration::from_secs(5),
         max_connections: 8,
@@ -81,8 +132,12 @@ fn options(secured: bool) -> Options {
 }
 
 fuzz_target!(|session: Session| {
-    let Session { secured, steps } = session;
-    let opts = options(secured);
+    let Session {
+        secured,
+        jetstream,
+        steps,
+    } = session;
+    let opts = options(secured, jetstream);
     let mut node = Node::new(opts, 4222, 1);
     let mut now = Instant::ZERO;
     let mut conns: Vec<u64> = Vec::new();
@@ -158,6 +213,17 @@ fuzz_target!(|session: Session| {
                 }
                 (None, Vec::new())
             }
+            Step::Js { conn, subject, body } => {
+                let subject = JS_SUBJECTS[usize::from(subject) % JS_SUBJECTS.len()];
+                let body = match body {
+                    Ok(i) => JS_BODIES[usize::from(i) % JS_BODIES.len()].as_bytes().to_vec(),
+                    Err(bytes) => bytes,
+                };
+                let mut line = format!("PUB {subject} _INBOX.js {}\r\n", body.len()).into_bytes();
+                line.extend_from_slice(&body);
+                line.extend_from_slice(b"\r\n");
+                (pick(&conns, conn), line)
+            }
             Step::Advance { secs } => {
                 now = now + Duration::from_secs(u64::from(secs % 8));
                 node.tick(now);
@@ -173,6 +239,8 @@ fuzz_target!(|session: Session| {
                 Output::VerifyBcrypt { conn, secret, .. } => {
                     node.bcrypt_verified(now, conn, secret == HASHED_SECRET)
                 }
+                // Writes are durable at once, as a shell with an instant disk would say.
+                Output::Persist { batch, .. } => node.persisted(now, batch, Ok(())),
                 _ => {}
             }
         }

@@ -279,6 +279,7 @@ pub fn not_enabled_answer(subject: &str) -> Option<String> {
         ("CONSUMER.DURABLE.CREATE.", "consumer_create_response"),
         ("CONSUMER.INFO.", "consumer_info_response"),
         ("CONSUMER.DELETE.", "consumer_delete_response"),
+        ("CONSUMER.PAUSE.", "consumer_pause_response"),
         ("CONSUMER.NAMES.", "consumer_names_response"),
         ("CONSUMER.LIST.", "consumer_list_response"),
     ];
@@ -334,7 +335,7 @@ impl JetStream {
     }
 
     /// The account's JetStream for monitoring; stream details only with `details`.
-    pub fn report(&self, details: bool) -> Report {
+    pub fn report(&self, details: bool, now: u64) -> Report {
         let (memory, storage) = self.usage();
         let mut report = Report {
             memory,
@@ -362,7 +363,7 @@ impl JetStream {
                 consumers: stream
                     .consumers
                     .values()
-                    .map(|c| json(&c.info(stream.store())))
+                    .map(|c| json(&c.info(stream.store(), now)))
                     .collect(),
             });
         }

@@ -9,6 +9,7 @@ use super::config::Retention;
 use super::consumer::config::{ConsumerConfig, CreateKind, DeliverPolicy};
 use super::consumer::pull::PullRequest;
 use super::consumer::Consumer;
+use super::time::{parse_rfc3339, rfc3339};
 use crate::subject::overlaps;
 
 /// Consumers listed per page by `CONSUMER.NAMES` and `CONSUMER.LIST`.
@@ -36,10 +37,11 @@ impl JetStream {
             ["DURABLE", "CREATE", stream, name] => {
                 self.create_consumer(stream, CreateKind::Durable(name), body, now)
             }
-            ["INFO", stream, name] => self.consumer_info(stream, name),
+            ["INFO", stream, name] => self.consumer_info(stream, name, now),
+            ["PAUSE", stream, name] => self.pause_consumer(stream, name, body, now),
             ["DELETE", stream, name] => self.delete_consumer(stream, name),
             ["NAMES", stream] => self.consumer_names(stream, body),
-            ["LIST", stream] => self.consumer_list(stream, body),
+            ["LIST", stream] => self.consumer_list(stream, body, now),
             _ => return None,
         };
         Some(result.unwrap_or_else(|(kind, e)| {
@@ -113,7 +115,10 @@ impl JetStream {
         }
         let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
         let (store, consumers) = stream.parts();
-        let info = consumers.get_mut(&name).expect("just ensured").info(store);
+        let info = consumers
+            .get_mut(&name)
+            .expect("just ensured")
+            .info(store, now);
         Ok(answer(
             KIND,
             serde_json::to_value(info).expect("info serializes"),
@@ -136,7 +141,7 @@ impl JetStream {
         }
     }
 
-    fn consumer_info(&mut self, stream: &str, name: &str) -> Answer {
+    fn consumer_info(&mut self, stream: &str, name: &str, now: u64) -> Answer {
         const KIND: &str = "consumer_info_response";
         let stream = self.stream_mut(stream).map_err(|e| (KIND, e))?;
         let (store, consumers) = stream.parts();
@@ -145,8 +150,42 @@ impl JetStream {
             .ok_or((KIND, ApiError::consumer_not_found()))?;
         Ok(answer(
             KIND,
-            serde_json::to_value(consumer.info(store)).expect("info serializes"),
+            serde_json::to_value(consumer.info(store, now)).expect("info serializes"),
         ))
+    }
+
+    /// Pauses a consumer until `pause_until` (or resumes it, without one); it keeps its
+    /// state and pull requests meanwhile, and delivers nothing.
+    fn pause_consumer(&mut self, stream_name: &str, name: &str, body: &[u8], now: u64) -> Answer {
+        const KIND: &str = "consumer_pause_response";
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct PauseRequest {
+            pause_until: Option<String>,
+        }
+        let req: PauseRequest = body_or_default(body).map_err(|e| (KIND, e))?;
+        let until = match req.pause_until.as_deref() {
+            None | Some("0001-01-01T00:00:00Z") => None,
+            Some(t) => Some(parse_rfc3339(t).ok_or((KIND, ApiError::invalid_json()))?),
+        };
+        let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
+        let consumer = stream
+            .consumers
+            .get_mut(name)
+            .ok_or((KIND, ApiError::consumer_not_found()))?;
+        let mut config = consumer.config().clone();
+        config.pause_until = until.filter(|&u| u > now).map(rfc3339);
+        consumer.update(config);
+        self.consumer_written(stream_name, name);
+        let remaining = until.filter(|&u| u > now).map(|u| u - now);
+        let mut fields = serde_json::json!({
+            "paused": remaining.is_some(),
+            "pause_until": rfc3339(until.unwrap_or(0)),
+        });
+        if let Some(r) = remaining {
+            fields["pause_remaining"] = serde_json::json!(r);
+        }
+        Ok(answer(KIND, fields))
     }
 
     fn delete_consumer(&mut self, stream_name: &str, name: &str) -> Answer {
@@ -187,7 +226,7 @@ impl JetStream {
         ))
     }
 
-    fn consumer_list(&mut self, stream: &str, body: &[u8]) -> Answer {
+    fn consumer_list(&mut self, stream: &str, body: &[u8], now: u64) -> Answer {
         const KIND: &str = "consumer_list_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream_mut(stream).map_err(|e| (KIND, e))?;
@@ -198,7 +237,7 @@ impl JetStream {
             .values_mut()
             .skip(offset)
             .take(LIST_PAGE)
-            .map(|c| serde_json::to_value(c.info(store)).expect("info serializes"))
+            .map(|c| serde_json::to_value(c.info(store, now)).expect("info serializes"))
             .collect();
         Ok(answer(
             KIND,

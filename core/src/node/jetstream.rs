@@ -328,11 +328,12 @@ impl Node {
     /// `/varz`; `None` when JetStream is off.
     pub fn jetstream_report(&self, details: bool) -> Option<Vec<(String, Report)>> {
         let js = self.js.as_ref()?;
+        let wall = self.wall();
         Some(
             js.accounts
                 .iter()
                 .zip(&self.accounts)
-                .filter_map(|(j, a)| Some((a.name.clone(), j.as_ref()?.report(details))))
+                .filter_map(|(j, a)| Some((a.name.clone(), j.as_ref()?.report(details, wall))))
                 .collect(),
         )
     }

@@ -121,6 +121,9 @@ pub struct ConsumerConfig {
     pub metadata: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filter_subjects: Vec<String>,
+    /// Deliver nothing until this time (RFC 3339), as `CONSUMER.PAUSE` sets it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_until: Option<String>,
 }
 
 fn is_zero_u64(v: &u64) -> bool {
@@ -407,6 +410,13 @@ impl ConsumerConfig {
             self.inactive_threshold = DEFAULT_INACTIVE_THRESHOLD.as_nanos() as i64;
         }
         Ok(())
+    }
+
+    /// Until when (nanoseconds since the Unix epoch) the consumer is paused, if it is
+    /// paused at `now`.
+    pub fn paused_until(&self, now: u64) -> Option<u64> {
+        let until = super::super::time::parse_rfc3339(self.pause_until.as_deref()?)?;
+        (until > now).then_some(until)
     }
 
     /// `opt_start_time` in nanoseconds since the Unix epoch.

@@ -371,6 +371,9 @@ impl Consumer {
     /// Sends what can be sent now: redeliveries first, then new messages, to waiting pull
     /// requests or the deliver subject, within `max_ack_pending`.
     pub fn deliver(&mut self, store: &dyn Store, now: u64, out: &mut Vec<Delivery>) {
+        if self.config.paused_until(now).is_some() {
+            return;
+        }
         loop {
             let to = if self.config.is_push() {
                 if !self.push_active {
@@ -646,6 +649,10 @@ impl Consumer {
 
     /// Time reached `now`: ack waits run out, pull requests expire, heartbeats fall due.
     pub fn tick(&mut self, now: u64, out: &mut Vec<Delivery>) {
+        if self.config.pause_until.is_some() && self.config.paused_until(now).is_none() {
+            // The pause is over; forgetting it keeps it out of the deadlines.
+            self.config.pause_until = None;
+        }
         while let Some(&(at, seq)) = self.deadlines.first() {
             if at > now {
                 break;
@@ -703,7 +710,8 @@ impl Consumer {
             (self.config.inactive_threshold > 0)
                 .then(|| since + self.config.inactive_threshold as u64)
         });
-        [acks, requests, self.next_heartbeat, inactive]
+        let resume = self.config.paused_until(0);
+        [acks, requests, self.next_heartbeat, inactive, resume]
             .into_iter()
             .flatten()
             .min()
@@ -738,7 +746,9 @@ impl Consumer {
     }
 
     /// `INFO` as the API shows it.
-    pub fn info(&self, store: &dyn Store) -> ConsumerInfo<'_> {
+    /// `now` is for how long a pause has left.
+    pub fn info(&self, store: &dyn Store, now: u64) -> ConsumerInfo<'_> {
+        let pause = self.config.paused_until(now).map(|until| until - now);
         let num_pending = self.num_pending_now(store);
         let mut floor = if self.pending.is_empty() {
             self.delivered()
@@ -770,6 +780,8 @@ impl Consumer {
             num_waiting: self.waiting.len() as u64,
             num_pending,
             push_bound: (self.config.is_push() && self.push_active).then_some(true),
+            paused: pause.is_some(),
+            pause_remaining: pause,
         }
     }
 }
@@ -815,6 +827,11 @@ pub struct ConsumerInfo<'a> {
     pub num_pending: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_bound: Option<bool>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// Nanoseconds until the pause ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_remaining: Option<u64>,
 }
 
 #[cfg(test)]

@@ -107,11 +107,15 @@ fn acks_redelivery_and_max_deliver() {
     };
     assert_eq!(c.on_ack(meta(2, 2), AckKind::Ack, 0), [2]);
     assert_eq!(c.on_ack(meta(3, 3), AckKind::Term, 0), [3]);
-    assert_eq!(c.info(&store).ack_floor.stream_seq, 0, "1 is still pending");
+    assert_eq!(
+        c.info(&store, 0).ack_floor.stream_seq,
+        0,
+        "1 is still pending"
+    );
     // The floor's last_active is the last ack's time, even while the floor stays (as in
     // nats-server 2.9.10).
     assert_eq!(
-        c.info(&store).ack_floor.last_active,
+        c.info(&store, 0).ack_floor.last_active,
         Some(crate::jetstream::time::rfc3339(0))
     );
     assert_eq!(c.next_deadline(), Some(SEC));
@@ -125,7 +129,7 @@ fn acks_redelivery_and_max_deliver() {
         .unwrap()
         .starts_with("$JS.ACK.S.C.2.1.4."));
     c.tick(3 * SEC, &mut out);
-    let info = c.info(&store);
+    let info = c.info(&store, 0);
     assert_eq!((info.num_ack_pending, info.ack_floor.stream_seq), (0, 3));
 }
 
@@ -148,9 +152,9 @@ fn ack_all_acks_everything_below() {
         consumer_seq: 2,
     };
     assert_eq!(c.on_ack(meta, AckKind::Ack, 0), [1, 2]);
-    assert_eq!(c.info(&store).num_ack_pending, 1);
+    assert_eq!(c.info(&store, 0).num_ack_pending, 1);
     // The floor is the acked delivery, as nats-server 2.9.10 shows it.
-    let floor = c.info(&store).ack_floor;
+    let floor = c.info(&store, 0).ack_floor;
     assert_eq!((floor.consumer_seq, floor.stream_seq), (2, 2));
 }
 
@@ -171,12 +175,12 @@ fn ack_floor_stays_zero_until_an_ack_moves_it() {
         consumer_seq: 2,
     };
     assert_eq!(c.on_ack(meta, AckKind::Ack, 0), [1, 3]);
-    let floor = c.info(&store).ack_floor;
+    let floor = c.info(&store, 0).ack_floor;
     assert_eq!((floor.consumer_seq, floor.stream_seq), (2, 3));
     // A consumer starting at 3 shows no stream floor before its first ack.
     let json = r#"{"durable_name":"L","deliver_policy":"by_start_sequence","opt_start_seq":3}"#;
     let late = Consumer::new("S", "L".into(), config(json), &store, 0);
-    let floor = late.info(&store).ack_floor;
+    let floor = late.info(&store, 0).ack_floor;
     assert_eq!((floor.consumer_seq, floor.stream_seq), (0, 0));
 }
 

@@ -303,3 +303,47 @@ fn mirrors_keep_sequences_and_sources_gather() {
     );
     assert!(refused.contains(r#""err_code":10034"#), "{refused}");
 }
+
+#[test]
+fn paused_consumers_deliver_nothing_until_resumed() {
+    let (mut h, c) = js_harness();
+    h.node.set_wall_clock(1_795_769_283_000_000_000);
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    request(&mut h, c, "s.a", "one");
+    let durable = r#"{"stream_name":"S","config":{"durable_name":"D"}}"#;
+    request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.D", durable);
+    // Paused for two seconds from the wall clock's now.
+    let paused = request(
+        &mut h,
+        c,
+        "$JS.API.CONSUMER.PAUSE.S.D",
+        r#"{"pause_until":"2026-11-27T08:48:05Z"}"#,
+    );
+    assert!(
+        paused.contains(
+            r#""paused":true,"pause_until":"2026-11-27T08:48:05Z","pause_remaining":2000000000"#
+        ),
+        "{paused}"
+    );
+    let body = r#"{"batch":1,"expires":5000000000}"#;
+    h.send(
+        c,
+        &format!(
+            "PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.p {}\r\n{body}\r\n",
+            body.len()
+        ),
+    );
+    assert_eq!(h.take(c), "", "nothing while paused");
+    let info = request(&mut h, c, "$JS.API.CONSUMER.INFO.S.D", "");
+    assert!(info.contains(r#""paused":true"#), "{info}");
+    h.advance(Duration::from_millis(2100));
+    assert!(
+        h.take(c).contains("MSG s.a 2 $JS.ACK.S.D.1.1.1."),
+        "delivered once the pause ended"
+    );
+    let resumed = request(&mut h, c, "$JS.API.CONSUMER.PAUSE.S.D", "");
+    assert!(
+        resumed.contains(r#""paused":false,"pause_until":"0001-01-01T00:00:00Z""#),
+        "{resumed}"
+    );
+}

@@ -1880,3 +1880,39 @@ async fn mirror_and_sources_survive_restart() {
         ("orders.2", &b"o2-again"[..])
     );
 }
+
+/// Pausing a consumer (nats-server 2.11's `CONSUMER.PAUSE`; 2.9.10 lacks it): nothing is
+/// delivered until the pause ends or it is resumed.
+#[tokio::test]
+async fn paused_consumer_delivers_after_resume() {
+    let t = Js::start().await;
+    let stream = create_stream(&t.js, cfg("PAUSED", &["paused.>"])).await;
+    publish(&t.js, "paused.x", "waiting").await;
+    let mut c = pull_consumer(&stream, durable("sleepy")).await;
+    let until = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
+    let paused = within("pause", stream.pause_consumer("sleepy", until))
+        .await
+        .unwrap();
+    assert!(paused.paused);
+    assert!(consumer_info(&mut c).await.paused);
+    let batch = within(
+        "fetch while paused",
+        c.fetch()
+            .max_messages(1)
+            .expires(Duration::from_millis(300))
+            .messages(),
+    )
+    .await
+    .unwrap();
+    let msgs: Vec<_> = within("fetch", batch.try_collect()).await.unwrap();
+    assert!(msgs.is_empty(), "delivered while paused");
+    let resumed = within("resume", stream.resume_consumer("sleepy"))
+        .await
+        .unwrap();
+    assert!(!resumed.paused);
+    let batch = within("fetch", c.fetch().max_messages(1).messages())
+        .await
+        .unwrap();
+    let msgs: Vec<_> = within("fetch", batch.try_collect()).await.unwrap();
+    assert_eq!(payloads(&msgs), ["waiting"]);
+}

@@ -43,50 +43,48 @@ impl Disk {
         Ok(())
     }
 
-    /// Carries out one batch and, unless syncing on a timer, makes it durable.
+    /// Carries out one batch and, unless syncing on a timer, makes it durable. Appends
+    /// that follow one another to the same file go out in one write.
     pub fn apply(&mut self, ops: &[DiskOp]) -> io::Result<()> {
         let mut unsynced: BTreeSet<PathBuf> = BTreeSet::new();
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-        for op in ops {
+        let mut i = 0;
+        while i < ops.len() {
+            let op = &ops[i];
+            i += 1;
             match op {
+                DiskOp::File {
+                    dir,
+                    op: FileOp::Append { file, data },
+                } => {
+                    let path = self.root.join(dir).join(file);
+                    if !self.open.contains_key(&path) {
+                        self.ensure_dir(dir, &mut dirs)?;
+                        if !path.exists() {
+                            dirs.insert(self.root.join(dir));
+                        }
+                    }
+                    let mut run = data.to_vec();
+                    while let Some(DiskOp::File {
+                        dir: next_dir,
+                        op: FileOp::Append { file: next, data },
+                    }) = ops.get(i)
+                    {
+                        if next_dir != dir || next != file {
+                            break;
+                        }
+                        run.extend_from_slice(data);
+                        i += 1;
+                    }
+                    self.appender(&path)?.write_all(&run)?;
+                    unsynced.insert(path);
+                }
                 DiskOp::File { dir, op } => {
+                    self.sync(&mut unsynced)?;
+                    self.ensure_dir(dir, &mut dirs)?;
                     let dir = self.root.join(dir);
-                    if !dir.exists() {
-                        fs::create_dir_all(&dir)?;
-                        note_new_dirs(&self.root, &dir, &mut dirs);
-                    }
-                    match op {
-                        FileOp::Append { file, data } => {
-                            let path = dir.join(file);
-                            if !path.exists() {
-                                dirs.insert(dir.clone());
-                            }
-                            self.appender(&path)?.write_all(data)?;
-                            unsynced.insert(path);
-                        }
-                        FileOp::Replace { file, data } => {
-                            self.sync(&mut unsynced)?;
-                            let path = dir.join(file);
-                            self.open.remove(&path);
-                            replace(&path, data)?;
-                            dirs.insert(dir.clone());
-                        }
-                        FileOp::Truncate { file, len } => {
-                            self.sync(&mut unsynced)?;
-                            let path = dir.join(file);
-                            self.open.remove(&path);
-                            let f = OpenOptions::new().write(true).open(&path)?;
-                            f.set_len(*len)?;
-                            f.sync_all()?;
-                        }
-                        FileOp::Remove { file } => {
-                            self.sync(&mut unsynced)?;
-                            let path = dir.join(file);
-                            self.open.remove(&path);
-                            ignore_missing(fs::remove_file(&path))?;
-                            dirs.insert(dir.clone());
-                        }
-                    }
+                    self.change(&dir, op)?;
+                    dirs.insert(dir);
                 }
                 DiskOp::RemoveDir { dir } => {
                     self.sync(&mut unsynced)?;
@@ -107,6 +105,42 @@ impl Disk {
             if dir.exists() {
                 File::open(&dir)?.sync_all()?;
             }
+        }
+        Ok(())
+    }
+
+    /// Replaces, cuts or removes a file of `dir` (appends are written in runs by
+    /// [`Disk::apply`]).
+    fn change(&mut self, dir: &Path, op: &FileOp) -> io::Result<()> {
+        match op {
+            FileOp::Append { file, data } => self.appender(&dir.join(file))?.write_all(data),
+            FileOp::Replace { file, data } => {
+                let path = dir.join(file);
+                self.open.remove(&path);
+                replace(&path, data)
+            }
+            FileOp::Truncate { file, len } => {
+                let path = dir.join(file);
+                self.open.remove(&path);
+                let f = OpenOptions::new().write(true).open(&path)?;
+                f.set_len(*len)?;
+                f.sync_all()
+            }
+            FileOp::Remove { file } => {
+                let path = dir.join(file);
+                self.open.remove(&path);
+                ignore_missing(fs::remove_file(&path))
+            }
+        }
+    }
+
+    /// Creates `dir` (under the root) if it does not exist, noting the directories that
+    /// got a new entry.
+    fn ensure_dir(&self, dir: &str, dirs: &mut BTreeSet<PathBuf>) -> io::Result<()> {
+        let dir = self.root.join(dir);
+        if !dir.exists() {
+            fs::create_dir_all(&dir)?;
+            note_new_dirs(&self.root, &dir, dirs);
         }
         Ok(())
     }

@@ -508,37 +508,12 @@ async fn reqrep(addr: SocketAddr, args: Args) -> io::Result<()> {
         .await?;
     resp.sync().await?;
     let responder = tokio::spawn(responder(resp, args.size));
-    let start = Instant::now();
-    let deadline = Duration::from_secs(args.timeout);
-    let tasks: Vec<_> = (0..args.pubs)
-        .map(|i| {
-            let args = args.clone();
-            let n = share(args.msgs, args.pubs, i);
-            tokio::spawn(async move {
-                timeout(deadline, requester(addr, &args, n, i))
-                    .await
-                    .map_err(|_| err("requester timed out"))?
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    let mut errors = Vec::new();
-    for t in tasks {
-        match t.await.map_err(|e| err(e.to_string()))? {
-            Ok(l) => lat.extend(l),
-            Err(e) => errors.push(format!("req: {e}")),
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let (lat, errors, secs) = latencies(&args, "requester", |args, n, i| async move {
+        requester(addr, &args, n, i).await
+    })
+    .await?;
     responder.abort();
-    lat.sort_unstable();
-    let pct = |p: f64| -> u32 {
-        if lat.is_empty() {
-            0
-        } else {
-            lat[(((lat.len() - 1) as f64) * p).round() as usize]
-        }
-    };
+    let pct = |p: f64| percentile(&lat, p);
     println!(
         "RESULT mode=reqrep requesters={} msgs={} size={} rtt_s={:.0} p50_us={} p90_us={} p99_us={} max_us={} completed={} complete={}",
         args.pubs,
@@ -589,6 +564,51 @@ async fn idle(addr: SocketAddr, args: Args) -> io::Result<()> {
     tokio::time::sleep(Duration::from_secs(args.hold)).await;
     drop(conns);
     Ok(())
+}
+
+/// Runs `worker` for each of `--pubs` workers with its share of `--msgs`, each bounded
+/// by `--timeout`: every latency they measured (sorted), their errors, and the seconds
+/// it all took.
+async fn latencies<F, Fut>(
+    args: &std::sync::Arc<Args>,
+    what: &'static str,
+    worker: F,
+) -> io::Result<(Vec<u32>, Vec<String>, f64)>
+where
+    F: Fn(std::sync::Arc<Args>, u64, usize) -> Fut,
+    Fut: std::future::Future<Output = io::Result<Vec<u32>>> + Send + 'static,
+{
+    let start = Instant::now();
+    let deadline = Duration::from_secs(args.timeout);
+    let tasks: Vec<_> = (0..args.pubs)
+        .map(|i| {
+            let n = share(args.msgs, args.pubs, i);
+            let run = worker(args.clone(), n, i);
+            tokio::spawn(async move {
+                timeout(deadline, run)
+                    .await
+                    .map_err(|_| err(format!("{what} timed out")))?
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    let mut errors = Vec::new();
+    for t in tasks {
+        match t.await.map_err(|e| err(e.to_string()))? {
+            Ok(l) => lat.extend(l),
+            Err(e) => errors.push(format!("{what}: {e}")),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    Ok((lat, errors, secs))
+}
+
+/// The `p` quantile of sorted latencies (0 when there are none).
+fn percentile(lat: &[u32], p: f64) -> u32 {
+    lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
+        .copied()
+        .unwrap_or(0)
 }
 
 /// The stream the js mode publishes to.
@@ -668,35 +688,12 @@ async fn js(addr: SocketAddr, args: Args) -> io::Result<()> {
     )
     .await?;
     let args = std::sync::Arc::new(args);
-    let start = Instant::now();
-    let deadline = Duration::from_secs(args.timeout);
-    let tasks: Vec<_> = (0..args.pubs)
-        .map(|i| {
-            let args = args.clone();
-            let n = share(args.msgs, args.pubs, i);
-            tokio::spawn(async move {
-                timeout(deadline, js_publisher(addr, &args, n, i))
-                    .await
-                    .map_err(|_| err("publisher timed out"))?
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    let mut errors = Vec::new();
-    for t in tasks {
-        match t.await.map_err(|e| err(e.to_string()))? {
-            Ok(l) => lat.extend(l),
-            Err(e) => errors.push(format!("pub: {e}")),
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let (lat, errors, secs) = latencies(&args, "publisher", |args, n, i| async move {
+        js_publisher(addr, &args, n, i).await
+    })
+    .await?;
     js_api(&mut admin, &delete, "").await?;
-    lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
-            .copied()
-            .unwrap_or(0)
-    };
+    let pct = |p: f64| percentile(&lat, p);
     println!(
         "RESULT mode=js storage={} pubs={} window={} msgs={} size={} acks_s={:.0} p50_us={} p99_us={} completed={}",
         args.storage,

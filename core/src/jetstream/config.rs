@@ -327,6 +327,14 @@ impl StreamConfig {
         Ok(())
     }
 
+    /// The mirror or source that copies from stream `origin`, if any.
+    pub fn source(&self, origin: &str) -> Option<&StreamSource> {
+        self.mirror
+            .iter()
+            .chain(&self.sources)
+            .find(|s| s.name == origin)
+    }
+
     /// The subject a message published on `subject` is stored under.
     pub fn stored_subject<'a>(&self, subject: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         self.subject_transform

@@ -316,40 +316,31 @@ impl JetStream {
     /// that stream, and what that stores onwards again.
     fn copy_onwards(&mut self, mut work: Vec<(String, u64)>) {
         while let Some((origin, seq)) = work.pop() {
-            let Some(msg) = self
+            let targets: Vec<String> = self
                 .streams
-                .get(&origin)
-                .and_then(|s| s.store().load(seq).cloned())
-            else {
-                continue;
-            };
-            for (name, stream) in self.streams.iter_mut() {
-                let config = stream.config();
-                let Some(source) = config
-                    .mirror
-                    .iter()
-                    .chain(&config.sources)
-                    .find(|s| s.name == origin)
-                else {
-                    continue;
-                };
-                let Some(subject) = source.takes(msg.seq, msg.time, &msg.subject) else {
-                    continue;
-                };
-                let copied = stream.copy_in(
-                    &origin,
-                    msg.seq,
-                    &subject,
-                    &msg.headers,
-                    &msg.data,
-                    msg.time,
-                );
-                if let Some(copied) = copied {
-                    self.touched.insert(name.clone());
-                    work.push((name.clone(), copied));
+                .iter()
+                .filter(|(_, s)| s.config().source(&origin).is_some())
+                .map(|(name, _)| name.clone())
+                .collect();
+            for target in targets {
+                if let Some(copied) = self.copy(&target, &origin, seq) {
+                    work.push((target, copied));
                 }
             }
         }
+    }
+
+    /// Copies message `seq` of stream `origin` into stream `target`, if `target`'s source
+    /// takes it; its sequence in `target`.
+    fn copy(&mut self, target: &str, origin: &str, seq: u64) -> Option<u64> {
+        let msg = self.streams.get(origin)?.store().load(seq)?.clone();
+        let stream = self.streams.get_mut(target)?;
+        let source = stream.config().source(origin)?;
+        let subject = source.takes(msg.seq, msg.time, &msg.subject)?;
+        let copied =
+            stream.copy_in(origin, msg.seq, &subject, &msg.headers, &msg.data, msg.time)?;
+        self.touched.insert(target.to_string());
+        Some(copied)
     }
 
     /// Copies into every mirror and sourcing stream what its origins hold beyond what it
@@ -369,37 +360,9 @@ impl JetStream {
                 }
             }
         }
-        for (name, origin, seq) in pending {
-            let Some(msg) = self
-                .streams
-                .get(&origin)
-                .and_then(|s| s.store().load(seq).cloned())
-            else {
-                continue;
-            };
-            let Some(stream) = self.streams.get_mut(&name) else {
-                continue;
-            };
-            let config = stream.config();
-            let source = config
-                .mirror
-                .iter()
-                .chain(&config.sources)
-                .find(|s| s.name == origin);
-            let Some(subject) = source.and_then(|s| s.takes(msg.seq, msg.time, &msg.subject))
-            else {
-                continue;
-            };
-            if let Some(copied) = stream.copy_in(
-                &origin,
-                msg.seq,
-                &subject,
-                &msg.headers,
-                &msg.data,
-                msg.time,
-            ) {
-                self.touched.insert(name.clone());
-                self.copy_onwards(vec![(name, copied)]);
+        for (target, origin, seq) in pending {
+            if let Some(copied) = self.copy(&target, &origin, seq) {
+                self.copy_onwards(vec![(target, copied)]);
             }
         }
     }

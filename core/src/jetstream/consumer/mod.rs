@@ -111,11 +111,24 @@ impl Consumer {
         store: &dyn Store,
         now: u64,
     ) -> Consumer {
-        let mut c = Consumer {
+        let mut c = Consumer::blank(stream, name, config, now, now);
+        c.position(store);
+        c
+    }
+
+    /// A consumer that has delivered nothing, idle since `now`.
+    fn blank(
+        stream: &str,
+        name: String,
+        config: ConsumerConfig,
+        created: u64,
+        now: u64,
+    ) -> Consumer {
+        Consumer {
             name,
             stream: stream.to_string(),
             config,
-            created: now,
+            created,
             next_seq: 1,
             initial: BTreeSet::new(),
             delivered_cseq: 0,
@@ -133,9 +146,7 @@ impl Consumer {
             idle_since: Some(now),
             num_pending: None,
             dirty: true,
-        };
-        c.position(store);
-        c
+        }
     }
 
     /// A consumer as it was when `state` was taken; deliveries that waited for an ack wait
@@ -148,29 +159,14 @@ impl Consumer {
         state: ConsumerState,
         now: u64,
     ) -> Consumer {
-        let mut c = Consumer {
-            name,
-            stream: stream.to_string(),
-            config,
-            created,
-            next_seq: state.next_seq,
-            initial: state.initial.into_iter().collect(),
-            delivered_cseq: state.delivered.consumer_seq,
-            delivered_sseq: state.delivered.stream_seq,
-            ack_floor: state.ack_floor,
-            last_delivery: None,
-            last_ack: None,
-            pending: BTreeMap::new(),
-            deadlines: BTreeSet::new(),
-            redeliver: BTreeSet::new(),
-            redelivered: state.redelivered.into_iter().collect(),
-            waiting: VecDeque::new(),
-            push_active: false,
-            next_heartbeat: None,
-            idle_since: Some(now),
-            num_pending: None,
-            dirty: false,
-        };
+        let mut c = Consumer::blank(stream, name, config, created, now);
+        c.next_seq = state.next_seq;
+        c.initial = state.initial.into_iter().collect();
+        c.delivered_cseq = state.delivered.consumer_seq;
+        c.delivered_sseq = state.delivered.stream_seq;
+        c.ack_floor = state.ack_floor;
+        c.redelivered = state.redelivered.into_iter().collect();
+        c.dirty = false;
         for (seq, consumer_seq) in state.pending {
             let delivered = c.redelivered.get(&seq).copied().unwrap_or(1);
             let deadline = now + c.config.ack_wait_for(delivered).as_nanos() as u64;

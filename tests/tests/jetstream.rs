@@ -1292,6 +1292,33 @@ async fn ordered_push_consumer_reads_everything_in_order() {
     }
 }
 
+/// Several megabytes through an ordered push consumer: the server asks for flow control
+/// along the way and the client's answers keep it going.
+#[tokio::test]
+async fn ordered_push_consumer_with_flow_control_reads_megabytes() {
+    let t = Js::start().await;
+    let stream = create_stream(&t.js, cfg("BIGORD", &["big.ord"])).await;
+    let payload = Bytes::from(vec![b'z'; 32 * 1024]);
+    for _ in 0..128 {
+        publish(&t.js, "big.ord", payload.clone()).await;
+    }
+    let c: OrderedPushConsumer = within(
+        "create ordered",
+        stream.create_consumer(push::OrderedConfig {
+            deliver_subject: t.js.client().new_inbox(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    let mut msgs = within("messages", c.messages()).await.unwrap();
+    for i in 1..=128u64 {
+        let m = within("next", msgs.next()).await.unwrap().unwrap();
+        assert_eq!(m.info().unwrap().stream_sequence, i);
+        assert_eq!(m.payload.len(), payload.len());
+    }
+}
+
 #[tokio::test]
 async fn ordered_pull_consumer_reads_everything_in_order() {
     let t = Js::start().await;

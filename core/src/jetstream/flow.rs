@@ -239,6 +239,28 @@ impl JetStream {
         }
     }
 
+    /// A push client answered a flow control request (`$JS.FC.<stream>.<consumer>.<n>`).
+    pub fn on_flow_control(
+        &mut self,
+        subject: &str,
+        now: u64,
+        interest: &mut dyn FnMut(&[u8]) -> bool,
+    ) {
+        let mut tokens = subject.splitn(5, '.');
+        let (Some(stream), Some(consumer)) = (tokens.nth(2), tokens.next()) else {
+            return;
+        };
+        let resumed = self
+            .streams
+            .get_mut(stream)
+            .and_then(|s| s.consumers.get_mut(consumer))
+            .is_some_and(|c| c.on_flow_control(subject.as_bytes()));
+        if resumed {
+            let stream = stream.to_string();
+            self.deliver_stream(&stream, now, interest);
+        }
+    }
+
     /// An ack published to `$JS.ACK.>`.
     pub fn on_ack(&mut self, subject: &str, reply: Option<&[u8]>, body: &[u8], now: u64) {
         let Some((stream_name, consumer_name, meta)) = parse_ack_subject(subject) else {

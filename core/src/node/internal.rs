@@ -23,6 +23,8 @@ pub(super) enum Target {
     JsApi,
     /// `$JS.ACK.>`.
     JsAck,
+    /// `$JS.FC.>`: answers to flow control requests.
+    JsFlowControl,
     /// Capturing one of a stream's subjects.
     Stream { name: String },
     /// A request to the server in the system account (`$SYS.REQ.SERVER...`).

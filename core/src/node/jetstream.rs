@@ -20,6 +20,7 @@ use crate::time::Instant;
 
 const API_SUBJECT: &[u8] = b"$JS.API.>";
 const ACK_SUBJECT: &[u8] = b"$JS.ACK.>";
+const FLOW_CONTROL_SUBJECT: &[u8] = b"$JS.FC.>";
 
 /// The node's JetStream state.
 pub(super) struct JsNode {
@@ -69,6 +70,8 @@ impl Node {
             self.subscribe_internal(account, Bytes::from_static(API_SUBJECT), Target::JsApi);
             if self.jetstream(account).is_some() {
                 self.subscribe_internal(account, Bytes::from_static(ACK_SUBJECT), Target::JsAck);
+                let fc = Bytes::from_static(FLOW_CONTROL_SUBJECT);
+                self.subscribe_internal(account, fc, Target::JsFlowControl);
             }
         }
     }
@@ -116,6 +119,13 @@ impl Node {
             Target::JsAck => {
                 if let Some(js) = self.jetstream(account) {
                     js.on_ack(&subject, msg.reply.as_deref(), &msg.data, wall);
+                }
+            }
+            Target::JsFlowControl => {
+                let sublist = &mut self.accounts[account].sublist;
+                let mut interest = |s: &[u8]| sublist.has_interest(s);
+                if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
+                    js.on_flow_control(&subject, wall, &mut interest);
                 }
             }
             Target::Stream { name } => {

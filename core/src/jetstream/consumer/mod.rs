@@ -85,7 +85,16 @@ pub struct Consumer {
     num_pending: Option<u64>,
     /// Whether what [`Consumer::state`] returns changed since it was last taken.
     dirty: bool,
+    /// Flow control: the reply subject of the request the push client has yet to answer
+    /// (nothing more is delivered until it does), and the bytes delivered since the last.
+    flow_waiting: Option<Bytes>,
+    flow_bytes: u64,
+    flow_requests: u64,
 }
+
+/// Bytes a push consumer with flow control delivers before it asks the client to confirm
+/// it keeps up.
+const FLOW_CONTROL_BYTES: u64 = 256 * 1024;
 
 /// What a consumer must remember across a restart: where it is in the stream and which
 /// deliveries still wait for their ack.
@@ -146,6 +155,9 @@ impl Consumer {
             idle_since: Some(now),
             num_pending: None,
             dirty: true,
+            flow_waiting: None,
+            flow_bytes: 0,
+            flow_requests: 0,
         }
     }
 
@@ -372,7 +384,7 @@ impl Consumer {
         }
         loop {
             let to = if self.config.is_push() {
-                if !self.push_active {
+                if !self.push_active || self.flow_waiting.is_some() {
                     return;
                 }
                 Bytes::copy_from_slice(self.config.deliver_subject.as_bytes())
@@ -406,6 +418,12 @@ impl Consumer {
                 }
             }
             out.push(self.send(&msg, delivered, to, store, now));
+            if self.config.flow_control {
+                self.flow_bytes += msg.size();
+                if self.flow_bytes >= FLOW_CONTROL_BYTES {
+                    out.push(self.flow_control_request());
+                }
+            }
             if let Some(req) = self.waiting.front_mut() {
                 req.batch -= 1;
                 req.delivered_any = true;
@@ -433,6 +451,34 @@ impl Consumer {
         if self.waiting.is_empty() && !self.config.is_push() && self.idle_since.is_none() {
             self.idle_since = Some(now);
         }
+    }
+
+    /// Asks the push client to confirm it keeps up (`100 FlowControl Request`, answered on
+    /// its reply subject); deliveries wait for the answer.
+    fn flow_control_request(&mut self) -> Delivery {
+        self.flow_requests += 1;
+        self.flow_bytes = 0;
+        let reply = format!(
+            "$JS.FC.{}.{}.{}",
+            self.stream, self.name, self.flow_requests
+        );
+        let reply = Bytes::from(reply);
+        self.flow_waiting = Some(reply.clone());
+        let to = Bytes::copy_from_slice(self.config.deliver_subject.as_bytes());
+        Delivery {
+            reply: Some(reply),
+            ..Delivery::status(&to, status(100, "FlowControl Request", &[]))
+        }
+    }
+
+    /// The client answered a flow control request on `subject`; whether it was the one
+    /// deliveries wait for.
+    pub fn on_flow_control(&mut self, subject: &[u8]) -> bool {
+        if self.flow_waiting.as_deref() == Some(subject) {
+            self.flow_waiting = None;
+            return true;
+        }
+        false
     }
 
     /// A message that was taken for delivery but could not go goes back in line.
@@ -680,14 +726,18 @@ impl Consumer {
         }
         if self.next_heartbeat.is_some_and(|hb| hb <= now) {
             self.next_heartbeat = Some(now + self.config.idle_heartbeat as u64);
-            let headers = status(
-                100,
-                "Idle Heartbeat",
-                &[
-                    ("Nats-Last-Consumer", self.delivered_cseq.to_string()),
-                    ("Nats-Last-Stream", self.delivered_sseq.to_string()),
-                ],
-            );
+            let mut lines = vec![
+                ("Nats-Last-Consumer", self.delivered_cseq.to_string()),
+                ("Nats-Last-Stream", self.delivered_sseq.to_string()),
+            ];
+            // A client that missed the request learns here what to answer.
+            if let Some(fc) = &self.flow_waiting {
+                lines.push((
+                    "Nats-Consumer-Stalled",
+                    String::from_utf8_lossy(fc).into_owned(),
+                ));
+            }
+            let headers = status(100, "Idle Heartbeat", &lines);
             let to = Bytes::copy_from_slice(self.config.deliver_subject.as_bytes());
             out.push(Delivery::status(&to, headers));
         }

@@ -290,3 +290,38 @@ fn headers_only_sends_the_size() {
     );
     assert!(out[0].data.is_empty());
 }
+
+#[test]
+fn flow_control_waits_for_the_client() {
+    let mut store = MemStore::new(Limits::default());
+    let big = vec![b'x'; 100 * 1024];
+    for i in 0..5 {
+        store.store(b"a", b"", &big, i).unwrap();
+    }
+    let json = r#"{"deliver_subject":"d","ack_policy":"none","idle_heartbeat":1000000000,"flow_control":true}"#;
+    let mut c = Consumer::new("S", "F".into(), config(json), &store, 0);
+    c.set_push_active(true, 0);
+    let mut out = Vec::new();
+    c.deliver(&store, 0, &mut out);
+    // Three messages cross 256 KiB: then the request, and nothing more.
+    assert_eq!(out.len(), 4);
+    let request = &out[3];
+    assert_eq!(
+        &request.headers[..],
+        b"NATS/1.0 100 FlowControl Request\r\n\r\n"
+    );
+    let reply = request.reply.clone().unwrap();
+    assert_eq!(&reply[..], b"$JS.FC.S.F.1");
+    out.clear();
+    c.deliver(&store, 0, &mut out);
+    assert!(out.is_empty(), "stalled until the client answers");
+    c.tick(2_000_000_000, &mut out);
+    assert!(std::str::from_utf8(&out[0].headers)
+        .unwrap()
+        .contains("Nats-Consumer-Stalled: $JS.FC.S.F.1"));
+    out.clear();
+    assert!(!c.on_flow_control(b"$JS.FC.S.F.9"));
+    assert!(c.on_flow_control(&reply));
+    c.deliver(&store, 2_000_000_000, &mut out);
+    assert_eq!(seqs(&out), [4, 5]);
+}

@@ -27,6 +27,15 @@ impl Rng {
         ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
 
+    /// `len` random letters and digits: names and ids made up by the server (ephemeral
+    /// consumers, events).
+    pub fn alphanumeric(&mut self, len: usize) -> String {
+        const CHARS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        (0..len)
+            .map(|_| CHARS[self.below(CHARS.len())] as char)
+            .collect()
+    }
+
     /// Fills `out` with random bytes.
     pub fn fill(&mut self, out: &mut [u8]) {
         for chunk in out.chunks_mut(8) {

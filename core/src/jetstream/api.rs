@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::advisory::Action;
 use super::api_error::ApiError;
 use super::config::{StreamConfig, API_OVERLAP};
 use super::consumer::Delivery;
@@ -417,9 +418,9 @@ impl JetStream {
             "STREAM.NAMES" => self.names(body),
             "STREAM.LIST" => self.list(body),
             "STREAM.CREATE" => self.create(name, body, now),
-            "STREAM.UPDATE" => self.update(name, body),
+            "STREAM.UPDATE" => self.update(name, body, now),
             "STREAM.INFO" => self.info(name, body),
-            "STREAM.DELETE" => self.delete(name),
+            "STREAM.DELETE" => self.delete(name, now),
             "STREAM.PURGE" => self.purge(name, body),
             "STREAM.MSG.GET" => self.msg_get(name, body),
             "STREAM.MSG.DELETE" => self.msg_delete(name, body),
@@ -553,6 +554,7 @@ impl JetStream {
             self.streams
                 .insert(name.to_string(), Stream::new(config, store, now));
             self.stream_written(name);
+            self.stream_action(name, Action::Create, now);
             self.backfill();
         }
         let mut fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
@@ -560,7 +562,12 @@ impl JetStream {
         Ok(answer(KIND, fields))
     }
 
-    fn update(&mut self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+    fn update(
+        &mut self,
+        name: &str,
+        body: &[u8],
+        now: u64,
+    ) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_update_response";
         let mut config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
         let existing = self.stream(name).map_err(|e| (KIND, e))?;
@@ -580,6 +587,7 @@ impl JetStream {
             .map_err(|e| (KIND, e))?
             .set_config(config);
         self.stream_written(name);
+        self.stream_action(name, Action::Modify, now);
         self.backfill();
         let fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
         Ok(answer(KIND, fields))
@@ -620,7 +628,7 @@ impl JetStream {
         Ok(answer(KIND, fields))
     }
 
-    fn delete(&mut self, name: &str) -> Result<String, (&'static str, ApiError)> {
+    fn delete(&mut self, name: &str, now: u64) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_delete_response";
         let mut stream = self
             .streams
@@ -630,6 +638,7 @@ impl JetStream {
             consumer.close(&mut self.outbox);
         }
         self.stream_removed(&stream);
+        self.stream_action(name, Action::Delete, now);
         Ok(answer(KIND, serde_json::json!({ "success": true })))
     }
 

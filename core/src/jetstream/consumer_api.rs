@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::advisory::Action;
 use super::api::{answer, body_or_default, error_answer, JetStream, PageRequest};
 use super::api_error::ApiError;
 use super::config::Retention;
@@ -15,9 +16,6 @@ use crate::subject::overlaps;
 /// Consumers listed per page by `CONSUMER.NAMES` and `CONSUMER.LIST`.
 const NAMES_PAGE: usize = 1024;
 const LIST_PAGE: usize = 256;
-
-/// Characters of made-up consumer names.
-const NAME_CHARS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 type Answer = Result<String, (&'static str, ApiError)>;
 
@@ -39,7 +37,7 @@ impl JetStream {
             }
             ["INFO", stream, name] => self.consumer_info(stream, name, now),
             ["PAUSE", stream, name] => self.pause_consumer(stream, name, body, now),
-            ["DELETE", stream, name] => self.delete_consumer(stream, name),
+            ["DELETE", stream, name] => self.delete_consumer(stream, name, now),
             ["NAMES", stream] => self.consumer_names(stream, body),
             ["LIST", stream] => self.consumer_list(stream, body, now),
             _ => return None,
@@ -90,14 +88,14 @@ impl JetStream {
             .map(|s| s.consumers.len() as i64)
             .sum();
         let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
-        let changed = match stream.consumers.get_mut(&name) {
-            Some(existing) if existing.config() == &config => false,
+        let change = match stream.consumers.get_mut(&name) {
+            Some(existing) if existing.config() == &config => None,
             Some(existing) => {
                 if let Some(why) = existing.config().update_refusal(&config) {
                     return Err((KIND, ApiError::consumer_create(why)));
                 }
                 existing.update(config);
-                true
+                Some(Action::Modify)
             }
             None => {
                 if max_consumers >= 0 && consumers_now >= max_consumers {
@@ -107,11 +105,14 @@ impl JetStream {
                 let consumer =
                     Consumer::new(stream_name, name.clone(), config, stream.store(), now);
                 stream.consumers.insert(name.clone(), consumer);
-                true
+                Some(Action::Create)
             }
         };
-        if changed {
+        if let Some(change) = change {
             self.consumer_written(stream_name, &name);
+            if change == Action::Create {
+                self.consumer_action(stream_name, &name, Action::Create, now);
+            }
         }
         let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
         let (store, consumers) = stream.parts();
@@ -128,9 +129,7 @@ impl JetStream {
     /// An 8-character name no consumer of any stream has.
     fn made_up_name(&mut self) -> String {
         loop {
-            let name: String = (0..8)
-                .map(|_| NAME_CHARS[self.rng.below(NAME_CHARS.len())] as char)
-                .collect();
+            let name = self.rng.alphanumeric(8);
             if !self
                 .streams
                 .values()
@@ -188,7 +187,7 @@ impl JetStream {
         Ok(answer(KIND, fields))
     }
 
-    fn delete_consumer(&mut self, stream_name: &str, name: &str) -> Answer {
+    fn delete_consumer(&mut self, stream_name: &str, name: &str, now: u64) -> Answer {
         const KIND: &str = "consumer_delete_response";
         let stream = self
             .streams
@@ -200,6 +199,7 @@ impl JetStream {
             .ok_or((KIND, ApiError::consumer_not_found()))?;
         consumer.close(&mut self.outbox);
         self.consumer_removed(stream_name, name);
+        self.consumer_action(stream_name, name, Action::Delete, now);
         Ok(answer(KIND, serde_json::json!({ "success": true })))
     }
 

@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use super::advisory::Action;
 use super::api::{JetStream, MsgGetRequest};
 use super::api_error::ApiError;
 use super::config::{Retention, Storage};
@@ -240,12 +241,7 @@ impl JetStream {
     }
 
     /// A push client answered a flow control request (`$JS.FC.<stream>.<consumer>.<n>`).
-    pub fn on_flow_control(
-        &mut self,
-        subject: &str,
-        now: u64,
-        interest: &mut dyn FnMut(&[u8]) -> bool,
-    ) {
+    pub fn on_flow_control(&mut self, subject: &str) {
         let mut tokens = subject.splitn(5, '.');
         let (Some(stream), Some(consumer)) = (tokens.nth(2), tokens.next()) else {
             return;
@@ -256,8 +252,7 @@ impl JetStream {
             .and_then(|s| s.consumers.get_mut(consumer))
             .is_some_and(|c| c.on_flow_control(subject.as_bytes()));
         if resumed {
-            let stream = stream.to_string();
-            self.deliver_stream(&stream, now, interest);
+            self.touched.insert(stream.to_string());
         }
     }
 
@@ -310,7 +305,8 @@ impl JetStream {
             }
         }
         let name = stream_name.to_string();
-        self.deliver_stream(&name, now, &mut |_| true);
+        self.consumer_advisories(&name, now);
+        self.touched.insert(name);
     }
 
     /// Lets every consumer of stream `name` send what it can; `interest` says whether a
@@ -417,6 +413,10 @@ impl JetStream {
                 }
             }
         }
+        let names: Vec<String> = self.streams.keys().cloned().collect();
+        for name in names {
+            self.consumer_advisories(&name, now);
+        }
         for (stream, name) in gone {
             if let Some(mut c) = self
                 .streams
@@ -425,6 +425,7 @@ impl JetStream {
             {
                 c.close(&mut self.outbox);
                 self.consumer_removed(&stream, &name);
+                self.consumer_action(&stream, &name, Action::Delete, now);
             }
         }
     }

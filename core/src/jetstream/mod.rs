@@ -10,6 +10,7 @@
 //! messages, acks and time through one account's JetStream; [`persist`] says what to keep
 //! on disk and brings it back.
 
+pub mod advisory;
 pub mod api;
 pub mod api_error;
 pub mod config;

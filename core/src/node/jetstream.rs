@@ -122,25 +122,23 @@ impl Node {
                 }
             }
             Target::JsFlowControl => {
-                let sublist = &mut self.accounts[account].sublist;
-                let mut interest = |s: &[u8]| sublist.has_interest(s);
-                if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
-                    js.on_flow_control(&subject, wall, &mut interest);
+                if let Some(js) = self.jetstream(account) {
+                    js.on_flow_control(&subject);
                 }
             }
             Target::Stream { name } => {
-                let Some(js) = self.jetstream(account) else {
-                    return;
-                };
-                let reply = msg.reply.as_deref();
-                js.on_publish(name, &msg.subject, reply, &msg.headers, &msg.data, wall);
-                let sublist = &mut self.accounts[account].sublist;
-                let mut interest = |s: &[u8]| sublist.has_interest(s);
-                if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
-                    js.deliver_touched(wall, &mut interest);
+                if let Some(js) = self.jetstream(account) {
+                    let reply = msg.reply.as_deref();
+                    js.on_publish(name, &msg.subject, reply, &msg.headers, &msg.data, wall);
                 }
             }
             Target::SysRequest => return,
+        }
+        // Consumers of the streams that changed send what they can, to listeners there are.
+        let sublist = &mut self.accounts[account].sublist;
+        let mut interest = |s: &[u8]| sublist.has_interest(s);
+        if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
+            js.deliver_touched(wall, &mut interest);
         }
         self.publish_outboxes();
     }

@@ -17,9 +17,6 @@ use crate::jetstream::time::rfc3339;
 
 const PING: &str = "$SYS.REQ.SERVER.PING";
 
-/// Characters of event ids.
-const ID_CHARS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /// Who sent an event or answer.
 #[derive(Serialize)]
 struct ServerBlock<'a> {
@@ -197,9 +194,7 @@ impl Node {
     }
 
     fn event_id(&mut self) -> String {
-        (0..22)
-            .map(|_| ID_CHARS[self.rng.below(ID_CHARS.len())] as char)
-            .collect()
+        self.rng.alphanumeric(22)
     }
 
     /// A client finished connecting.

@@ -61,8 +61,8 @@ pub enum AckKind {
     /// `+NXT`: processed, and send the next message(s) to the ack's reply subject; the
     /// rest of the body is a pull request (a batch size or the JSON of one).
     Next { request: Vec<u8> },
-    /// `+TERM`: never redeliver.
-    Term,
+    /// `+TERM`: never redeliver; the rest of the body is why.
+    Term { reason: String },
 }
 
 /// Reads an ack body; `None` for one the server ignores.
@@ -81,7 +81,9 @@ pub fn parse_ack_body(body: &[u8]) -> Option<AckKind> {
         b"+NXT" => AckKind::Next {
             request: rest.to_vec(),
         },
-        b"+TERM" => AckKind::Term,
+        b"+TERM" => AckKind::Term {
+            reason: String::from_utf8_lossy(rest).into_owned(),
+        },
         _ => return None,
     })
 }
@@ -129,7 +131,12 @@ mod tests {
             })
         );
         assert_eq!(parse_ack_body(b"+WPI"), Some(AckKind::Progress));
-        assert_eq!(parse_ack_body(b"+TERM reason"), Some(AckKind::Term));
+        assert_eq!(
+            parse_ack_body(b"+TERM bad input"),
+            Some(AckKind::Term {
+                reason: "bad input".into()
+            })
+        );
         assert_eq!(
             parse_ack_body(b"+NXT 5"),
             Some(AckKind::Next {

@@ -90,6 +90,23 @@ pub struct Consumer {
     flow_waiting: Option<Bytes>,
     flow_bytes: u64,
     flow_requests: u64,
+    /// What happened to messages that applications watch for (dead letters), not yet
+    /// published as advisories.
+    advisories: Vec<Advisory>,
+}
+
+/// An event about one message of a consumer, published on `$JS.EVENT.ADVISORY.>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Advisory {
+    /// Delivered `deliveries` times without an ack: no more redeliveries.
+    MaxDeliveries { stream_seq: u64, deliveries: u64 },
+    /// Terminated by the client (`+TERM`).
+    Terminated {
+        stream_seq: u64,
+        consumer_seq: u64,
+        deliveries: u64,
+        reason: String,
+    },
 }
 
 /// Bytes a push consumer with flow control delivers before it asks the client to confirm
@@ -158,6 +175,7 @@ impl Consumer {
             flow_waiting: None,
             flow_bytes: 0,
             flow_requests: 0,
+            advisories: Vec::new(),
         }
     }
 
@@ -453,6 +471,11 @@ impl Consumer {
         }
     }
 
+    /// The advisories gathered since the last call.
+    pub fn take_advisories(&mut self) -> Vec<Advisory> {
+        std::mem::take(&mut self.advisories)
+    }
+
     /// Asks the push client to confirm it keeps up (`100 FlowControl Request`, answered on
     /// its reply subject); deliveries wait for the answer.
     fn flow_control_request(&mut self) -> Delivery {
@@ -613,7 +636,10 @@ impl Consumer {
     pub fn on_ack(&mut self, meta: AckMeta, kind: AckKind, now: u64) -> Vec<u64> {
         let seq = meta.stream_seq;
         let mut acked = Vec::new();
-        let acks = matches!(kind, AckKind::Ack | AckKind::Next { .. } | AckKind::Term);
+        let acks = matches!(
+            kind,
+            AckKind::Ack | AckKind::Next { .. } | AckKind::Term { .. }
+        );
         if acks && self.config.ack_policy != AckPolicy::None {
             self.last_ack = Some(now);
         }
@@ -642,10 +668,16 @@ impl Consumer {
                 }
                 AckPolicy::None => {}
             },
-            AckKind::Term => {
+            AckKind::Term { reason } => {
                 if self.pending.contains_key(&seq) {
                     self.forget(seq);
                     acked.push(seq);
+                    self.advisories.push(Advisory::Terminated {
+                        stream_seq: seq,
+                        consumer_seq: meta.consumer_seq,
+                        deliveries: meta.delivered,
+                        reason,
+                    });
                 }
             }
             AckKind::Nak { delay } => {
@@ -684,6 +716,10 @@ impl Consumer {
         let max = self.config.max_deliver;
         if max > 0 && delivered >= max as u64 {
             self.forget(seq);
+            self.advisories.push(Advisory::MaxDeliveries {
+                stream_seq: seq,
+                deliveries: delivered,
+            });
         } else {
             self.redeliver.insert(seq);
         }

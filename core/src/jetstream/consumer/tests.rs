@@ -106,7 +106,16 @@ fn acks_redelivery_and_max_deliver() {
         consumer_seq: cseq,
     };
     assert_eq!(c.on_ack(meta(2, 2), AckKind::Ack, 0), [2]);
-    assert_eq!(c.on_ack(meta(3, 3), AckKind::Term, 0), [3]);
+    assert_eq!(
+        c.on_ack(
+            meta(3, 3),
+            AckKind::Term {
+                reason: String::new()
+            },
+            0
+        ),
+        [3]
+    );
     assert_eq!(
         c.info(&store, 0).ack_floor.stream_seq,
         0,

@@ -347,3 +347,55 @@ fn paused_consumers_deliver_nothing_until_resumed() {
         "{resumed}"
     );
 }
+
+#[test]
+fn advisories_for_dead_letters_and_actions() {
+    let (mut h, c) = js_harness();
+    h.send(c, "SUB $JS.EVENT.ADVISORY.> 7\r\n");
+    let created = request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    assert!(
+        created.contains("MSG $JS.EVENT.ADVISORY.STREAM.CREATED.S 7 "),
+        "{created}"
+    );
+    assert!(created.contains(r#""type":"io.nats.jetstream.advisory.v1.stream_action""#));
+    request(&mut h, c, "s.a", "one");
+    request(&mut h, c, "s.b", "two");
+    let durable = r#"{"stream_name":"S","config":{"durable_name":"D","ack_policy":"explicit","ack_wait":1000000000,"max_deliver":1}}"#;
+    let made = request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.D", durable);
+    assert!(
+        made.contains("MSG $JS.EVENT.ADVISORY.CONSUMER.CREATED.S.D 7 "),
+        "{made}"
+    );
+    h.send(c, "PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.a 1\r\n2\r\n");
+    let got = h.take(c);
+    let acks: Vec<&str> = got
+        .lines()
+        .filter(|l| l.starts_with("MSG s."))
+        .map(|l| l.split(' ').nth(3).unwrap())
+        .collect();
+    // The second is terminated; the first never acked, and gone after one delivery.
+    h.send(c, &format!("PUB {} 10\r\n+TERM spam\r\n", acks[1]));
+    let term = h.take(c);
+    assert!(
+        term.contains("MSG $JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.S.D 7 "),
+        "{term}"
+    );
+    assert!(
+        term.contains(r#""stream_seq":2,"deliveries":1,"reason":"spam""#),
+        "{term}"
+    );
+    h.advance(Duration::from_millis(1100));
+    let dead = h.take(c);
+    assert!(
+        dead.contains("MSG $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.D 7 "),
+        "{dead}"
+    );
+    assert!(
+        dead.contains(r#""type":"io.nats.jetstream.advisory.v1.max_deliver""#),
+        "{dead}"
+    );
+    assert!(
+        dead.contains(r#""stream":"S","consumer":"D","stream_seq":1,"deliveries":1"#),
+        "{dead}"
+    );
+}

@@ -1943,3 +1943,32 @@ async fn paused_consumer_delivers_after_resume() {
     let msgs: Vec<_> = within("fetch", batch.try_collect()).await.unwrap();
     assert_eq!(payloads(&msgs), ["waiting"]);
 }
+
+/// Per-message TTL (nats-server 2.11's `allow_msg_ttl` and `Nats-TTL`; 2.9.10 lacks it):
+/// the message goes when its own time is up, the others stay.
+#[tokio::test]
+async fn messages_with_their_own_ttl_expire() {
+    let t = Js::start().await;
+    let mut config = cfg("TTL", &["ttl.>"]);
+    config.allow_message_ttl = true;
+    let mut stream = create_stream(&t.js, config).await;
+    publish_with(
+        &t.js,
+        "ttl.short",
+        Publish::build()
+            .payload("brief".into())
+            .ttl(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    publish(&t.js, "ttl.long", "stays").await;
+    assert_eq!(info(&mut stream).await.state.messages, 2);
+    within("expiry", async {
+        while info(&mut stream).await.state.messages != 1 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let left = within("get", stream.get_raw_message(2)).await.unwrap();
+    assert_eq!(left.payload, "stays");
+}

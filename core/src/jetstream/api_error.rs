@@ -68,6 +68,14 @@ impl ApiError {
         ApiError::new(400, 10034, "stream mirrors can not contain subjects")
     }
 
+    pub fn msg_ttl_disabled() -> ApiError {
+        ApiError::new(400, 10166, "per-message TTL is disabled")
+    }
+
+    pub fn msg_ttl_invalid() -> ApiError {
+        ApiError::new(400, 10165, "invalid per-message TTL")
+    }
+
     pub fn mirror_not_updatable() -> ApiError {
         ApiError::new(400, 10055, "stream mirror configuration can not be updated")
     }

@@ -80,6 +80,9 @@ pub struct StreamConfig {
     pub allow_rollup_hdrs: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub discard_new_per_subject: bool,
+    /// Messages may carry a time to live of their own (`Nats-TTL`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_msg_ttl: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_transform: Option<SubjectTransform>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -184,6 +187,7 @@ impl Default for StreamConfig {
             deny_purge: false,
             allow_rollup_hdrs: false,
             discard_new_per_subject: false,
+            allow_msg_ttl: false,
             subject_transform: None,
             metadata: BTreeMap::new(),
         }

@@ -29,6 +29,37 @@ pub fn with_extra(headers: &[u8], extra: &[(&str, String)]) -> bytes::Bytes {
 }
 
 pub const MSG_ID: &str = "Nats-Msg-Id";
+pub const TTL: &str = "Nats-TTL";
+
+/// A message's own time to live (`Nats-TTL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Gone this many nanoseconds after it was stored.
+    After(u64),
+    /// Never expires, not even by the stream's `max_age`.
+    Never,
+}
+
+/// The `Nats-TTL` of a header block: `None` without one, `Some(Err(()))` for a value that
+/// is no TTL (a duration such as `30s` or `1h`, whole seconds, `never` or `-1`; at least
+/// a second).
+pub fn ttl(headers: &[u8]) -> Option<Result<Ttl, ()>> {
+    let value = header(headers, TTL)?;
+    let text = std::str::from_utf8(value).map_err(|_| ());
+    Some(text.and_then(|t| match t {
+        "never" | "-1" => Ok(Ttl::Never),
+        _ => {
+            let d = match t.parse::<u64>() {
+                Ok(secs) => std::time::Duration::from_secs(secs),
+                Err(_) => crate::options::parse_duration(t).ok_or(())?,
+            };
+            if d < std::time::Duration::from_secs(1) {
+                return Err(());
+            }
+            Ok(Ttl::After(d.as_nanos().min(u64::MAX as u128) as u64))
+        }
+    }))
+}
 pub const EXPECTED_STREAM: &str = "Nats-Expected-Stream";
 pub const EXPECTED_LAST_SEQ: &str = "Nats-Expected-Last-Sequence";
 pub const EXPECTED_LAST_SUBJECT_SEQ: &str = "Nats-Expected-Last-Subject-Sequence";
@@ -47,6 +78,20 @@ mod tests {
         assert_eq!(header(h, "nats-msg-id"), None);
         assert_eq!(header(b"", MSG_ID), None);
         assert_eq!(header(b"NATS/1.0 503\r\n\r\n", MSG_ID), None);
+    }
+
+    #[test]
+    fn ttls() {
+        let h = |v: &str| format!("NATS/1.0\r\nNats-TTL: {v}\r\n\r\n");
+        assert_eq!(ttl(h("2s").as_bytes()), Some(Ok(Ttl::After(2_000_000_000))));
+        assert_eq!(
+            ttl(h("60").as_bytes()),
+            Some(Ok(Ttl::After(60_000_000_000)))
+        );
+        assert_eq!(ttl(h("never").as_bytes()), Some(Ok(Ttl::Never)));
+        assert_eq!(ttl(h("500ms").as_bytes()), Some(Err(())));
+        assert_eq!(ttl(h("soon").as_bytes()), Some(Err(())));
+        assert_eq!(ttl(b"NATS/1.0\r\nX: 1\r\n\r\n"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
+use super::headers::{ttl, Ttl};
 use super::store::{
     file_msg_size, msg_size, Discard, Limits, Store, StoreError, StoreState, StoredMsg,
 };
@@ -30,6 +31,12 @@ pub struct MemStore {
     /// Whether messages are accounted at their file store size ([`file_msg_size`]), as
     /// when this store holds a file store's messages.
     file_sizes: bool,
+    /// Messages with a time to live of their own (`Nats-TTL`): (expiry, sequence), and
+    /// each one's expiry by sequence.
+    ttls: BTreeSet<(u64, u64)>,
+    expiry_of: BTreeMap<u64, u64>,
+    /// Messages that never expire, not even by `max_age`.
+    immortal: BTreeSet<u64>,
 }
 
 impl MemStore {
@@ -81,9 +88,25 @@ impl MemStore {
                 .entry(msg.subject.clone())
                 .or_default()
                 .insert(msg.seq);
+            s.note_ttl(&msg);
             s.msgs.insert(msg.seq, msg);
         }
         s
+    }
+
+    /// Remembers when a message with a `Nats-TTL` of its own expires.
+    fn note_ttl(&mut self, msg: &StoredMsg) {
+        match ttl(&msg.headers) {
+            Some(Ok(Ttl::After(nanos))) => {
+                let at = msg.time.saturating_add(nanos);
+                self.ttls.insert((at, msg.seq));
+                self.expiry_of.insert(msg.seq, at);
+            }
+            Some(Ok(Ttl::Never)) => {
+                self.immortal.insert(msg.seq);
+            }
+            _ => {}
+        }
     }
 
     /// Starts recording removed sequences for [`MemStore::take_removed`].
@@ -171,16 +194,17 @@ impl Store for MemStore {
             .or_default()
             .insert(seq);
         self.bytes += size;
-        self.msgs.insert(
+        let msg = StoredMsg {
             seq,
-            StoredMsg {
-                seq,
-                subject,
-                headers: Bytes::copy_from_slice(headers),
-                data: Bytes::copy_from_slice(data),
-                time,
-            },
-        );
+            subject,
+            headers: Bytes::copy_from_slice(headers),
+            data: Bytes::copy_from_slice(data),
+            time,
+        };
+        if !headers.is_empty() {
+            self.note_ttl(&msg);
+        }
+        self.msgs.insert(seq, msg);
         self.enforce();
         Ok(seq)
     }
@@ -209,6 +233,10 @@ impl Store for MemStore {
         let Some(msg) = self.msgs.remove(&seq) else {
             return false;
         };
+        if let Some(at) = self.expiry_of.remove(&seq) {
+            self.ttls.remove(&(at, seq));
+        }
+        self.immortal.remove(&seq);
         self.bytes -= self.size_of(&msg);
         if let Some(removed) = &mut self.removed {
             removed.push(seq);
@@ -252,16 +280,24 @@ impl Store for MemStore {
     }
 
     fn expire(&mut self, now: u64) -> u64 {
-        let Some(max_age) = self.limits.max_age else {
-            return 0;
-        };
-        let cutoff = now.saturating_sub(max_age);
-        let old: Vec<u64> = self
-            .msgs
-            .values()
-            .take_while(|m| m.time <= cutoff)
-            .map(|m| m.seq)
+        let mut old: Vec<u64> = self
+            .ttls
+            .iter()
+            .take_while(|&&(at, _)| at <= now)
+            .map(|&(_, seq)| seq)
             .collect();
+        if let Some(max_age) = self.limits.max_age {
+            let cutoff = now.saturating_sub(max_age);
+            old.extend(
+                self.msgs
+                    .values()
+                    .take_while(|m| m.time <= cutoff)
+                    .filter(|m| {
+                        !self.immortal.contains(&m.seq) && !self.expiry_of.contains_key(&m.seq)
+                    })
+                    .map(|m| m.seq),
+            );
+        }
         for &seq in &old {
             self.remove(seq);
         }
@@ -269,9 +305,14 @@ impl Store for MemStore {
     }
 
     fn next_expiry(&self) -> Option<u64> {
-        let max_age = self.limits.max_age?;
-        let first = self.msgs.values().next()?;
-        Some(first.time + max_age)
+        let own = self.ttls.first().map(|&(at, _)| at);
+        let by_age = self.limits.max_age.and_then(|max_age| {
+            let first = self.msgs.values().find(|m| {
+                !self.immortal.contains(&m.seq) && !self.expiry_of.contains_key(&m.seq)
+            })?;
+            Some(first.time + max_age)
+        });
+        own.into_iter().chain(by_age).min()
     }
 
     fn set_limits(&mut self, limits: Limits) {

@@ -10,7 +10,7 @@ use super::api_error::ApiError;
 use super::config::StreamConfig;
 use super::consumer::Consumer;
 use super::headers::{
-    header, with_extra, EXPECTED_LAST_MSG_ID, EXPECTED_LAST_SEQ, EXPECTED_LAST_SUBJECT_SEQ,
+    header, ttl, with_extra, EXPECTED_LAST_MSG_ID, EXPECTED_LAST_SEQ, EXPECTED_LAST_SUBJECT_SEQ,
     EXPECTED_STREAM, MSG_ID, ROLLUP,
 };
 use super::store::{Store, StoreError};
@@ -253,6 +253,11 @@ impl Stream {
         if !headers.is_empty() {
             if header(headers, EXPECTED_STREAM).is_some_and(|s| s != self.config.name.as_bytes()) {
                 return Err(ApiError::stream_not_match());
+            }
+            match ttl(headers) {
+                Some(_) if !self.config.allow_msg_ttl => return Err(ApiError::msg_ttl_disabled()),
+                Some(Err(())) => return Err(ApiError::msg_ttl_invalid()),
+                _ => {}
             }
             if let Some(id) = header(headers, MSG_ID).filter(|id| !id.is_empty()) {
                 let id = text(id);

@@ -573,3 +573,17 @@ fn sizes_are_accounted_as_the_reference_file_store() {
     let with_headers = crate::jetstream::store::file_msg_size(b"s", b"NATS/1.0\r\n\r\n", b"x");
     assert_eq!(with_headers, 1 + 12 + 1 + 34);
 }
+
+#[test]
+fn message_ttls_survive_recovery() {
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    s.store(b"a", b"NATS/1.0\r\nNats-TTL: 5s\r\n\r\n", b"brief", 1_000)
+        .unwrap();
+    s.store(b"a", b"", b"stays", 1_000).unwrap();
+    sync(&mut s, &mut disk);
+    let (mut r, _) = disk.recover(Limits::default());
+    assert_eq!(r.next_expiry(), Some(1_000 + 5_000_000_000));
+    assert_eq!(r.expire(1_000 + 5_000_000_000), 1);
+    assert_eq!(r.state().msgs, 1);
+}

@@ -231,3 +231,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn messages_with_their_own_ttl() {
+    const SECOND: u64 = 1_000_000_000;
+    let limits = Limits {
+        max_age: Some(10 * SECOND),
+        ..Limits::default()
+    };
+    let mut s = MemStore::new(limits);
+    let ttl = |v: &str| format!("NATS/1.0\r\nNats-TTL: {v}\r\n\r\n");
+    s.store(b"a", ttl("2s").as_bytes(), b"short", SECOND)
+        .unwrap();
+    s.store(b"a", ttl("never").as_bytes(), b"forever", SECOND)
+        .unwrap();
+    s.store(b"a", b"", b"by age", SECOND).unwrap();
+    assert_eq!(s.next_expiry(), Some(3 * SECOND));
+    assert_eq!(s.expire(3 * SECOND), 1);
+    assert_eq!(s.next_expiry(), Some(11 * SECOND));
+    assert_eq!(s.expire(11 * SECOND), 1);
+    assert_eq!(s.state().msgs, 1, "the immortal one stays past max_age");
+    assert_eq!(s.next_expiry(), None);
+    assert!(s.load(2).is_some());
+}

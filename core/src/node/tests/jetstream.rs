@@ -399,3 +399,34 @@ fn advisories_for_dead_letters_and_actions() {
         "{dead}"
     );
 }
+
+#[test]
+fn per_message_ttl() {
+    let (mut h, c) = js_harness();
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    let hdr = "NATS/1.0\r\nNats-TTL: 1s\r\n\r\n";
+    let hpub = |subject: &str| {
+        format!(
+            "HPUB {subject} r {} {}\r\n{hdr}x\r\n",
+            hdr.len(),
+            hdr.len() + 1
+        )
+    };
+    h.send(c, &hpub("s.a"));
+    assert!(
+        h.take(c).contains(r#""err_code":10166"#),
+        "TTLs need allow_msg_ttl"
+    );
+    let ttl_stream = r#"{"name":"T","subjects":["t.>"],"storage":"memory","allow_msg_ttl":true}"#;
+    let created = request(&mut h, c, "$JS.API.STREAM.CREATE.T", ttl_stream);
+    assert!(created.contains(r#""allow_msg_ttl":true"#), "{created}");
+    h.send(c, &hpub("t.a"));
+    assert!(h.take(c).contains("\"seq\":1"));
+    request(&mut h, c, "t.b", "stays");
+    h.advance(Duration::from_millis(1100));
+    let info = request(&mut h, c, "$JS.API.STREAM.INFO.T", "");
+    assert!(
+        info.contains(r#""messages":1,"#) && info.contains(r#""first_seq":2"#),
+        "{info}"
+    );
+}

@@ -17,7 +17,7 @@ use super::headers::with_extra;
 use super::store::{Store, StoredMsg};
 use super::time::rfc3339;
 use ack::{ack_subject, AckKind, AckMeta};
-use config::{AckPolicy, ConsumerConfig, DeliverPolicy};
+use config::{AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
 use pull::{request_timeout, status, with_pending, PullRequest};
 
 /// Something for the node to publish on the consumer's behalf.
@@ -93,6 +93,10 @@ pub struct Consumer {
     /// What happened to messages that applications watch for (dead letters), not yet
     /// published as advisories.
     advisories: Vec<Advisory>,
+    /// `replay_policy: original`: when replay started and the first message's stored
+    /// time, and when the next message is due.
+    replay_from: Option<(u64, u64)>,
+    replay_due: Option<u64>,
 }
 
 /// An event about one message of a consumer, published on `$JS.EVENT.ADVISORY.>`.
@@ -176,6 +180,8 @@ impl Consumer {
             flow_bytes: 0,
             flow_requests: 0,
             advisories: Vec::new(),
+            replay_from: None,
+            replay_due: None,
         }
     }
 
@@ -418,6 +424,9 @@ impl Consumer {
             {
                 break;
             }
+            if self.replay_holds(store, now) {
+                break;
+            }
             let Some((msg, delivered)) = self.next_message(store) else {
                 break;
             };
@@ -469,6 +478,29 @@ impl Consumer {
         if self.waiting.is_empty() && !self.config.is_push() && self.idle_since.is_none() {
             self.idle_since = Some(now);
         }
+    }
+
+    /// With `replay_policy: original`, whether the next new message must wait to keep
+    /// the spacing it was stored with: the first goes at once, each later one as long after
+    /// the first as it was stored after it. The wait is remembered for the deadline.
+    fn replay_holds(&mut self, store: &dyn Store, now: u64) -> bool {
+        self.replay_due = None;
+        if self.config.replay_policy != ReplayPolicy::Original
+            || !self.redeliver.is_empty()
+            || !self.initial.is_empty()
+        {
+            return false;
+        }
+        let Some(next) = self.next_matching(store, self.next_seq) else {
+            return false;
+        };
+        let (started, first_time) = *self.replay_from.get_or_insert((now, next.time));
+        let due = started.saturating_add(next.time.saturating_sub(first_time));
+        if due > now {
+            self.replay_due = Some(due);
+            return true;
+        }
+        false
     }
 
     /// The advisories gathered since the last call.
@@ -727,6 +759,8 @@ impl Consumer {
 
     /// Time reached `now`: ack waits run out, pull requests expire, heartbeats fall due.
     pub fn tick(&mut self, now: u64, out: &mut Vec<Delivery>) {
+        // A replay wait that came due is worked out again by the next delivery.
+        self.replay_due = self.replay_due.filter(|&due| due > now);
         if self.config.pause_until.is_some() && self.config.paused_until(now).is_none() {
             // The pause is over; forgetting it keeps it out of the deadlines.
             self.config.pause_until = None;
@@ -793,10 +827,17 @@ impl Consumer {
                 .then(|| since + self.config.inactive_threshold as u64)
         });
         let resume = self.config.paused_until(0);
-        [acks, requests, self.next_heartbeat, inactive, resume]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            acks,
+            requests,
+            self.next_heartbeat,
+            inactive,
+            resume,
+            self.replay_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether the consumer has gone without interest for its inactive threshold.

@@ -334,3 +334,34 @@ fn flow_control_waits_for_the_client() {
     c.deliver(&store, 2_000_000_000, &mut out);
     assert_eq!(seqs(&out), [4, 5]);
 }
+
+#[test]
+fn replay_original_keeps_the_spacing() {
+    let mut store = MemStore::new(Limits::default());
+    for (i, t) in [0, SEC, 3 * SEC].into_iter().enumerate() {
+        store
+            .store(b"a", b"", format!("m{i}").as_bytes(), t)
+            .unwrap();
+    }
+    let json = r#"{"durable_name":"C","replay_policy":"original"}"#;
+    let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
+    let now = 10 * SEC;
+    let mut out = Vec::new();
+    c.request(pull(3, now), now, &mut out);
+    c.deliver(&store, now, &mut out);
+    assert_eq!(seqs(&out), [1]);
+    assert_eq!(c.next_deadline(), Some(now + SEC));
+    c.tick(now + SEC, &mut out);
+    c.deliver(&store, now + SEC, &mut out);
+    assert_eq!(seqs(&out), [1, 2]);
+    c.tick(now + 2 * SEC, &mut out);
+    c.deliver(&store, now + 2 * SEC, &mut out);
+    assert_eq!(
+        seqs(&out),
+        [1, 2],
+        "the third was stored two seconds after the second"
+    );
+    c.tick(now + 3 * SEC, &mut out);
+    c.deliver(&store, now + 3 * SEC, &mut out);
+    assert_eq!(seqs(&out), [1, 2, 3]);
+}

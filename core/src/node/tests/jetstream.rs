@@ -430,3 +430,24 @@ fn per_message_ttl() {
         "{info}"
     );
 }
+
+#[test]
+fn push_replay_original_through_the_node() {
+    let (mut h, c) = js_harness();
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    request(&mut h, c, "s.a", "one");
+    h.advance(Duration::from_millis(500));
+    request(&mut h, c, "s.b", "two");
+    let push = r#"{"stream_name":"S","config":{"durable_name":"R","deliver_subject":"replay.r","ack_policy":"none","replay_policy":"original"}}"#;
+    request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.R", push);
+    h.send(c, "SUB replay.r 9\r\n");
+    let first = h.take(c);
+    assert!(
+        first.contains("MSG s.a 9 ") && !first.contains("MSG s.b"),
+        "{first}"
+    );
+    h.advance(Duration::from_millis(300));
+    assert_eq!(h.take(c), "", "not yet: stored 500 ms after the first");
+    h.advance(Duration::from_millis(250));
+    assert!(h.take(c).contains("MSG s.b 9 "));
+}

@@ -114,12 +114,8 @@ impl JetStream {
                 self.consumer_action(stream_name, &name, Action::Create, now);
             }
         }
-        let stream = self.stream_mut(stream_name).map_err(|e| (KIND, e))?;
-        let (store, consumers) = stream.parts();
-        let info = consumers
-            .get_mut(&name)
-            .expect("just ensured")
-            .info(store, now);
+        let stream = self.stream(stream_name).map_err(|e| (KIND, e))?;
+        let info = stream.consumers[&name].info(stream.store(), now);
         Ok(answer(
             KIND,
             serde_json::to_value(info).expect("info serializes"),
@@ -142,14 +138,14 @@ impl JetStream {
 
     fn consumer_info(&mut self, stream: &str, name: &str, now: u64) -> Answer {
         const KIND: &str = "consumer_info_response";
-        let stream = self.stream_mut(stream).map_err(|e| (KIND, e))?;
-        let (store, consumers) = stream.parts();
-        let consumer = consumers
-            .get_mut(name)
+        let stream = self.stream(stream).map_err(|e| (KIND, e))?;
+        let consumer = stream
+            .consumers
+            .get(name)
             .ok_or((KIND, ApiError::consumer_not_found()))?;
         Ok(answer(
             KIND,
-            serde_json::to_value(consumer.info(store, now)).expect("info serializes"),
+            serde_json::to_value(consumer.info(stream.store(), now)).expect("info serializes"),
         ))
     }
 
@@ -229,15 +225,15 @@ impl JetStream {
     fn consumer_list(&mut self, stream: &str, body: &[u8], now: u64) -> Answer {
         const KIND: &str = "consumer_list_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
-        let stream = self.stream_mut(stream).map_err(|e| (KIND, e))?;
+        let stream = self.stream(stream).map_err(|e| (KIND, e))?;
         let total = stream.consumers.len();
         let offset = page.offset.min(total);
-        let (store, consumers) = stream.parts();
-        let infos: Vec<serde_json::Value> = consumers
-            .values_mut()
+        let infos: Vec<serde_json::Value> = stream
+            .consumers
+            .values()
             .skip(offset)
             .take(LIST_PAGE)
-            .map(|c| serde_json::to_value(c.info(store, now)).expect("info serializes"))
+            .map(|c| serde_json::to_value(c.info(stream.store(), now)).expect("info serializes"))
             .collect();
         Ok(answer(
             KIND,

@@ -6,6 +6,7 @@
 //! published back into the account like any client's message.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -25,8 +26,8 @@ pub(super) enum Target {
     JsAck,
     /// `$JS.FC.>`: answers to flow control requests.
     JsFlowControl,
-    /// Capturing one of a stream's subjects.
-    Stream { name: String },
+    /// Capturing one of a stream's subjects (shared: the target is cloned per message).
+    Stream { name: Arc<str> },
     /// A request to the server in the system account (`$SYS.REQ.SERVER...`).
     SysRequest,
 }

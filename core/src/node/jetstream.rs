@@ -101,7 +101,8 @@ impl Node {
     pub(super) fn on_jetstream_message(&mut self, sub: &InternalSub, msg: &Inbound) {
         let wall = self.wall();
         let account = sub.account;
-        let subject = String::from_utf8_lossy(&msg.subject).into_owned();
+        // Borrowed, not copied, for the valid UTF-8 that subjects are.
+        let subject = String::from_utf8_lossy(&msg.subject);
         match &sub.target {
             Target::JsApi => {
                 let Some(js) = self.jetstream(account) else {
@@ -135,20 +136,26 @@ impl Node {
             Target::SysRequest => return,
         }
         // Consumers of the streams that changed send what they can, to listeners there are.
-        let sublist = &mut self.accounts[account].sublist;
-        let mut interest = |s: &[u8]| sublist.has_interest(s);
-        if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
-            js.deliver_touched(wall, &mut interest);
-        }
+        self.with_listeners(account, |js, interest| js.deliver_touched(wall, interest));
         self.publish_outboxes();
     }
 
     /// Lets every consumer of `account` send what it can.
     fn deliver_consumers(&mut self, account: usize, wall: u64) {
+        self.with_listeners(account, |js, interest| js.deliver_all(wall, interest));
+    }
+
+    /// Runs `f` on `account`'s JetStream with a check of whether a subject has listeners in
+    /// the account (push consumers deliver only to listeners there are).
+    fn with_listeners(
+        &mut self,
+        account: usize,
+        f: impl FnOnce(&mut JetStream, &mut dyn FnMut(&[u8]) -> bool),
+    ) {
         let sublist = &mut self.accounts[account].sublist;
         let mut interest = |s: &[u8]| sublist.has_interest(s);
         if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
-            js.deliver_all(wall, &mut interest);
+            f(js, &mut interest);
         }
     }
 
@@ -267,7 +274,7 @@ impl Node {
             }
             if let Target::Stream { name } = &sub.target {
                 let key = (
-                    name.clone(),
+                    name.to_string(),
                     String::from_utf8_lossy(&sub.subject).into_owned(),
                 );
                 if wanted.contains(&key) {
@@ -282,6 +289,7 @@ impl Node {
         }
         for (name, subject) in wanted {
             if !have.contains(&(name.clone(), subject.clone())) {
+                let name = name.into();
                 self.subscribe_internal(account, Bytes::from(subject), Target::Stream { name });
             }
         }

@@ -205,9 +205,9 @@ impl Node {
         let account = client.account;
         let subject = format!("$SYS.ACCOUNT.{}.CONNECT", self.accounts[account].name);
         if let Some(sys) = self.listened(&subject) {
-            let client = self.clients.remove(&conn).expect("checked above");
-            let json = self.client_event(&client, None);
-            self.clients.insert(conn, client);
+            let (server, id) = (self.server_json(), self.event_id());
+            let client = self.clients.get(&conn).expect("checked above");
+            let json = self.client_event(client, None, server, id);
             self.publish_internal(sys, Delivery::answer(subject.as_bytes(), json));
         }
         self.event_conns(account);
@@ -220,17 +220,23 @@ impl Node {
             self.accounts[client.account].name
         );
         if let Some(sys) = self.listened(&subject) {
-            let json = self.client_event(client, Some(reason));
+            let (server, id) = (self.server_json(), self.event_id());
+            let json = self.client_event(client, Some(reason), server, id);
             self.publish_internal(sys, Delivery::answer(subject.as_bytes(), json));
         }
         self.event_conns(client.account);
     }
 
-    /// `client_connect`, or `client_disconnect` when there is a `reason`.
-    fn client_event(&mut self, c: &Client, reason: Option<CloseReason>) -> String {
-        let server = self.server_json();
+    /// `client_connect`, or `client_disconnect` when there is a `reason`, sent by
+    /// `server` with event `id`.
+    fn client_event(
+        &self,
+        c: &Client,
+        reason: Option<CloseReason>,
+        server: Json,
+        id: String,
+    ) -> String {
         let wall = self.wall();
-        let id = self.event_id();
         let now = self.now;
         let at = |i: crate::time::Instant| {
             rfc3339(wall.saturating_sub(now.saturating_since(i).as_nanos() as u64))

@@ -55,13 +55,8 @@ struct Jsz {
 struct AccountJson {
     name: String,
     id: String,
-    memory: u64,
-    storage: u64,
-    reserved_memory: u64,
-    reserved_storage: u64,
-    accounts: usize,
-    ha_assets: usize,
-    api: Api,
+    #[serde(flatten)]
+    stats: Stats,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     stream_detail: Vec<Value>,
 }
@@ -86,19 +81,25 @@ pub fn config(m: &Monitor) -> Config {
     }
 }
 
-fn stats(reports: &[(String, Report)]) -> Stats {
+/// The usage of the accounts `reports` tell of, added up.
+fn stats(reports: &[&Report]) -> Stats {
     Stats {
-        memory: reports.iter().map(|(_, r)| r.memory).sum(),
-        storage: reports.iter().map(|(_, r)| r.storage).sum(),
+        memory: reports.iter().map(|r| r.memory).sum(),
+        storage: reports.iter().map(|r| r.storage).sum(),
         reserved_memory: 0,
         reserved_storage: 0,
         accounts: reports.len(),
         ha_assets: 0,
         api: Api {
-            total: reports.iter().map(|(_, r)| r.api_total).sum(),
-            errors: reports.iter().map(|(_, r)| r.api_errors).sum(),
+            total: reports.iter().map(|r| r.api_total).sum(),
+            errors: reports.iter().map(|r| r.api_errors).sum(),
         },
     }
+}
+
+/// Every report of `reports`, without its account's name.
+fn all(reports: &[(String, Report)]) -> Vec<&Report> {
+    reports.iter().map(|(_, r)| r).collect()
 }
 
 /// `/varz`'s `jetstream`: `{}` without JetStream, else its configuration and usage.
@@ -106,7 +107,7 @@ pub fn varz_section(m: &Monitor) -> Value {
     let Some(reports) = m.inspect(|node, _| node.jetstream_report(false)) else {
         return Value::Object(Default::default());
     };
-    serde_json::json!({ "config": config(m), "stats": stats(&reports) })
+    serde_json::json!({ "config": config(m), "stats": stats(&all(&reports)) })
 }
 
 pub fn render(m: &Monitor, q: &Query) -> Result<Vec<u8>, String> {
@@ -125,16 +126,13 @@ pub fn render(m: &Monitor, q: &Query) -> Result<Vec<u8>, String> {
             .map(|(name, r)| AccountJson {
                 name: name.clone(),
                 id: name.clone(),
-                memory: r.memory,
-                storage: r.storage,
-                // As the reference shows an account's reservations: none, as -1 unsigned.
-                reserved_memory: u64::MAX,
-                reserved_storage: u64::MAX,
-                accounts: 0,
-                ha_assets: 0,
-                api: Api {
-                    total: r.api_total,
-                    errors: r.api_errors,
+                stats: Stats {
+                    // As the reference shows an account's reservations: none, as -1
+                    // unsigned; and it counts no accounts inside one.
+                    reserved_memory: u64::MAX,
+                    reserved_storage: u64::MAX,
+                    accounts: 0,
+                    ..stats(&[r])
                 },
                 stream_detail: r
                     .stream_detail
@@ -148,7 +146,7 @@ pub fn render(m: &Monitor, q: &Query) -> Result<Vec<u8>, String> {
         server_id: server_id.clone(),
         now: rfc3339(clock.wall),
         config: config(m),
-        stats: stats(&reports),
+        stats: stats(&all(&reports)),
         streams: reports.iter().map(|(_, r)| r.streams).sum(),
         consumers: reports.iter().map(|(_, r)| r.consumers).sum(),
         messages: reports.iter().map(|(_, r)| r.messages).sum(),

@@ -16,6 +16,7 @@ pub mod options;
 pub mod proto;
 pub mod raft;
 pub mod rng;
+pub mod route;
 pub mod subject;
 pub mod sublist;
 pub mod time;

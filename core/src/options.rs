@@ -71,6 +71,8 @@ pub struct Options {
     pub lame_duck_grace_period: Duration,
     /// Bytes after which the log file is rotated (`logfile_size_limit`); 0 for never.
     pub logfile_size_limit: u64,
+    /// Routes to other servers (`cluster { ... }`, `--cluster`, `--routes`).
+    pub cluster: crate::route::ClusterOptions,
 }
 
 /// The reference server's default client port.
@@ -113,6 +115,7 @@ impl Default for Options {
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
             logfile_size_limit: 0,
+            cluster: Default::default(),
         }
     }
 }
@@ -361,6 +364,12 @@ impl Options {
                 }
                 "logfile_size_limit" | "log_size_limit" => {
                     self.logfile_size_limit = size(value).ok_or_else(|| err("expected a size"))?
+                }
+                "cluster" => {
+                    let Value::Map(cluster) = value else {
+                        return Err(err("expected a map"));
+                    };
+                    self.cluster.apply_conf(cluster, &mut warnings)?;
                 }
                 "tls" => {
                     let Value::Map(tls) = value else {
@@ -669,7 +678,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(total))
 }
 
-fn parse_listen(v: &Value) -> Option<(String, Option<i32>)> {
+pub(crate) fn parse_listen(v: &Value) -> Option<(String, Option<i32>)> {
     match v {
         Value::Integer(port) => Some((String::new(), Some(*port as i32))),
         Value::String(s) => {

@@ -265,6 +265,7 @@ impl Cli {
             opts.https_port = port;
         }
         self.apply_tls(opts)?;
+        self.apply_cluster(opts)?;
         match (&self.user, &self.pass, &self.auth) {
             (Some(user), Some(pass), None) => opts.auth = AuthConfig::single_user(user, pass),
             (None, None, Some(token)) => opts.auth = AuthConfig::token(token),
@@ -297,14 +298,28 @@ impl Cli {
         Ok(())
     }
 
-    /// Flags this version accepts for compatibility but cannot act on yet, each with what
-    /// the user should know.
-    pub fn unsupported(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.routes.is_some() || self.cluster.is_some() {
-            out.push("clustering is not built yet; --cluster/--routes are ignored");
+    /// `--cluster`, `--routes` and friends, over the `cluster` block.
+    fn apply_cluster(&self, opts: &mut Options) -> Result<(), String> {
+        let cluster = &mut opts.cluster;
+        if let Some(url) = &self.cluster {
+            cluster.apply_listen_url(url)?;
         }
-        out
+        if let Some(routes) = &self.routes {
+            cluster.apply_routes_flag(routes)?;
+        }
+        if let Some(name) = &self.cluster_name {
+            cluster.name = Some(name.clone());
+        }
+        if let Some(adv) = &self.cluster_advertise {
+            cluster.advertise = Some(adv.clone());
+        }
+        if let Some(no) = self.no_advertise {
+            cluster.no_advertise = no;
+        }
+        if let Some(n) = self.connect_retries {
+            cluster.connect_retries = n.max(0) as u32;
+        }
+        Ok(())
     }
 }
 

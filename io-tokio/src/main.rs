@@ -110,9 +110,6 @@ fn main() -> ExitCode {
     for w in warnings {
         logger.warn(&w);
     }
-    for w in cli.unsupported() {
-        logger.warn(w);
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -190,6 +187,9 @@ async fn run(
         "  Version:  {RNATS_VERSION} (nats-server {REFERENCE_VERSION} compatible)"
     ));
     logger.info("  Git:      [not set]");
+    if let Some(cluster) = node.cluster_name() {
+        logger.info(&format!("  Cluster:  {cluster}"));
+    }
     logger.info(&format!("  Name:     {}", node.info().server_name));
     logger.info(&format!("  ID:       {}", node.info().server_id));
     if opts.jetstream {
@@ -271,6 +271,9 @@ async fn run(
     logger.info("Server is ready");
     shared.set_tls(tls);
     tokio::spawn(server::accept_loop(shared.clone(), listener));
+    if opts.cluster.enabled() {
+        start_routing(&opts, bound, &shared, &logger).await?;
+    }
     tokio::spawn(server::timer_loop(shared.clone()));
     if let Some((listener, _, _, acceptor)) = http {
         tokio::spawn(monitor::serve(monitor, listener, acceptor));
@@ -283,6 +286,55 @@ async fn run(
     }
     logger.info("Server Exiting..");
     Ok(code)
+}
+
+/// Binds the route listener and starts dialing the configured routes.
+async fn start_routing(
+    opts: &Options,
+    client_port: u16,
+    shared: &Arc<server::Shared>,
+    logger: &Logger,
+) -> Result<(), String> {
+    let host = opts.cluster.listen_host();
+    let port = u16::try_from(opts.cluster.port.max(0))
+        .map_err(|_| format!("invalid cluster port {}", opts.cluster.port))?;
+    let listener = listen(host, port).await.map_err(|e| {
+        format!(
+            "Error listening on router port: {} - {e}",
+            opts.cluster.port
+        )
+    })?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?.port();
+    shared.start_cluster(bound, client_urls(&opts.host, client_port));
+    logger.info(&format!(
+        "Listening for route connections on {}",
+        host_port(host, bound)
+    ));
+    tokio::spawn(server::route_accept_loop(shared.clone(), listener));
+    Ok(())
+}
+
+/// The addresses clients can reach this server at, for the other servers to pass on: the
+/// listen address, or every non-loopback interface address when listening on all of
+/// them (loopback when there is none), as the reference does.
+fn client_urls(host: &str, port: u16) -> Vec<String> {
+    let any = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    if !any {
+        return vec![host_port(host, port)];
+    }
+    let mut urls: Vec<String> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| host_port(&i.ip().to_string(), port))
+        .collect();
+    urls.dedup();
+    if urls.is_empty() {
+        urls.push(host_port("127.0.0.1", port));
+    }
+    urls
 }
 
 /// How many connections may wait to be accepted. tokio's default (128) drops some of a

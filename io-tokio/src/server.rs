@@ -66,6 +66,8 @@ struct Later {
     persist: Vec<(u64, Vec<DiskOp>)>,
     /// System account requests: endpoint and reply subject.
     system: Vec<(String, Bytes)>,
+    /// Routes to dial: the node's dial number and the address.
+    dials: Vec<(usize, String)>,
 }
 
 /// Everything the tasks share.
@@ -291,6 +293,9 @@ impl Shared {
                 }
             });
         }
+        for (dial, address) in later.dials {
+            tokio::spawn(dial_route(self.clone(), dial, address));
+        }
         for (conn, hash, secret) in later.bcrypt {
             let shared = self.clone();
             tokio::task::spawn_blocking(move || {
@@ -336,6 +341,7 @@ impl Shared {
                 }
                 Output::Persist { batch, ops } => later.persist.push((batch, ops)),
                 Output::SystemRequest { endpoint, reply } => later.system.push((endpoint, reply)),
+                Output::DialRoute { dial, address } => later.dials.push((dial, address)),
             }
         }
         if st.node.lame_duck_done() {
@@ -409,6 +415,82 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// How long dialing a route may take (the reference's `DEFAULT_ROUTE_DIAL`).
+const ROUTE_DIAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Accepts route connections from the other servers of the cluster.
+pub async fn route_accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let (rd, wr) = stream.into_split();
+                let conn = new_conn();
+                let now = shared.now();
+                let id = shared.with_state(|st| {
+                    let id = st.node.accept_route(now, peer);
+                    st.conns.insert(id, conn.clone());
+                    id
+                });
+                spawn_io(&shared, id, conn, rd, wr);
+            }
+            Err(e) => {
+                shared
+                    .logger
+                    .error(&format!("Error accepting route connection: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Dials a route the node asked for and reports how it went.
+async fn dial_route(shared: Arc<Shared>, dial: usize, address: String) {
+    let connected = tokio::time::timeout(ROUTE_DIAL_TIMEOUT, TcpStream::connect(&address)).await;
+    let stream = match connected {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return shared.route_dial_failed(dial, &format!("dial tcp {address}: {e}")),
+        Err(_) => {
+            return shared.route_dial_failed(dial, &format!("dial tcp {address}: i/o timeout"))
+        }
+    };
+    let Ok(peer) = stream.peer_addr() else {
+        return shared.route_dial_failed(dial, "connection lost");
+    };
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let conn = new_conn();
+    let now = shared.now();
+    let id = shared.with_state(|st| {
+        let id = st.node.route_dialed(now, dial, peer);
+        st.conns.insert(id, conn.clone());
+        id
+    });
+    spawn_io(&shared, id, conn, rd, wr);
+}
+
+impl Shared {
+    fn route_dial_failed(self: &Arc<Self>, dial: usize, error: &str) {
+        let now = self.now();
+        self.with_node(|n| n.route_dial_failed(now, dial, error));
+    }
+
+    /// Starts dialing the configured routes, once the route listener is bound.
+    pub fn start_cluster(self: &Arc<Self>, route_port: u16, client_urls: Vec<String>) {
+        let now = self.now();
+        self.with_node(|n| n.start_cluster(now, route_port, client_urls));
+    }
+}
+
+fn new_conn() -> Arc<Conn> {
+    Arc::new(Conn {
+        wake: Notify::new(),
+        closing: Mutex::new(None),
+        reader: Mutex::new(None),
+        drained: Notify::new(),
+    })
+}
+
 fn start_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
@@ -418,12 +500,7 @@ fn start_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 
 /// Tells the node about a new connection (which queues its `INFO`).
 fn register(shared: &Arc<Shared>, peer: SocketAddr) -> (ConnId, Arc<Conn>) {
-    let conn = Arc::new(Conn {
-        wake: Notify::new(),
-        closing: Mutex::new(None),
-        reader: Mutex::new(None),
-        drained: Notify::new(),
-    });
+    let conn = new_conn();
     let now = shared.now();
     let id = shared.with_state(|st| {
         let id = st.node.accept(now, peer);

@@ -242,6 +242,8 @@ impl Shared {
                 // The simulated shell keeps no process figures: such requests go unanswered
                 // (no scenario makes them).
                 Output::SystemRequest { .. } => {}
+                // Simulated nodes run without routes.
+                Output::DialRoute { .. } => {}
                 Output::Log { level, text } => {
                     let line = format!("[{}] {text}", level_tag(level));
                     self.logs

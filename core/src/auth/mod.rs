@@ -225,7 +225,7 @@ fn compare(stored: &str, given: &str, then: Identity) -> Verdict {
 
 /// Compares without stopping at the first difference, so the time taken does not tell an
 /// attacker how much of a guess was right.
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

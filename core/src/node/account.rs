@@ -3,6 +3,7 @@
 //! ([`crate::exports`]): streams flow from exporter to importer, service requests from
 //! importer to exporter, and each request's responses back along a one-off reply subject.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -53,6 +54,12 @@ pub struct ResponseRoute {
 pub struct Account {
     pub name: String,
     pub sublist: Sublist<SubRef>,
+    /// Other servers' interest, as their routes announced it: `SubRef`s of route
+    /// connections, whose slots index each route's table of announced subscriptions.
+    pub routed: Sublist<SubRef>,
+    /// This server's interest as announced to routes: subscriptions per subject and queue
+    /// group (a plain subject is announced once, a group with its member count).
+    pub announced: BTreeMap<(Bytes, Option<Bytes>), u32>,
     pub streams: Vec<StreamRoute>,
     pub services: Vec<ServiceRoute>,
     /// Reply subjects handed to this account's services with requests from other accounts.
@@ -68,6 +75,8 @@ impl Account {
         Account {
             name: name.to_string(),
             sublist: Sublist::new(),
+            routed: Sublist::new(),
+            announced: BTreeMap::new(),
             streams: Vec::new(),
             services: Vec::new(),
             responses: FixedMap::default(),
@@ -77,7 +86,7 @@ impl Account {
     }
 
     /// Whether a message published here may have to cross into another account.
-    pub fn has_routes(&self) -> bool {
+    pub fn crosses(&self) -> bool {
         !self.streams.is_empty() || !self.services.is_empty() || !self.responses.is_empty()
     }
 }

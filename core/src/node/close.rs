@@ -22,6 +22,14 @@ pub enum CloseReason {
     ServerShutdown,
     /// The TLS handshake failed or timed out.
     TlsHandshakeError,
+    /// A second route to a server this one already has a route to.
+    DuplicateRoute,
+    /// A route from a cluster of another name.
+    ClusterNameConflict,
+    /// A route from a server with this server's name.
+    DuplicateServerName,
+    /// A client dialed the route port.
+    WrongPort,
 }
 
 impl fmt::Display for CloseReason {
@@ -42,6 +50,10 @@ impl fmt::Display for CloseReason {
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",
+            CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
+            CloseReason::DuplicateServerName => "Duplicate Server Name",
+            CloseReason::WrongPort => "Incorrect Port",
         })
     }
 }

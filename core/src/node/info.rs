@@ -30,6 +30,13 @@ pub struct ServerInfo {
     /// JetStream is enabled (after `max_payload`, as the reference orders it).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub jetstream: bool,
+    /// The cluster's name, when clustered (after the client's fields, as the reference
+    /// orders them).
+    #[serde(skip)]
+    pub cluster: Option<String>,
+    /// Where clients can connect to the cluster, this server first.
+    #[serde(skip)]
+    pub connect_urls: Vec<String>,
 }
 
 /// One client's `INFO`: the server part plus what is particular to the connection.
@@ -41,6 +48,10 @@ struct ClientInfo<'a> {
     client_ip: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    connect_urls: &'a [String],
 }
 
 impl ServerInfo {
@@ -53,6 +64,8 @@ impl ServerInfo {
             client_id,
             client_ip,
             nonce,
+            cluster: self.cluster.as_deref(),
+            connect_urls: &self.connect_urls,
         };
         let mut line = b"INFO ".to_vec();
         serde_json::to_writer(&mut line, &info).expect("INFO serializes");
@@ -97,6 +110,8 @@ mod tests {
             tls_verify: false,
             max_payload: 1048576,
             jetstream: false,
+            cluster: None,
+            connect_urls: Vec::new(),
         };
         let line = String::from_utf8(info.line_for(7, "127.0.0.1", None)).unwrap();
         assert!(line.starts_with("INFO {\"server_id\":\"NABC\",\"server_name\":\"n\""));
@@ -123,6 +138,8 @@ mod tests {
             tls_verify: true,
             max_payload: 1048576,
             jetstream: false,
+            cluster: None,
+            connect_urls: Vec::new(),
         };
         let line = String::from_utf8(info.line_for(7, "127.0.0.1", None)).unwrap();
         assert!(line.contains(

@@ -83,7 +83,9 @@ impl Node {
             .is_err()
         {
             self.internal.subs[slot as usize] = None;
+            return;
         }
+        self.local_interest(account, &subject, None, 1);
     }
 
     pub(super) fn unsubscribe_internal(&mut self, slot: u32) {
@@ -100,6 +102,7 @@ impl Node {
             self.accounts[sub.account]
                 .sublist
                 .remove(&sub.subject, None, r);
+            self.local_interest(sub.account, &sub.subject, None, -1);
         }
     }
 
@@ -166,11 +169,16 @@ impl Node {
             Bytes::from(m)
         };
         let body = Body::new(&message, Some(&message));
-        if let Some(result) = self.accounts[account].sublist.interest(&d.to) {
-            let reply = d.reply.as_deref();
-            self.deliver_all(INTERNAL, true, &result, &d.subject, reply, header_len, body);
+        let result = self.accounts[account].sublist.interest(&d.to);
+        let reply = d.reply.as_deref();
+        if let Some(result) = &result {
+            self.deliver_all(INTERNAL, true, result, &d.subject, reply, header_len, body);
         }
-        if self.accounts[account].has_routes() {
+        if self.clustered() {
+            let local = result.as_deref();
+            self.forward_to_routes(account, &d.to, reply, header_len, body, local);
+        }
+        if self.accounts[account].crosses() {
             let reply = d.reply.as_deref();
             self.deliver_across(INTERNAL, account, &d.to, reply, header_len, body);
         }

@@ -152,8 +152,9 @@ impl Node {
         account: usize,
         f: impl FnOnce(&mut JetStream, &mut dyn FnMut(&[u8]) -> bool),
     ) {
-        let sublist = &mut self.accounts[account].sublist;
-        let mut interest = |s: &[u8]| sublist.has_interest(s);
+        let acc = &mut self.accounts[account];
+        let (sublist, routed) = (&mut acc.sublist, &mut acc.routed);
+        let mut interest = |s: &[u8]| sublist.has_interest(s) || routed.has_interest(s);
         if let Some(js) = self.js.as_mut().and_then(|j| j.accounts[account].as_mut()) {
             f(js, &mut interest);
         }

@@ -10,13 +10,16 @@ mod account;
 mod auth;
 mod client;
 mod close;
+mod cluster;
 mod connect;
 mod info;
+mod interest;
 mod internal;
 mod jetstream;
 mod lame_duck;
 mod monitor;
 mod reload;
+mod route;
 pub mod stall;
 mod system;
 
@@ -31,7 +34,7 @@ pub use client::{ConnId, SubRef};
 pub use close::CloseReason;
 pub use connect::{ConnectError, ConnectOptions};
 pub use info::{ServerInfo, REFERENCE_VERSION, RNATS_VERSION};
-pub use monitor::{AccountInfo, ConnInfo, SubInfo, Traffic};
+pub use monitor::{AccountInfo, ConnInfo, RouteSnapshot, SubInfo, Traffic};
 
 use crate::auth::Permissions;
 use crate::hash::FixedMap;
@@ -84,6 +87,9 @@ pub enum Output {
     /// [`Node::answer_system`]. `endpoint` is the request's last token (`STATSZ` for a
     /// PING, else `VARZ`, `CONNZ`, `SUBSZ`, `JSZ`, `ACCOUNTZ`, `HEALTHZ`...).
     SystemRequest { endpoint: String, reply: Bytes },
+    /// Open a route to `address` (`host:port`), then report with [`Node::route_dialed`]
+    /// or [`Node::route_dial_failed`], passing `dial` back.
+    DialRoute { dial: usize, address: String },
 }
 
 /// Server-wide counters, the raw material for monitoring.
@@ -134,6 +140,8 @@ pub struct Node {
     wall_at_zero: u64,
     /// The sequence number of the last system event or answer.
     event_seq: u64,
+    /// Routes to the other servers of the cluster, when clustering is configured.
+    cluster: Option<Box<cluster::Cluster>>,
 }
 
 impl Node {
@@ -164,6 +172,8 @@ impl Node {
             tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
             max_payload: opts.max_payload,
             jetstream: opts.jetstream,
+            cluster: None,
+            connect_urls: Vec::new(),
         };
         let accounts = account::accounts_for(&opts);
         let user_perms = auth::user_permissions(&opts.auth);
@@ -188,7 +198,11 @@ impl Node {
             internal: internal::Internal::default(),
             wall_at_zero: 0,
             event_seq: 0,
+            cluster: None,
         };
+        if node.opts.cluster.enabled() {
+            node.enable_cluster();
+        }
         node.enable_system();
         if jetstream {
             node.enable_jetstream();
@@ -273,6 +287,9 @@ impl Node {
     /// Bytes that arrived from a client.
     pub fn receive(&mut self, now: Instant, conn: ConnId, data: Bytes) {
         self.now = now;
+        if self.is_route(conn) {
+            return self.route_receive(now, conn, data);
+        }
         if let Some(client) = self.clients.get_mut(&conn) {
             client.last_activity = now;
         }
@@ -311,6 +328,9 @@ impl Node {
     /// Moves the bytes queued for `conn` into `out`; they count as in flight (towards the
     /// slow-consumer limit) until [`Node::written`] reports them written.
     pub fn take_outbound(&mut self, conn: ConnId, out: &mut Vec<Bytes>) {
+        if self.is_route(conn) {
+            return self.route_take_outbound(conn, out);
+        }
         if let Some(client) = self.clients.get_mut(&conn) {
             client.in_flight += client.out.len();
             client.out.drain_into(out);
@@ -320,6 +340,9 @@ impl Node {
 
     /// The shell wrote `n` bytes of what it took for `conn` to the socket.
     pub fn written(&mut self, conn: ConnId, n: usize) {
+        if self.is_route(conn) {
+            return self.route_written(conn, n);
+        }
         if let Some(client) = self.clients.get_mut(&conn) {
             client.in_flight = client.in_flight.saturating_sub(n);
         }
@@ -327,6 +350,10 @@ impl Node {
 
     /// A write to `conn` has been blocked for longer than `write_deadline`.
     pub fn write_stalled(&mut self, conn: ConnId) {
+        if self.is_route(conn) {
+            self.stats.slow_consumers += 1;
+            return self.close_route(conn, CloseReason::SlowConsumerWriteDeadline);
+        }
         if self.clients.contains_key(&conn) {
             self.stats.slow_consumers += 1;
             self.close(conn, CloseReason::SlowConsumerWriteDeadline);
@@ -335,6 +362,9 @@ impl Node {
 
     /// The connection ended on the shell's side (EOF, reset, read or write error).
     pub fn closed(&mut self, conn: ConnId, reason: CloseReason) {
+        if self.is_route(conn) {
+            return self.close_route(conn, reason);
+        }
         if self.clients.contains_key(&conn) {
             self.close(conn, reason);
         }
@@ -348,6 +378,7 @@ impl Node {
 
     /// Closes every connection (server shutdown).
     pub fn shutdown(&mut self) {
+        self.shutdown_routes();
         let mut ids: Vec<ConnId> = self.clients.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
@@ -364,6 +395,7 @@ impl Node {
             }
             self.timers.pop_first();
             let Some(client) = self.clients.get_mut(&conn) else {
+                self.route_timer(now, conn);
                 continue;
             };
             client.timer_key = None;
@@ -395,6 +427,7 @@ impl Node {
             self.reschedule(conn);
         }
         self.lame_duck_tick(now);
+        self.cluster_tick(now);
         self.jetstream_tick();
     }
 
@@ -406,10 +439,15 @@ impl Node {
     /// When the node next needs [`Node::tick`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let clients = self.timers.first().map(|&(at, _)| at);
-        [clients, self.lame_duck_timeout(), self.jetstream_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            clients,
+            self.lame_duck_timeout(),
+            self.jetstream_timeout(),
+            self.cluster_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Carries out one op; `chunk` is what the op's borrowed bytes were parsed from.
@@ -518,8 +556,9 @@ impl Node {
         // subject sees +OK, then the message).
         self.send_ok(conn);
         let result = self.accounts[account].sublist.interest(subject);
-        let routes = self.accounts[account].has_routes();
-        if result.is_none() && !routes {
+        let crossing = self.accounts[account].crosses();
+        let clustered = self.clustered();
+        if result.is_none() && !crossing && !clustered {
             if wants_503 {
                 if let Some(reply) = reply {
                     self.send_no_responders(conn, reply);
@@ -534,7 +573,11 @@ impl Node {
             Some(result) => self.deliver_all(conn, echo, result, subject, reply, header_len, body),
             None => 0,
         };
-        if routes {
+        if clustered {
+            let local = result.as_deref();
+            delivered += self.forward_to_routes(account, subject, reply, header_len, body, local);
+        }
+        if crossing {
             delivered += self.deliver_across(conn, account, subject, reply, header_len, body);
         }
         if let Some(consumer) = self.stall.take().filter(|&c| c != conn) {
@@ -573,24 +616,50 @@ impl Node {
             }
         }
         for group in &result.queues {
-            let members = &group.members;
-            if members.is_empty() {
-                continue;
-            }
-            let start = self.rng.below(members.len());
-            // Try members from a random one onwards, so the load spreads and a member that
-            // cannot take the message (our own, without echo) passes it to the next.
-            for i in 0..members.len() {
-                let sub = members[(start + i) % members.len()];
-                if (echo || sub.conn != from)
-                    && self.deliver(sub, subject, reply, header_len, message)
-                {
-                    delivered += 1;
-                    break;
-                }
-            }
+            delivered += self.deliver_to_one(
+                from,
+                echo,
+                &group.members,
+                subject,
+                reply,
+                header_len,
+                message,
+            );
         }
         delivered
+    }
+
+    /// Delivers to one member of a queue group; how many deliveries that made (0 or 1).
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_to_one(
+        &mut self,
+        from: ConnId,
+        echo: bool,
+        members: &[SubRef],
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: Body<'_>,
+    ) -> usize {
+        if members.is_empty() {
+            return 0;
+        }
+        let start = self.rng.below(members.len());
+        // Try members from a random one onwards, so the load spreads and a member that
+        // cannot take the message (our own, without echo) passes it to the next.
+        for i in 0..members.len() {
+            let sub = members[(start + i) % members.len()];
+            if (echo || sub.conn != from) && self.deliver(sub, subject, reply, header_len, message)
+            {
+                return 1;
+            }
+        }
+        0
+    }
+
+    /// Whether any route is up: messages may have to leave this server.
+    fn clustered(&self) -> bool {
+        self.cluster.as_ref().is_some_and(|c| !c.remotes.is_empty())
     }
 
     /// Queues one message for one subscription; whether it was queued.
@@ -720,6 +789,7 @@ impl Node {
             self.client_mut(conn).remove_sub(slot);
             return self.send_err(conn, "Invalid Subject");
         }
+        self.local_interest(account, &subject, queue.as_ref(), 1);
         self.send_ok(conn);
         self.jetstream_interest_changed();
     }
@@ -745,6 +815,7 @@ impl Node {
                 sub.queue.as_deref(),
                 SubRef { conn, slot },
             );
+            self.local_interest(account, &sub.subject, sub.queue.as_ref(), -1);
             self.jetstream_interest_changed();
         }
     }
@@ -800,9 +871,10 @@ impl Node {
         }
         self.record_closed(&client, reason);
         let was_connected = client.connected;
-        let sublist = &mut self.accounts[client.account].sublist;
         for (slot, sub) in client.drain_subs() {
+            let sublist = &mut self.accounts[client.account].sublist;
             sublist.remove(&sub.subject, sub.queue.as_deref(), SubRef { conn, slot });
+            self.local_interest(client.account, &sub.subject, sub.queue.as_ref(), -1);
         }
         self.jetstream_interest_changed();
         let mut last = Vec::new();

@@ -61,6 +61,30 @@ pub struct ConnInfo {
     pub tls: bool,
 }
 
+/// One route, as `/routez` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteSnapshot {
+    pub rid: ConnId,
+    /// The server at the other end, once it said (empty before).
+    pub remote_id: String,
+    /// This server dialed it.
+    pub did_solicit: bool,
+    /// It is one of the configured routes (not learned through gossip).
+    pub is_configured: bool,
+    pub ip: String,
+    pub port: u16,
+    pub start: Instant,
+    pub last_activity: Instant,
+    pub rtt: Option<Duration>,
+    pub pending_bytes: u64,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    /// The subjects of the subscriptions the other server announced.
+    pub subs: Vec<String>,
+}
+
 /// Traffic of an account's connections: live ones are summed on request, closed ones are
 /// added here as they go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -120,6 +144,54 @@ impl Node {
             .collect();
         out.sort_unstable_by_key(|c| c.cid);
         out
+    }
+
+    /// Snapshots of the open routes, by rid.
+    pub fn routes(&self) -> Vec<RouteSnapshot> {
+        let Some(cluster) = self.cluster.as_ref() else {
+            return Vec::new();
+        };
+        let mut out: Vec<RouteSnapshot> = cluster
+            .routes
+            .values()
+            .map(|r| RouteSnapshot {
+                rid: r.id,
+                remote_id: r.remote_id().unwrap_or_default().to_string(),
+                did_solicit: r.dial.is_some(),
+                is_configured: r.dial.is_some_and(|d| cluster.dials[d].explicit),
+                ip: r.peer.ip().to_string(),
+                port: r.peer.port(),
+                start: r.start,
+                last_activity: r.last_activity,
+                rtt: r.rtt,
+                pending_bytes: r.pending() as u64,
+                in_msgs: r.in_msgs,
+                out_msgs: r.out_msgs,
+                in_bytes: r.in_bytes,
+                out_bytes: r.out_bytes,
+                subs: r
+                    .subs
+                    .iter()
+                    .flatten()
+                    .map(|s| String::from_utf8_lossy(&s.subject).into_owned())
+                    .collect(),
+            })
+            .collect();
+        out.sort_unstable_by_key(|r| r.rid);
+        out
+    }
+
+    /// The port routes are accepted on, once listening.
+    pub fn cluster_port(&self) -> Option<u16> {
+        self.cluster
+            .as_ref()
+            .map(|c| c.listen_port)
+            .filter(|&p| p != 0)
+    }
+
+    /// The cluster's name, when clustered.
+    pub fn cluster_name(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|c| c.name.as_str())
     }
 
     /// The most recently closed connections (at most `max_closed_clients`), oldest first.

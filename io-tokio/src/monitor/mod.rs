@@ -233,7 +233,7 @@ impl Monitor {
             "/varz" => Ok(varz::render(self)),
             "/connz" => connz::render(self, q),
             "/subsz" => subsz::render(self, q),
-            "/routez" => Ok(cluster::routez(self)),
+            "/routez" => Ok(cluster::routez(self, q)),
             "/gatewayz" => Ok(cluster::gatewayz(self)),
             "/leafz" => Ok(cluster::leafz(self)),
             "/accountz" => accounts::accountz(self, q),

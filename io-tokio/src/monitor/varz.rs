@@ -42,7 +42,7 @@ struct Varz<'a> {
     max_control_line: usize,
     max_payload: u64,
     max_pending: u64,
-    cluster: Empty,
+    cluster: Cluster<'a>,
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
@@ -73,6 +73,33 @@ struct Varz<'a> {
     http_req_stats: BTreeMap<&'static str, u64>,
     config_load_time: String,
     system_account: &'a str,
+}
+
+/// The `cluster` section: empty without clustering, as the reference shows it.
+#[derive(Serialize, Default)]
+struct Cluster<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(rename = "addr", skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    #[serde(rename = "cluster_port", skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    #[serde(
+        serialize_with = "go_float_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    auth_timeout: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    urls: Vec<String>,
+    #[serde(
+        serialize_with = "go_float_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tls_timeout: Option<f64>,
+}
+
+fn go_float_opt<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    go_float(&v.unwrap_or_default(), s)
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -118,7 +145,22 @@ pub fn render(m: &Monitor) -> Vec<u8> {
             max_control_line: o.max_control_line,
             max_payload: o.max_payload,
             max_pending: o.max_pending,
-            cluster: Empty {},
+            cluster: match node.cluster_name() {
+                None => Cluster::default(),
+                Some(name) => Cluster {
+                    name: Some(name),
+                    host: Some(o.cluster.listen_host()),
+                    port: node.cluster_port(),
+                    auth_timeout: Some(
+                        o.cluster
+                            .auth_timeout
+                            .unwrap_or(std::time::Duration::from_secs(2))
+                            .as_secs_f64(),
+                    ),
+                    urls: o.cluster.routes.iter().map(|r| r.address()).collect(),
+                    tls_timeout: Some(2.0),
+                },
+            },
             gateway: Empty {},
             leaf: Empty {},
             mqtt: Empty {},
@@ -135,7 +177,7 @@ pub fn render(m: &Monitor) -> Vec<u8> {
             cpu,
             connections: node.num_clients(),
             total_connections: stats.total_connections,
-            routes: 0,
+            routes: node.routes().len() as u32,
             remotes: 0,
             leafnodes: 0,
             in_msgs: stats.in_msgs,

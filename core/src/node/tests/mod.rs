@@ -7,6 +7,7 @@ use super::*;
 use crate::auth::AuthConfig;
 
 mod auth;
+mod cluster;
 mod jetstream;
 mod lame_duck;
 mod monitor;
@@ -114,6 +115,7 @@ impl Harness {
                         self.node.persisted(self.now, batch, Ok(()));
                     }
                 }
+                Output::DialRoute { .. } => panic!("single-node tests have no routes"),
             }
         }
     }

@@ -1,0 +1,379 @@
+//! Interest and messages between the servers of a cluster.
+//!
+//! Each server tells its routes which subjects its subscriptions want (`RS+`/`RS-`, per
+//! account; a queue group with how many members it has here) and keeps what its routes
+//! told it in each account's `routed` sublist. A message published here goes to every
+//! route with matching interest, once per route (`RMSG`), naming the queue groups that
+//! route should pick a member of; a queue group with members here is served here. A
+//! message that came over a route goes to this server's subscriptions only: one hop, so
+//! nothing circles a full mesh.
+
+use bytes::Bytes;
+
+use super::route::{sub_key, RemoteSub};
+use super::{ConnId, Node, SubRef};
+use crate::proto::Body;
+use crate::sublist::MatchResult;
+
+/// One route a message goes to, with the queue groups it is to serve.
+struct Target<'a> {
+    route: ConnId,
+    queues: Vec<&'a [u8]>,
+}
+
+impl Node {
+    /// A subscription here came (`delta` 1) or went (-1): routes hear of it when a subject
+    /// gains its first or loses its last subscription, and of every change to a queue
+    /// group's size.
+    pub(super) fn local_interest(
+        &mut self,
+        account: usize,
+        subject: &Bytes,
+        queue: Option<&Bytes>,
+        delta: i32,
+    ) {
+        if self.cluster.is_none() {
+            return;
+        }
+        let acc = &mut self.accounts[account];
+        let key = (subject.clone(), queue.cloned());
+        let count = acc.announced.get(&key).copied().unwrap_or(0);
+        let now = count.saturating_add_signed(delta);
+        if now == 0 {
+            acc.announced.remove(&key);
+        } else {
+            acc.announced.insert(key, now);
+        }
+        let changed = if queue.is_some() {
+            now != count
+        } else {
+            (count == 0) != (now == 0)
+        };
+        if !changed {
+            return;
+        }
+        let line = interest_line(&acc.name, subject, queue, now);
+        let targets: Vec<ConnId> = self.cluster().remotes.values().copied().collect();
+        for id in targets {
+            self.route_mut(id).out.push_slice(&line);
+            self.queue_route_transmit(id);
+        }
+    }
+
+    /// Sends a newly registered route everything this server is interested in.
+    pub(super) fn send_interest(&mut self, id: ConnId) {
+        let mut out = Vec::new();
+        for acc in &self.accounts {
+            for ((subject, queue), &n) in &acc.announced {
+                out.extend_from_slice(&interest_line(&acc.name, subject, queue.as_ref(), n));
+            }
+        }
+        if !out.is_empty() {
+            self.route_mut(id).out.push_slice(&out);
+            self.queue_route_transmit(id);
+        }
+    }
+
+    /// `RS+` from route `id`.
+    pub(super) fn remote_sub(
+        &mut self,
+        id: ConnId,
+        account: &[u8],
+        subject: Bytes,
+        queue: Option<(Bytes, u32)>,
+    ) {
+        let Some(acc) = self.routed_account(id, account, &subject) else {
+            return;
+        };
+        let key = sub_key(account, &subject, queue.as_ref().map(|(q, _)| q.as_ref()));
+        let (queue, weight) = match queue {
+            Some((q, w)) => (Some(q), w.max(1)),
+            None => (None, 1),
+        };
+        let sub = RemoteSub {
+            account: acc,
+            subject: subject.clone(),
+            queue: queue.clone(),
+            weight,
+        };
+        let (slot, new) = self.route_mut(id).add_sub(key, sub);
+        if !new {
+            return;
+        }
+        let r = SubRef { conn: id, slot };
+        let inserted = self.accounts[acc]
+            .routed
+            .insert(&subject, queue.as_deref(), r);
+        if inserted.is_err() {
+            let key = sub_key(account, &subject, queue.as_deref());
+            self.route_mut(id).remove_sub(&key);
+            return;
+        }
+        self.jetstream_interest_changed();
+    }
+
+    /// `RS-` from route `id`.
+    pub(super) fn remote_unsub(
+        &mut self,
+        id: ConnId,
+        account: &[u8],
+        subject: &[u8],
+        queue: Option<&[u8]>,
+    ) {
+        let key = sub_key(account, subject, queue);
+        let Some((slot, sub)) = self.route_mut(id).remove_sub(&key) else {
+            return;
+        };
+        let r = SubRef { conn: id, slot };
+        self.accounts[sub.account]
+            .routed
+            .remove(&sub.subject, sub.queue.as_deref(), r);
+        self.jetstream_interest_changed();
+    }
+
+    /// The account a route's interest or message is for, if this route carries traffic
+    /// and the account is known here.
+    fn routed_account(&mut self, id: ConnId, account: &[u8], subject: &[u8]) -> Option<usize> {
+        if !self.route_mut(id).registered {
+            return None;
+        }
+        let found = self
+            .accounts
+            .iter()
+            .position(|a| a.name.as_bytes() == account);
+        if found.is_none() {
+            let text = format!(
+                "Unknown account {:?} for remote subject {:?}",
+                String::from_utf8_lossy(account),
+                String::from_utf8_lossy(subject)
+            );
+            self.route_log(super::Level::Debug, id, &text);
+        }
+        found
+    }
+
+    /// A message from route `id`: for this server's subscriptions, and one member of each
+    /// queue group the sender named.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn routed_msg(
+        &mut self,
+        id: ConnId,
+        account: &[u8],
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        queues: &[Bytes],
+        header_len: Option<usize>,
+        payload: Bytes,
+    ) {
+        let size = payload.len() as u64;
+        let route = self.route_mut(id);
+        route.in_msgs += 1;
+        route.in_bytes += size;
+        self.stats.in_msgs += 1;
+        self.stats.in_bytes += size;
+        let Some(acc) = self.routed_account(id, account, subject) else {
+            return;
+        };
+        let Some(result) = self.accounts[acc].sublist.interest(subject) else {
+            return;
+        };
+        let body = Body::new(&payload, Some(&payload));
+        for &sub in &result.plain {
+            self.deliver(sub, subject, reply, header_len, body);
+        }
+        for group in &result.queues {
+            if queues.iter().any(|q| q.as_ref() == &*group.name) {
+                self.deliver_to_one(id, true, &group.members, subject, reply, header_len, body);
+            }
+        }
+        if self.internal_pending() {
+            self.run_internal();
+        }
+    }
+
+    /// Sends a message published here to the routes interested in it; how many routes
+    /// it went to. Queue groups with members here (in `local`) are left to them.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_to_routes(
+        &mut self,
+        account: usize,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: Body<'_>,
+        local: Option<&MatchResult<SubRef>>,
+    ) -> usize {
+        let Some(result) = self.accounts[account].routed.interest(subject) else {
+            return 0;
+        };
+        let mut targets: Vec<Target<'_>> = Vec::new();
+        let target = |targets: &mut Vec<Target<'_>>, route: ConnId| -> usize {
+            match targets.iter().position(|t| t.route == route) {
+                Some(i) => i,
+                None => {
+                    targets.push(Target {
+                        route,
+                        queues: Vec::new(),
+                    });
+                    targets.len() - 1
+                }
+            }
+        };
+        for sub in &result.plain {
+            target(&mut targets, sub.conn);
+        }
+        for group in &result.queues {
+            let served_here = local.is_some_and(|l| {
+                l.queues
+                    .iter()
+                    .any(|g| g.name == group.name && !g.members.is_empty())
+            });
+            if served_here || group.members.is_empty() {
+                continue;
+            }
+            let chosen = self.pick_weighted(&group.members);
+            let i = target(&mut targets, chosen);
+            targets[i].queues.push(&group.name);
+        }
+        let name = self.accounts[account].name.clone();
+        let max_pending = self.opts.max_pending as usize;
+        let mut sent = 0;
+        for t in &targets {
+            let Some(route) = self
+                .cluster
+                .as_mut()
+                .and_then(|c| c.routes.get_mut(&t.route))
+            else {
+                continue;
+            };
+            let headers = route.remote.as_ref().is_some_and(|r| r.headers);
+            let out = &mut route.out;
+            let len = encode_rmsg(
+                out,
+                &name,
+                subject,
+                reply,
+                &t.queues,
+                header_len,
+                headers,
+                message.len(),
+            );
+            let from = if headers { 0 } else { header_len.unwrap_or(0) };
+            out.push_body(message, from);
+            out.push_slice(b"\r\n");
+            route.out_msgs += 1;
+            route.out_bytes += len as u64;
+            let over = route.pending() > max_pending;
+            self.stats.out_msgs += 1;
+            self.stats.out_bytes += len as u64;
+            sent += 1;
+            if over {
+                self.stats.slow_consumers += 1;
+                self.close_route(t.route, super::CloseReason::SlowConsumerPendingBytes);
+            } else {
+                self.queue_route_transmit(t.route);
+            }
+        }
+        sent
+    }
+
+    /// A queue group member of another server, chosen at random in proportion to how
+    /// many members each server has.
+    fn pick_weighted(&mut self, members: &[SubRef]) -> ConnId {
+        let weight = |s: &SubRef| -> usize {
+            self.cluster
+                .as_ref()
+                .and_then(|c| c.routes.get(&s.conn))
+                .and_then(|r| r.subs.get(s.slot as usize))
+                .and_then(Option::as_ref)
+                .map_or(1, |sub| sub.weight as usize)
+        };
+        let total: usize = members.iter().map(weight).sum();
+        let mut at = self.rng.below(total.max(1));
+        for m in members {
+            let w = weight(m);
+            if at < w {
+                return m.conn;
+            }
+            at -= w;
+        }
+        members[0].conn
+    }
+}
+
+/// `RS+ account subject [queue weight]` or, when nothing is left, `RS- account subject
+/// [queue]`.
+fn interest_line(account: &str, subject: &[u8], queue: Option<&Bytes>, n: u32) -> Vec<u8> {
+    let mut line = Vec::with_capacity(account.len() + subject.len() + 24);
+    line.extend_from_slice(if n > 0 { b"RS+ " } else { b"RS- " });
+    line.extend_from_slice(account.as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(subject);
+    if let Some(q) = queue {
+        line.push(b' ');
+        line.extend_from_slice(q);
+        if n > 0 {
+            line.extend_from_slice(format!(" {n}").as_bytes());
+        }
+    }
+    line.extend_from_slice(b"\r\n");
+    line
+}
+
+/// Writes the head of a routed message; the payload size it announces. A peer that does
+/// not take headers gets the payload alone.
+#[allow(clippy::too_many_arguments)]
+fn encode_rmsg(
+    out: &mut crate::proto::OutBuf,
+    account: &str,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    queues: &[&[u8]],
+    header_len: Option<usize>,
+    headers: bool,
+    total: usize,
+) -> usize {
+    let mut head = Vec::with_capacity(64 + subject.len());
+    let with_headers = header_len.is_some() && headers;
+    head.extend_from_slice(if with_headers { b"HMSG " } else { b"RMSG " });
+    head.extend_from_slice(account.as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(subject);
+    head.push(b' ');
+    if queues.is_empty() {
+        if let Some(r) = reply {
+            head.extend_from_slice(r);
+            head.push(b' ');
+        }
+    } else {
+        match reply {
+            Some(r) => {
+                head.extend_from_slice(b"+ ");
+                head.extend_from_slice(r);
+                head.push(b' ');
+            }
+            None => head.extend_from_slice(b"| "),
+        }
+        for q in queues {
+            head.extend_from_slice(q);
+            head.push(b' ');
+        }
+    }
+    let size = match header_len {
+        Some(h) if with_headers => {
+            head.extend_from_slice(format!("{h} {total}").as_bytes());
+            total
+        }
+        Some(h) => {
+            head.extend_from_slice((total - h).to_string().as_bytes());
+            total - h
+        }
+        None => {
+            head.extend_from_slice(total.to_string().as_bytes());
+            total
+        }
+    };
+    head.extend_from_slice(b"\r\n");
+    out.push_slice(&head);
+    size
+}

@@ -25,62 +25,6 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// One HTTP answer.
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        assert_eq!(self.status, 200, "status of {}", self.body);
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-/// A hand-rolled HTTP/1.0 GET (1.0, so that neither server answers in chunks).
-async fn get(port: u16, path: &str) -> Answer {
-    within(&format!("GET {path}"), async {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).await.unwrap();
-        let raw = String::from_utf8(raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let content_type = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-type")
-                    .then(|| v.trim().to_string())
-            })
-            .unwrap_or_default();
-        Answer {
-            status,
-            content_type,
-            body: body.to_string(),
-        }
-    })
-    .await
-}
-
-async fn json(port: u16, path: &str) -> Value {
-    get(port, path).await.json()
-}
-
-/// The monitoring port, from the `Starting http monitor on HOST:PORT` log line.
-fn http_port(srv: &Server) -> u16 {
-    srv.log()
-        .lines()
-        .find_map(|l| l.split_once("Starting http monitor on "))
-        .and_then(|(_, addr)| addr.trim().rsplit_once(':'))
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or_else(|| panic!("no http monitor line; log:\n{}", srv.log()))
-}
-
 fn type_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

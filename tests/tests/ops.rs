@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::ConnectOptions;
 use common::*;
-use rnats_tests::{rnats_bin, Server};
+use rnats_tests::rnats_bin;
 
 /// A fresh directory for one test's files.
 fn scratch(name: &str) -> PathBuf {
@@ -25,19 +25,6 @@ fn scratch(name: &str) -> PathBuf {
 fn kill(pid: u32, sig: i32) {
     // SAFETY: kill(2) on the server process this test started.
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, sig) }, 0);
-}
-
-/// Waits until the server has logged `needle` `times` times in all.
-fn wait_log(srv: &Server, needle: &str, times: usize) {
-    let deadline = Instant::now() + STEP;
-    while srv.log().matches(needle).count() < times {
-        assert!(
-            Instant::now() < deadline,
-            "no {times}x `{needle}` in log:\n{}",
-            srv.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 const USERS: &str =

@@ -105,6 +105,8 @@ pub struct NodeStats {
 
 /// The longest wait before a new client's first PING.
 const FIRST_PING: Duration = Duration::from_secs(2);
+/// The longest wait before a new route's first PING.
+const FIRST_ROUTE_PING: Duration = Duration::from_secs(1);
 
 /// The status message sent back to a requester when nobody is subscribed.
 const NO_RESPONDERS_HDR: &[u8] = b"NATS/1.0 503\r\n\r\n";
@@ -248,7 +250,13 @@ impl Node {
         self.stats.total_connections += 1;
         let parser = Parser::new(self.opts.max_control_line, self.opts.max_payload);
         let ip = peer.ip().to_string();
-        let mut client = Client::new(id, peer.to_string(), ip, parser, now + self.first_ping());
+        let mut client = Client::new(
+            id,
+            peer.to_string(),
+            ip,
+            parser,
+            now + self.first_ping(FIRST_PING),
+        );
         client.last_activity = now;
         client.start = now;
         if self.opts.auth.required() {
@@ -276,10 +284,10 @@ impl Node {
     }
 
     /// The first PING goes out early, to measure the round trip: after the ping interval
-    /// or 2 s, whichever is shorter, plus up to 20% so that clients that connected together
-    /// are not all PINGed together.
-    fn first_ping(&mut self) -> Duration {
-        let base = self.opts.ping_interval.min(FIRST_PING);
+    /// or 2 s (1 s for a route), whichever is shorter, plus up to 20% so that clients that
+    /// connected together are not all PINGed together.
+    fn first_ping(&mut self, first: Duration) -> Duration {
+        let base = self.opts.ping_interval.min(first);
         let jitter_ms = (base.as_millis() / 5) as usize;
         base + Duration::from_millis(self.rng.below(jitter_ms + 1) as u64)
     }

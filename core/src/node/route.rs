@@ -211,8 +211,9 @@ impl Node {
         // Routes carry many clients' traffic: their lines and payloads are bounded as a
         // client's are, with the reference's limits.
         let parser = RouteParser::new(self.opts.max_control_line, self.opts.max_payload);
+        let first_ping = self.first_ping(super::FIRST_ROUTE_PING);
         let mut route = Route::new(id, peer, parser, now);
-        route.next_ping = now + self.opts.ping_interval;
+        route.next_ping = now + first_ping;
         self.cluster_mut().routes.insert(id, route);
         id
     }

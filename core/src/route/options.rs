@@ -168,10 +168,16 @@ impl ClusterOptions {
     }
 
     /// `--cluster nats://host:port` (the route listener).
+    /// A port of `-1` asks for a random one, as in the reference.
     pub fn apply_listen_url(&mut self, url: &str) -> Result<(), String> {
-        let u = RouteUrl::parse(url)?;
+        let trimmed = url.trim_end_matches('/');
+        let (url, random) = match trimmed.strip_suffix(":-1") {
+            Some(rest) => (format!("{rest}:0"), true),
+            None => (trimmed.to_string(), false),
+        };
+        let u = RouteUrl::parse(&url)?;
         self.host = u.host;
-        self.port = i32::from(u.port);
+        self.port = if random { -1 } else { i32::from(u.port) };
         if u.user.is_some() {
             self.user = u.user;
             self.password = u.password;
@@ -270,6 +276,11 @@ mod tests {
         );
         assert!(RouteUrl::parse("nats://h:notaport").is_err());
         assert!(RouteUrl::parse("nats://:6222").is_err());
+        let mut c = ClusterOptions::default();
+        c.apply_listen_url("nats://127.0.0.1:-1").unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", -1));
+        c.apply_listen_url("nats://u:p@0.0.0.0:6250/").unwrap();
+        assert_eq!((c.port, c.user.as_deref()), (6250, Some("u")));
     }
 
     #[test]

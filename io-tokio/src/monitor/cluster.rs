@@ -28,8 +28,8 @@ struct Route {
     port: u16,
     start: String,
     last_activity: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rtt: Option<String>,
+    /// `0s` until the first PING/PONG measured it, as the reference shows it.
+    rtt: String,
     uptime: String,
     idle: String,
     pending_size: u64,
@@ -79,7 +79,7 @@ pub fn routez(m: &Monitor, q: &Query) -> Vec<u8> {
                 port: r.port,
                 start: rfc3339(clock.wall_of(r.start)),
                 last_activity: rfc3339(clock.wall_of(r.last_activity)),
-                rtt: r.rtt.map(rtt),
+                rtt: rtt(r.rtt.unwrap_or_default()),
                 uptime: uptime(clock.core.saturating_since(r.start)),
                 idle: uptime(clock.core.saturating_since(r.last_activity)),
                 pending_size: r.pending_bytes,

@@ -305,12 +305,16 @@ async fn start_routing(
         )
     })?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?.port();
-    shared.start_cluster(bound, client_urls(&opts.host, client_port));
+    let tls = match &opts.cluster.tls {
+        Some(cfg) => Some(Arc::new(tls::load_route(cfg)?)),
+        None => None,
+    };
+    shared.start_cluster(bound, client_urls(&opts.host, client_port), tls.clone());
     logger.info(&format!(
         "Listening for route connections on {}",
         host_port(host, bound)
     ));
-    tokio::spawn(server::route_accept_loop(shared.clone(), listener));
+    tokio::spawn(server::route_accept_loop(shared.clone(), listener, tls));
     Ok(())
 }
 

@@ -27,7 +27,7 @@ use tokio::task::AbortHandle;
 use crate::disk::{read_streams, Disk};
 use crate::log::Logger;
 use crate::monitor::Monitor;
-use crate::tls::Tls;
+use crate::tls::{RouteTls, Tls};
 
 /// Read buffers start small and grow while reads fill them, as the reference's do, so that
 /// idle connections cost little and busy ones read in large gulps.
@@ -90,6 +90,8 @@ pub struct Shared {
     monitor: OnceLock<Arc<Monitor>>,
     /// The certificates new client connections get; a reload may replace them.
     tls: Mutex<Option<Arc<Tls>>>,
+    /// TLS for routes, when the cluster block has it.
+    route_tls: OnceLock<Arc<RouteTls>>,
 }
 
 impl Shared {
@@ -115,6 +117,7 @@ impl Shared {
             disk: OnceLock::new(),
             monitor: OnceLock::new(),
             tls: Mutex::new(None),
+            route_tls: OnceLock::new(),
         })
     }
 
@@ -418,21 +421,38 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 /// How long dialing a route may take (the reference's `DEFAULT_ROUTE_DIAL`).
 const ROUTE_DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Accepts route connections from the other servers of the cluster.
-pub async fn route_accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// Accepts route connections from the other servers of the cluster (with `tls`, each
+/// starts with the TLS handshake).
+pub async fn route_accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<Arc<RouteTls>>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let (rd, wr) = stream.into_split();
-                let conn = new_conn();
-                let now = shared.now();
-                let id = shared.with_state(|st| {
-                    let id = st.node.accept_route(now, peer);
-                    st.conns.insert(id, conn.clone());
-                    id
+                let shared = shared.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let accept = |n: &mut Node, now| n.accept_route(now, peer);
+                    match tls {
+                        None => open_route(&shared, stream, accept),
+                        Some(tls) => {
+                            let handshake = tls.acceptor.accept(stream);
+                            match tokio::time::timeout(tls.timeout, handshake).await {
+                                Ok(Ok(s)) => open_route(&shared, s, accept),
+                                Ok(Err(e)) => shared.logger.error(&format!(
+                                    "{peer} - rid:0 - TLS route handshake error: {}",
+                                    crate::tls::describe(&e)
+                                )),
+                                Err(_) => shared.logger.error(&format!(
+                                    "{peer} - rid:0 - TLS route handshake error: timeout"
+                                )),
+                            }
+                        }
+                    }
                 });
-                spawn_io(&shared, id, conn, rd, wr);
             }
             Err(e) => {
                 shared
@@ -458,15 +478,47 @@ async fn dial_route(shared: Arc<Shared>, dial: usize, address: String) {
         return shared.route_dial_failed(dial, "connection lost");
     };
     let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+    let dialed = |n: &mut Node, now| n.route_dialed(now, dial, peer);
+    let Some(tls) = shared.route_tls.get().cloned() else {
+        return open_route(&shared, stream, dialed);
+    };
+    let host = address
+        .rsplit_once(':')
+        .map_or(address.as_str(), |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let Ok(name) = rustls::pki_types::ServerName::try_from(host.to_string()) else {
+        return shared.route_dial_failed(dial, &format!("invalid TLS server name {host:?}"));
+    };
+    let handshake = tls.connector.connect(name, stream);
+    match tokio::time::timeout(tls.timeout, handshake).await {
+        Ok(Ok(s)) => open_route(&shared, s, dialed),
+        Ok(Err(e)) => shared.route_dial_failed(
+            dial,
+            &format!("TLS handshake error: {}", crate::tls::describe(&e)),
+        ),
+        Err(_) => shared.route_dial_failed(dial, "TLS handshake error: timeout"),
+    }
+}
+
+/// Registers a route connection with the node (`register` calls `accept_route` or
+/// `route_dialed`) and starts its reader and writer.
+fn open_route<S>(
+    shared: &Arc<Shared>,
+    stream: S,
+    register: impl FnOnce(&mut Node, Instant) -> ConnId,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
     let conn = new_conn();
     let now = shared.now();
     let id = shared.with_state(|st| {
-        let id = st.node.route_dialed(now, dial, peer);
+        let id = register(&mut st.node, now);
         st.conns.insert(id, conn.clone());
         id
     });
-    spawn_io(&shared, id, conn, rd, wr);
+    spawn_io(shared, id, conn, rd, wr);
 }
 
 impl Shared {
@@ -475,8 +527,17 @@ impl Shared {
         self.with_node(|n| n.route_dial_failed(now, dial, error));
     }
 
-    /// Starts dialing the configured routes, once the route listener is bound.
-    pub fn start_cluster(self: &Arc<Self>, route_port: u16, client_urls: Vec<String>) {
+    /// Starts dialing the configured routes, once the route listener is bound; with
+    /// `tls`, every route runs over it.
+    pub fn start_cluster(
+        self: &Arc<Self>,
+        route_port: u16,
+        client_urls: Vec<String>,
+        tls: Option<Arc<RouteTls>>,
+    ) {
+        if let Some(tls) = tls {
+            let _ = self.route_tls.set(tls);
+        }
         let now = self.now();
         self.with_node(|n| n.start_cluster(now, route_port, client_urls));
     }

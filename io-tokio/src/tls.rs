@@ -10,8 +10,8 @@ use rnats_core::tls_config::TlsConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
-use tokio_rustls::TlsAcceptor;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// What the shell needs to run TLS on a client connection.
 pub struct Tls {
@@ -24,7 +24,75 @@ pub struct Tls {
 
 /// Reads the certificate, key and CA files and builds the server configuration.
 pub fn load(cfg: &TlsConfig) -> Result<Tls, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = server_config(cfg)?;
+    Ok(Tls {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        timeout: cfg.timeout,
+        handshake_first: cfg.handshake_first,
+    })
+}
+
+/// TLS on routes: every route starts with the handshake; the side that was dialed checks
+/// the dialer's certificate, the dialer checks the server's, both against `ca_file`.
+pub struct RouteTls {
+    pub acceptor: TlsAcceptor,
+    pub connector: TlsConnector,
+    pub timeout: Duration,
+}
+
+/// The acceptor and connector for routes, from the `cluster { tls { ... } }` block (which
+/// always has a `ca_file`, and where `verify` is implied, as routes always check).
+pub fn load_route(cfg: &TlsConfig) -> Result<RouteTls, String> {
+    let verified = TlsConfig {
+        verify: true,
+        ..cfg.clone()
+    };
+    let server = server_config(&verified)?;
+    let (certs, key) = cert_and_key(cfg)?;
+    let roots = roots(cfg.ca_file.as_deref().unwrap_or_default())?;
+    let client = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?;
+    Ok(RouteTls {
+        acceptor: TlsAcceptor::from(Arc::new(server)),
+        connector: TlsConnector::from(Arc::new(client)),
+        timeout: cfg.timeout,
+    })
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config(cfg: &TlsConfig) -> Result<ServerConfig, String> {
+    let (certs, key) = cert_and_key(cfg)?;
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let builder = if cfg.verify {
+        let ca_file = cfg.ca_file.as_deref().ok_or(
+            "TLS verify needs a ca_file: rnats does not check client certificates against \
+             the system roots",
+        )?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_file)?), provider())
+                .build()
+                .map_err(|e| format!("TLS client verification setup: {e}"))?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))
+}
+
+type CertAndKey = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+fn cert_and_key(cfg: &TlsConfig) -> Result<CertAndKey, String> {
     let pair_err = |e: String| format!("error parsing X509 certificate/key pair: {e}");
     let certs = CertificateDer::pem_file_iter(&cfg.cert_file)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -37,44 +105,26 @@ pub fn load(cfg: &TlsConfig) -> Result<Tls, String> {
     }
     let key = PrivateKeyDer::from_pem_file(&cfg.key_file)
         .map_err(|e| pair_err(pem_error(&cfg.key_file, e)))?;
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?;
-    let builder = if cfg.verify {
-        let ca_file = cfg.ca_file.as_deref().ok_or(
-            "TLS verify needs a ca_file: rnats does not check client certificates against \
-             the system roots",
-        )?;
-        let mut roots = RootCertStore::empty();
-        let cas = CertificateDer::pem_file_iter(ca_file)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| {
-                format!(
-                    "failed to parse root ca certificate: {}",
-                    pem_error(ca_file, e)
-                )
-            })?;
-        let (added, _) = roots.add_parsable_certificates(cas);
-        if added == 0 {
-            return Err(format!(
-                "failed to parse root ca certificate {ca_file}: no certificate found"
-            ));
-        }
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| format!("TLS client verification setup: {e}"))?;
-        builder.with_client_cert_verifier(verifier)
-    } else {
-        builder.with_no_client_auth()
-    };
-    let config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| pair_err(e.to_string()))?;
-    Ok(Tls {
-        acceptor: TlsAcceptor::from(Arc::new(config)),
-        timeout: cfg.timeout,
-        handshake_first: cfg.handshake_first,
-    })
+    Ok((certs, key))
+}
+
+fn roots(ca_file: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let cas = CertificateDer::pem_file_iter(ca_file)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            format!(
+                "failed to parse root ca certificate: {}",
+                pem_error(ca_file, e)
+            )
+        })?;
+    let (added, _) = roots.add_parsable_certificates(cas);
+    if added == 0 {
+        return Err(format!(
+            "failed to parse root ca certificate {ca_file}: no certificate found"
+        ));
+    }
+    Ok(roots)
 }
 
 /// `open FILE: No such file or directory (os error 2)`, or what is wrong with the PEM.

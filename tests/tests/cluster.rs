@@ -1,7 +1,7 @@
 //! Clusters of real server processes on loopback: rnats nodes formed from one seed URL,
 //! clients on different nodes publishing, subscribing, queueing and requesting across
 //! them, a node killed under its clients, a mixed cluster with the reference server, and
-//! the three-node example in `configs/cluster/`.
+//! the three-node example in `configs/cluster-{a,b,c}.conf`.
 
 mod common;
 
@@ -32,17 +32,6 @@ fn node(bin: &Path, name: &str, seed: Option<u16>) -> Server {
         args.push(format!("nats-route://127.0.0.1:{port}"));
     }
     Server::start(bin, args).unwrap_or_else(|e| panic!("{name} did not start: {e}"))
-}
-
-/// The route port, from the `Listening for route connections on HOST:PORT` line.
-fn route_port(srv: &Server) -> u16 {
-    wait_log(srv, "Listening for route connections on ", 1);
-    srv.log()
-        .lines()
-        .find_map(|l| l.split_once("Listening for route connections on "))
-        .and_then(|(_, addr)| addr.trim().rsplit_once(':'))
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or_else(|| panic!("no route listener line; log:\n{}", srv.log()))
 }
 
 /// Waits until every node has `n` routes, as its `/routez` says.
@@ -287,9 +276,9 @@ async fn the_three_node_example_config() {
         Server::start(&bin, ["-c", &config(name), "-p", "-1", "-m", "-1"])
             .unwrap_or_else(|e| panic!("{name}: {e}"))
     };
-    let a = start("cluster/node-a.conf");
-    let b = start("cluster/node-b.conf");
-    let c = start("cluster/node-c.conf");
+    let a = start("cluster-a.conf");
+    let b = start("cluster-b.conf");
+    let c = start("cluster-c.conf");
     wait_mesh(&[&a, &b, &c], 2).await;
     let varz = json(http_port(&b), "/varz").await;
     assert_eq!(varz["cluster"]["name"], "example");

@@ -21,7 +21,7 @@ use tokio::time::timeout;
 
 mod common;
 
-use common::{connect_with as connect, start, sync, within, STEP};
+use common::{connect_with as connect, route_port, start, sync, wait_log, within, STEP};
 
 /// A directory of PEM files for one test: a CA, a server certificate for `localhost` and
 /// `127.0.0.1` signed by it, a client certificate signed by it, and a second, untrusted
@@ -77,6 +77,20 @@ impl Certs {
         let cert = params.clone().signed_by(&key, &ca, &ca_key).unwrap();
         certs.write("client.pem", &cert.pem());
         certs.write("client-key.pem", &key.serialize_pem());
+
+        // A route's: both ends of a route present it, as server and as client.
+        let key = KeyPair::generate().unwrap();
+        let mut route = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        route
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        route.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let route = route.signed_by(&key, &ca, &ca_key).unwrap();
+        certs.write("route.pem", &route.pem());
+        certs.write("route-key.pem", &key.serialize_pem());
 
         // The same client, with a certificate that expired long ago.
         params.not_before = rcgen::date_time_ymd(2000, 1, 1);
@@ -524,4 +538,58 @@ async fn reload_applies_tls_settings() {
     );
     let with_cert = connect(&srv, certs.with_client_cert()).await;
     round_trip(&before, &with_cert).await;
+}
+
+/// A cluster node whose routes run over TLS with the route certificate, dialing `seed`.
+fn tls_node(certs: &Certs, name: &str, seed: Option<u16>) -> Server {
+    let routes = seed.map_or(String::new(), |p| {
+        format!("routes: [nats-route://127.0.0.1:{p}]")
+    });
+    let text = format!(
+        "server_name: {name}\ncluster {{\n  name: c1\n  listen: 127.0.0.1:-1\n  {routes}\n  \
+         tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\" }}\n}}\n",
+        certs.arg("route.pem"),
+        certs.arg("route-key.pem"),
+        certs.arg("ca.pem"),
+    );
+    certs.write(&format!("{name}.conf"), &text);
+    start(["-c", &certs.arg(&format!("{name}.conf"))])
+}
+
+#[tokio::test]
+async fn routes_over_tls() {
+    let certs = Certs::new();
+    let a = tls_node(&certs, "a", None);
+    let seed = route_port(&a);
+    let b = tls_node(&certs, "b", Some(seed));
+    let ca = connect(&a, ConnectOptions::new()).await;
+    let cb = connect(&b, ConnectOptions::new()).await;
+    let mut sub = cb.subscribe("secure").await.unwrap();
+    sync(&cb).await;
+    // Interest crosses once the route is up; publish until it has.
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        ca.publish("secure", "hi".into()).await.unwrap();
+        sync(&ca).await;
+        if let Ok(Some(m)) = timeout(Duration::from_millis(100), sub.next()).await {
+            assert_eq!(m.payload, "hi");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no route; log:\n{}",
+            b.log()
+        );
+    }
+    // A node without TLS cannot join: the seed refuses its plain-text route.
+    let plain = start([
+        "--cluster",
+        "nats://127.0.0.1:-1",
+        "--cluster_name",
+        "c1",
+        "--routes",
+        &format!("nats-route://127.0.0.1:{seed}"),
+    ]);
+    wait_log(&a, "TLS route handshake error", 1);
+    drop(plain);
 }

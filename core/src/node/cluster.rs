@@ -82,6 +82,8 @@ impl Node {
             port: 0,
             headers: true,
             auth_required: opts.user.is_some(),
+            tls_required: opts.tls.is_some(),
+            tls_verify: opts.tls.is_some(),
             max_payload: self.opts.max_payload as i64,
             jetstream: self.info.jetstream,
             cluster: name.clone(),
@@ -233,6 +235,7 @@ impl Node {
             echo: true,
             user,
             pass: pass.unwrap_or_default(),
+            tls_required: self.opts.cluster.tls.is_some(),
             headers: true,
             name: self.info.server_id.clone(),
             cluster: cluster.name.clone(),
@@ -446,6 +449,21 @@ impl Node {
             self.client_mut(id).out.push_slice(&line);
             self.trace_out(id, "INFO");
             self.queue_transmit(id);
+        }
+    }
+
+    /// Tells the other servers this one is going (lame duck mode), so they stop giving
+    /// clients its address.
+    pub(super) fn tell_routes_lame_duck(&mut self) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        cluster.info.ldm = true;
+        let line = info::line("INFO", &cluster.info);
+        let ids: Vec<ConnId> = cluster.remotes.values().copied().collect();
+        for id in ids {
+            self.route_mut(id).out.push_slice(&line);
+            self.queue_route_transmit(id);
         }
     }
 

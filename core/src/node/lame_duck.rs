@@ -49,6 +49,7 @@ impl Node {
             self.trace_out(id, "INFO");
             self.queue_transmit(id);
         }
+        self.tell_routes_lame_duck();
         self.lame_duck = Some(LameDuck {
             next: Some(now + self.opts.lame_duck_grace_period),
             queue: None,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::conf::{Map, Value};
 use crate::options::{boolean, duration, int, parse_listen, string, unknown_fields, OptionError};
+use crate::tls_config::TlsConfig;
 
 /// The reference's default route port, used when a route URL names none.
 pub const DEFAULT_ROUTE_PORT: u16 = 6222;
@@ -31,6 +32,9 @@ pub struct ClusterOptions {
     pub no_advertise: bool,
     /// How often a route learned through gossip is redialed before giving up.
     pub connect_retries: u32,
+    /// TLS on every route (`cluster { tls { ... } }`): the handshake comes first, both
+    /// sides present the certificate and check the other's against `ca_file`.
+    pub tls: Option<TlsConfig>,
 }
 
 impl ClusterOptions {
@@ -114,9 +118,16 @@ impl ClusterOptions {
                     self.connect_retries = n.max(0) as u32;
                 }
                 "tls" => {
-                    // Refused rather than ignored: routes the operator believes encrypted
-                    // must not silently run in plain text.
-                    return Err(err("TLS for routes is not supported by rnats yet"));
+                    let Value::Map(tls) = value else {
+                        return Err(err("expected a map"));
+                    };
+                    let tls = TlsConfig::from_conf(tls, &path)?;
+                    if tls.ca_file.is_none() {
+                        // Without a CA there is nothing to check a peer's certificate
+                        // against, and routes must not trust any server that answers.
+                        return Err(err("route TLS needs a ca_file to verify the other servers"));
+                    }
+                    self.tls = Some(tls);
                 }
                 _ => {}
             }
@@ -314,7 +325,13 @@ mod tests {
             .apply_conf(&bad)
             .unwrap_err();
         assert!(e.message.contains("does not support tokens"));
-        let tls = crate::conf::parse("cluster { port: 1, tls { cert_file: x } }").unwrap();
-        assert!(crate::options::Options::default().apply_conf(&tls).is_err());
+        let tls = |block: &str| {
+            let conf = crate::conf::parse(&format!("cluster {{ port: 1, tls {{ {block} }} }}"));
+            crate::options::Options::default().apply_conf(&conf.unwrap())
+        };
+        assert!(tls("cert_file: x").is_err());
+        let e = tls("cert_file: c, key_file: k").unwrap_err();
+        assert!(e.message.contains("needs a ca_file"), "{e:?}");
+        assert!(tls("cert_file: c, key_file: k, ca_file: ca").is_ok());
     }
 }

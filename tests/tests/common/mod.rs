@@ -162,3 +162,14 @@ pub fn wait_log(srv: &Server, needle: &str, times: usize) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The route port, from the `Listening for route connections on HOST:PORT` line.
+pub fn route_port(srv: &Server) -> u16 {
+    wait_log(srv, "Listening for route connections on ", 1);
+    srv.log()
+        .lines()
+        .find_map(|l| l.split_once("Listening for route connections on "))
+        .and_then(|(_, addr)| addr.trim().rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or_else(|| panic!("no route listener line; log:\n{}", srv.log()))
+}

@@ -379,3 +379,20 @@ fn headers_and_large_payloads_cross_in_pieces() {
     let got = c.take(1, s);
     assert_eq!(got, format!("MSG big 1 {}\r\n{payload}\r\n", payload.len()));
 }
+
+#[test]
+fn a_server_in_lame_duck_mode_is_no_longer_offered_to_clients() {
+    let mut c = Cluster::new(vec![opts(0, &[1]), opts(1, &[0])]);
+    c.advance(Duration::from_millis(10));
+    assert_eq!(c.nodes[0].info().connect_urls.len(), 2);
+    let client = c.client(0);
+    c.nodes[1].enter_lame_duck(c.now);
+    c.pump();
+    assert_eq!(c.nodes[0].info().connect_urls, ["127.0.0.1:4222"]);
+    // Its clients that take updates are told at once.
+    let update = c.take(0, client);
+    assert!(
+        update.starts_with("INFO ") && !update.contains("4223"),
+        "{update}"
+    );
+}

@@ -60,6 +60,29 @@ start_pair() {
     PIDS+=($!)
     wait_port "$RPORT"
     wait_port "$GPORT"
+    RTARGET=$RPORT
+    GTARGET=$GPORT
+}
+
+# start_cluster_pairs: two-node clusters of each kind (the second node routed to the
+# first); RTARGET and GTARGET become "publisher port,subscriber port".
+start_cluster_pairs() {
+    local bin port route sub subroute target
+    for kind in rnats ref; do
+        if [ $kind = rnats ]; then bin=$RNATS; else bin=$REF; fi
+        port=$(free_port) route=$(free_port) sub=$(free_port) subroute=$(free_port)
+        "$bin" -a 127.0.0.1 -p "$port" --cluster "nats://127.0.0.1:$route" --cluster_name bench \
+            >>"$LOG/$kind-cluster.log" 2>&1 &
+        PIDS+=($!)
+        "$bin" -a 127.0.0.1 -p "$sub" --cluster "nats://127.0.0.1:$subroute" --cluster_name bench \
+            --routes "nats://127.0.0.1:$route" >>"$LOG/$kind-cluster.log" 2>&1 &
+        PIDS+=($!)
+        wait_port "$port"
+        wait_port "$sub"
+        target="$port,$sub"
+        if [ $kind = rnats ]; then RTARGET=$target; else GTARGET=$target; fi
+    done
+    sleep 2 # the routes form (dials are retried every second)
 }
 
 start_pair
@@ -78,11 +101,16 @@ SCENARIOS=(
     "reqrep128_1r|--mode reqrep --pubs 1 --msgs 20000 --size 128 --threads 1|p50_us p90_us p99_us max_us"
 )
 
-# Runs one scenario once against a port; prints the RESULT line (or FAILED).
+# Runs one scenario once against a target (a port, or "port,subscriber port" for a
+# cluster); prints the RESULT line (or FAILED).
 run() {
-    local port=$1 args=$2 out
+    local target=$1 args=$2 out urls
+    urls="--url 127.0.0.1:${target%%,*}"
+    if [ "${target#*,}" != "$target" ]; then
+        urls="$urls --sub-url 127.0.0.1:${target#*,} --settle-ms 200"
+    fi
     # shellcheck disable=SC2086
-    if out=$(timeout $((TIMEOUT + 15)) "$LOADGEN" --url "127.0.0.1:$port" --timeout "$TIMEOUT" $args 2>&1); then
+    if out=$(timeout $((TIMEOUT + 15)) "$LOADGEN" $urls --timeout "$TIMEOUT" $args 2>&1); then
         echo "$out" | grep '^RESULT'
     else
         echo "FAILED $(echo "$out" | tr '\n' ' ')"
@@ -108,8 +136,8 @@ bench() {
         G=()
         for _ in $(seq "$RUNS"); do
             # Interleave the servers so drifting background load hits both alike.
-            R+=("$(run "$RPORT" "$args")")
-            G+=("$(run "$GPORT" "$args")")
+            R+=("$(run "$RTARGET" "$args")")
+            G+=("$(run "$GTARGET" "$args")")
             echo "   rnats:     ${R[-1]}" >&2
             echo "   reference: ${G[-1]}" >&2
         done
@@ -142,6 +170,16 @@ JS_SCENARIOS=(
 )
 start_pair js
 bench "${JS_SCENARIOS[@]}"
+
+# Clusters: publishers on one server, subscribers on the other, every message over a
+# route.
+CLUSTER_SCENARIOS=(
+    "route128_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 1000000 --size 128|sub_msgs_s"
+    "route1k_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 500000 --size 1024|sub_mb_s"
+    "routeq128_1p4q|--mode pubsub --pubs 1 --subs 4 --queue q --msgs 500000 --size 128|sub_msgs_s"
+)
+start_cluster_pairs
+bench "${CLUSTER_SCENARIOS[@]}"
 
 # Memory: a fresh server of each kind holding IDLE_CONNS idle connections with one
 # subscription each; its resident set size once they are all set up.

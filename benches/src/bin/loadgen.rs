@@ -37,6 +37,14 @@ struct Args {
     /// Server address, `host:port` or `nats://host:port`; must be loopback.
     #[arg(long, default_value = "127.0.0.1:4222")]
     url: String,
+    /// Where subscribers connect (pubsub), when not `--url`: another server of the same
+    /// cluster, so every message crosses a route.
+    #[arg(long)]
+    sub_url: Option<String>,
+    /// Milliseconds to wait after the subscriptions are made before publishing, for them
+    /// to reach the other servers of a cluster.
+    #[arg(long, default_value_t = 0)]
+    settle_ms: u64,
     /// Publishers (pubsub) or requesters (reqrep).
     #[arg(long, default_value_t = 1)]
     pubs: usize,
@@ -362,6 +370,10 @@ async fn subscriber(
 }
 
 async fn pubsub(addr: SocketAddr, args: Args) -> io::Result<()> {
+    let sub_addr = match &args.sub_url {
+        Some(url) => resolve(url)?,
+        None => addr,
+    };
     let args = std::sync::Arc::new(args);
     let mut subs = Vec::new();
     let pattern = args.sub_subject.as_deref().unwrap_or(&args.subject);
@@ -371,13 +383,14 @@ async fn pubsub(addr: SocketAddr, args: Args) -> io::Result<()> {
         .map(|q| format!(" {q}"))
         .unwrap_or_default();
     for i in 0..args.subs {
-        let mut conn = Conn::open(addr, &format!("loadgen-sub-{i}")).await?;
+        let mut conn = Conn::open(sub_addr, &format!("loadgen-sub-{i}")).await?;
         conn.wr
             .write_all(format!("SUB {pattern}{queue} 1\r\n").as_bytes())
             .await?;
         conn.sync().await?;
         subs.push(conn);
     }
+    tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
     let expected = match args.queue {
         Some(_) if args.subs > 0 => args.msgs,
         _ => args.msgs * args.subs as u64,

@@ -12,7 +12,8 @@ use bytes::Bytes;
 
 use super::route::{sub_key, RemoteSub};
 use super::{ConnId, Node, SubRef};
-use crate::proto::Body;
+use crate::proto::encode::push_num;
+use crate::proto::{Body, OutBuf};
 use crate::sublist::MatchResult;
 
 /// One route a message goes to, with the queue groups it is to serve.
@@ -235,22 +236,21 @@ impl Node {
             let i = target(&mut targets, chosen);
             targets[i].queues.push(&group.name);
         }
-        let name = self.accounts[account].name.clone();
-        let max_pending = self.opts.max_pending as usize;
+        let name = &self.accounts[account].name;
+        let stall_at = super::stall::threshold(self.opts.max_pending as usize);
+        let Some(cluster) = self.cluster.as_mut() else {
+            return 0;
+        };
         let mut sent = 0;
         for t in &targets {
-            let Some(route) = self
-                .cluster
-                .as_mut()
-                .and_then(|c| c.routes.get_mut(&t.route))
-            else {
+            let Some(route) = cluster.routes.get_mut(&t.route) else {
                 continue;
             };
             let headers = route.remote.as_ref().is_some_and(|r| r.headers);
             let out = &mut route.out;
             let len = encode_rmsg(
                 out,
-                &name,
+                name,
                 subject,
                 reply,
                 &t.queues,
@@ -263,16 +263,17 @@ impl Node {
             out.push_slice(b"\r\n");
             route.out_msgs += 1;
             route.out_bytes += len as u64;
-            let over = route.pending() > max_pending;
+            // A route is never cut for its backlog (only for a write that does not
+            // finish, as in the reference): its publishers are slowed down instead.
+            if route.pending() > stall_at {
+                self.stall = Some(t.route);
+            }
+            if route.mark_transmit() {
+                self.outputs.push_back(super::Output::Transmit(t.route));
+            }
             self.stats.out_msgs += 1;
             self.stats.out_bytes += len as u64;
             sent += 1;
-            if over {
-                self.stats.slow_consumers += 1;
-                self.close_route(t.route, super::CloseReason::SlowConsumerPendingBytes);
-            } else {
-                self.queue_route_transmit(t.route);
-            }
         }
         sent
     }
@@ -324,7 +325,7 @@ fn interest_line(account: &str, subject: &[u8], queue: Option<&Bytes>, n: u32) -
 /// not take headers gets the payload alone.
 #[allow(clippy::too_many_arguments)]
 fn encode_rmsg(
-    out: &mut crate::proto::OutBuf,
+    out: &mut OutBuf,
     account: &str,
     subject: &[u8],
     reply: Option<&[u8]>,
@@ -333,47 +334,39 @@ fn encode_rmsg(
     headers: bool,
     total: usize,
 ) -> usize {
-    let mut head = Vec::with_capacity(64 + subject.len());
     let with_headers = header_len.is_some() && headers;
-    head.extend_from_slice(if with_headers { b"HMSG " } else { b"RMSG " });
-    head.extend_from_slice(account.as_bytes());
-    head.push(b' ');
-    head.extend_from_slice(subject);
-    head.push(b' ');
-    if queues.is_empty() {
-        if let Some(r) = reply {
-            head.extend_from_slice(r);
-            head.push(b' ');
+    out.push_slice(if with_headers { b"HMSG " } else { b"RMSG " });
+    out.push_slice(account.as_bytes());
+    out.push_slice(b" ");
+    out.push_slice(subject);
+    out.push_slice(b" ");
+    match (reply, queues.is_empty()) {
+        (Some(r), true) => {
+            out.push_slice(r);
+            out.push_slice(b" ");
         }
-    } else {
-        match reply {
-            Some(r) => {
-                head.extend_from_slice(b"+ ");
-                head.extend_from_slice(r);
-                head.push(b' ');
-            }
-            None => head.extend_from_slice(b"| "),
+        (None, true) => {}
+        (Some(r), false) => {
+            out.push_slice(b"+ ");
+            out.push_slice(r);
+            out.push_slice(b" ");
         }
-        for q in queues {
-            head.extend_from_slice(q);
-            head.push(b' ');
-        }
+        (None, false) => out.push_slice(b"| "),
+    }
+    for q in queues {
+        out.push_slice(q);
+        out.push_slice(b" ");
     }
     let size = match header_len {
         Some(h) if with_headers => {
-            head.extend_from_slice(format!("{h} {total}").as_bytes());
+            push_num(out, h);
+            out.push_slice(b" ");
             total
         }
-        Some(h) => {
-            head.extend_from_slice((total - h).to_string().as_bytes());
-            total - h
-        }
-        None => {
-            head.extend_from_slice(total.to_string().as_bytes());
-            total
-        }
+        Some(h) => total - h,
+        None => total,
     };
-    head.extend_from_slice(b"\r\n");
-    out.push_slice(&head);
+    push_num(out, size);
+    out.push_slice(b"\r\n");
     size
 }

@@ -112,6 +112,12 @@ impl Route {
         }
     }
 
+    /// Notes that the shell will be told to transmit; whether it needs telling (it is
+    /// told once until it takes the bytes).
+    pub fn mark_transmit(&mut self) -> bool {
+        !std::mem::replace(&mut self.transmit_queued, true)
+    }
+
     /// `ip:port - rid:N`, the prefix of this route's log lines.
     pub fn log_prefix(&self) -> String {
         format!("{} - rid:{}", self.peer, self.id)
@@ -454,9 +460,7 @@ impl Node {
     }
 
     pub(super) fn queue_route_transmit(&mut self, id: ConnId) {
-        let route = self.route_mut(id);
-        if !route.transmit_queued {
-            route.transmit_queued = true;
+        if self.route_mut(id).mark_transmit() {
             self.outputs.push_back(Output::Transmit(id));
         }
     }

@@ -30,12 +30,19 @@ impl Node {
         self.is_stalling(consumer).then_some(consumer)
     }
 
-    /// Whether `consumer` still has more than the stall threshold waiting.
+    /// Whether `consumer` (a client or a route) still has more than the stall threshold
+    /// waiting.
     pub fn is_stalling(&self, consumer: ConnId) -> bool {
         let limit = threshold(self.opts.max_pending as usize);
+        let route = || {
+            let routes = self.cluster.as_ref().map(|c| &c.routes);
+            routes
+                .and_then(|r| r.get(&consumer))
+                .is_some_and(|r| r.pending() > limit)
+        };
         self.clients
             .get(&consumer)
-            .is_some_and(|c| c.pending() > limit)
+            .map_or_else(route, |c| c.pending() > limit)
     }
 }
 

@@ -175,7 +175,7 @@ fn push_common(out: &mut OutBuf, subject: &[u8], sid: &[u8], reply: Option<&[u8]
     }
 }
 
-fn push_num(out: &mut OutBuf, mut n: usize) {
+pub(crate) fn push_num(out: &mut OutBuf, mut n: usize) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {

@@ -1,7 +1,7 @@
 //! The client protocol on the wire: an incremental parser for what clients send and an
 //! encoder for what the server sends back.
 
-mod encode;
+pub(crate) mod encode;
 mod op;
 mod parser;
 

@@ -396,3 +396,38 @@ fn a_server_in_lame_duck_mode_is_no_longer_offered_to_clients() {
         "{update}"
     );
 }
+
+#[test]
+fn a_backed_up_route_stalls_publishers_and_is_not_cut() {
+    let mut o = opts(0, &[]);
+    o.max_pending = 4000;
+    let mut node = Node::new(o, 4222, 1);
+    let now = Instant::ZERO;
+    node.start_cluster(now, 7000, vec![]);
+    let route = node.accept_route(now, "127.0.0.1:9001".parse().unwrap());
+    let peer = "CONNECT {\"name\":\"NPEER\",\"cluster\":\"c1\",\"headers\":true}\r\n\
+        INFO {\"server_id\":\"NPEER\",\"server_name\":\"peer\",\"port\":7001,\"headers\":true,\"cluster\":\"c1\"}\r\n\
+        RS+ $G x\r\n";
+    node.receive(now, route, Bytes::from(peer));
+    let publisher = node.accept(now, "127.0.0.1:5000".parse().unwrap());
+    node.receive(
+        now,
+        publisher,
+        Bytes::from_static(b"CONNECT {\"verbose\":false}\r\n"),
+    );
+    let msg = Bytes::from(format!("PUB x 1000\r\n{}\r\n", "y".repeat(1000)));
+    for _ in 0..10 {
+        node.receive(now, publisher, msg.clone());
+    }
+    // Ten times more than max_pending would allow a client: the route stays, the
+    // publisher waits for it.
+    assert_eq!(node.take_stall(publisher), Some(route));
+    assert!(node.is_stalling(route));
+    while let Some(out) = node.poll_output() {
+        assert!(!matches!(out, Output::Close { .. }), "{out:?}");
+    }
+    let mut out = Vec::new();
+    node.take_outbound(route, &mut out);
+    node.written(route, out.iter().map(Bytes::len).sum());
+    assert!(!node.is_stalling(route));
+}

@@ -266,6 +266,8 @@ async fn mixed_cluster_with_the_reference() {
     let reference_varz = json(http_port(&r), "/varz").await;
     assert_eq!(varz["cluster"]["name"], reference_varz["cluster"]["name"]);
     assert_eq!(varz["routes"], 2);
+    let urls = |v: &serde_json::Value| v["connect_urls"].as_array().map_or(0, Vec::len);
+    assert_eq!((urls(&varz), urls(&reference_varz)), (3, 3));
 }
 
 #[tokio::test]

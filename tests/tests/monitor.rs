@@ -654,3 +654,26 @@ async fn system_account_matches_the_reference() {
         t_connz["data"]["num_connections"]
     );
 }
+
+/// `/jsz` of a server without JetStream: `"disabled": true` and zero limits, as the
+/// reference answers.
+#[tokio::test]
+async fn jsz_without_jetstream_says_disabled() {
+    let jsz = |bin: std::path::PathBuf| async move {
+        let srv = Server::start(&bin, ["-m", "-1"]).unwrap();
+        json(http_port(&srv), "/jsz").await
+    };
+    let ours = jsz(rnats_tests::rnats_bin()).await;
+    assert_eq!(ours["disabled"], true, "{ours}");
+    assert_eq!(ours["config"]["max_memory"], 0, "{ours}");
+    let Some(bin) = reference_bin() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs the reference server"
+        );
+        return;
+    };
+    let theirs = jsz(bin).await;
+    same_shape("/jsz disabled", &ours, &theirs);
+    same_shape("/jsz disabled config", &ours["config"], &theirs["config"]);
+}

@@ -236,9 +236,14 @@ impl Node {
         self.clients.get(&conn).map(Client::pending)
     }
 
-    /// Subscriptions across all clients (the server's own are not counted).
+    /// Subscriptions across all clients, here and (announced over routes) on the other
+    /// servers of the cluster; the server's own are not counted.
     pub fn num_subscriptions(&self) -> usize {
-        let all: usize = self.accounts.iter().map(|a| a.sublist.count()).sum();
+        let all: usize = self
+            .accounts
+            .iter()
+            .map(|a| a.sublist.count() + a.routed.count())
+            .sum();
         all - self.internal_subs().count()
     }
 

@@ -213,6 +213,8 @@ impl Node {
         let mut total = SublistStats::default();
         for account in &self.accounts {
             total.merge(&account.sublist.stats());
+            // Other servers' interest counts, as in the reference, whose sublists hold it.
+            total.merge(&account.routed.stats());
         }
         total.num_subscriptions -= self.internal_subs().count() as u64;
         total

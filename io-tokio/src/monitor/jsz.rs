@@ -15,6 +15,7 @@ use super::{pretty, Monitor};
 pub struct Config {
     max_memory: i64,
     max_storage: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
     store_dir: String,
 }
 
@@ -40,6 +41,9 @@ pub struct Stats {
 struct Jsz {
     server_id: String,
     now: String,
+    /// JetStream is not enabled (then the limits are zero, as the reference shows them).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    disabled: bool,
     config: Config,
     #[serde(flatten)]
     stats: Stats,
@@ -117,6 +121,7 @@ pub fn render(m: &Monitor, q: &Query) -> Result<Vec<u8>, String> {
         let reports = node.jetstream_report(streams);
         (node.info().server_id.clone(), clock, reports)
     });
+    let disabled = reports.is_none();
     let reports = reports.unwrap_or_default();
     let only = q.get("acc").filter(|a| !a.is_empty());
     let details = accounts.then(|| {
@@ -145,7 +150,16 @@ pub fn render(m: &Monitor, q: &Query) -> Result<Vec<u8>, String> {
     let jsz = Jsz {
         server_id: server_id.clone(),
         now: rfc3339(clock.wall),
-        config: config(m),
+        disabled,
+        config: if disabled {
+            Config {
+                max_memory: 0,
+                max_storage: 0,
+                store_dir: String::new(),
+            }
+        } else {
+            config(m)
+        },
         stats: stats(&all(&reports)),
         streams: reports.iter().map(|(_, r)| r.streams).sum(),
         consumers: reports.iter().map(|(_, r)| r.consumers).sum(),

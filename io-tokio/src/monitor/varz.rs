@@ -27,6 +27,9 @@ struct Varz<'a> {
     tls_required: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_verify: bool,
+    /// Where clients can connect in the cluster (what `INFO` gives them).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    connect_urls: &'a [String],
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -133,6 +136,7 @@ pub fn render(m: &Monitor) -> Vec<u8> {
             auth_required: info.auth_required,
             tls_required: info.tls_required,
             tls_verify: info.tls_verify,
+            connect_urls: &info.connect_urls,
             max_connections: o.max_connections,
             max_subscriptions: o.max_subscriptions,
             ping_interval: o.ping_interval.as_nanos(),

@@ -206,8 +206,10 @@ impl Node {
         delivered
     }
 
-    /// Delivers to the subscriptions of another account.
-    fn deliver_in(
+    /// Delivers to the subscriptions of another account, here and on the other servers
+    /// of the cluster (which deliver what they get as it comes: the crossing is made once,
+    /// where the message was published).
+    pub(super) fn deliver_in(
         &mut self,
         from: ConnId,
         account: usize,
@@ -216,11 +218,40 @@ impl Node {
         header_len: Option<usize>,
         message: Body<'_>,
     ) -> usize {
-        match self.accounts[account].sublist.interest(subject) {
-            Some(result) => {
-                self.deliver_all(from, true, &result, subject, reply, header_len, message)
-            }
+        let result = self.accounts[account].sublist.interest(subject);
+        let mut delivered = match &result {
+            Some(r) => self.deliver_all(from, true, r, subject, reply, header_len, message),
             None => 0,
+        };
+        if self.clustered() {
+            let local = result.as_deref();
+            delivered +=
+                self.forward_to_routes(account, subject, reply, header_len, message, local);
+        }
+        delivered
+    }
+
+    /// The prefix of the reply subjects this server hands out for service imports,
+    /// `_R_.<tag>.`: the tag is this server's, so that responses published on another
+    /// server of the cluster find their way back here.
+    pub(super) fn response_prefix(&self) -> String {
+        let id = &self.info.server_id;
+        format!("_R_.{}.", &id[1..9.min(id.len())])
+    }
+
+    /// In a cluster, the accounts that export services announce interest in this
+    /// server's reply subjects, so responses given on other servers are routed back.
+    pub(super) fn announce_response_subjects(&mut self) {
+        let wildcard = Bytes::from(format!("{}>", self.response_prefix()));
+        let mut exporters: Vec<usize> = self
+            .accounts
+            .iter()
+            .flat_map(|a| a.services.iter().map(|s| s.exporter))
+            .collect();
+        exporters.sort_unstable();
+        exporters.dedup();
+        for exporter in exporters {
+            self.local_interest(exporter, &wildcard, None, 1);
         }
     }
 
@@ -230,7 +261,7 @@ impl Node {
         let mut raw = [0u8; 12];
         self.rng.fill(&mut raw);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        let reply = Bytes::from(format!("_R_.{token}"));
+        let reply = Bytes::from(format!("{}{token}", self.response_prefix()));
         let now = self.now;
         let responses = &mut self.accounts[exporter].responses;
         if responses.len() >= RESPONSES_SWEEP_AT {
@@ -242,7 +273,11 @@ impl Node {
 
     /// The route for a response published on `subject`, if it is a live reply subject;
     /// a singleton's route is used up.
-    fn take_response_route(&mut self, account: usize, subject: &[u8]) -> Option<ResponseRoute> {
+    pub(super) fn take_response_route(
+        &mut self,
+        account: usize,
+        subject: &[u8],
+    ) -> Option<ResponseRoute> {
         let now = self.now;
         let responses = &mut self.accounts[account].responses;
         let route = responses.get(subject)?;

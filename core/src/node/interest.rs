@@ -175,10 +175,14 @@ impl Node {
         let Some(acc) = self.routed_account(id, account, subject) else {
             return;
         };
+        let body = Body::new(&payload, Some(&payload));
+        // A response to a service request that crossed accounts here.
+        if let Some(back) = self.take_response_route(acc, subject) {
+            self.deliver_in(id, back.account, &back.reply, None, header_len, body);
+        }
         let Some(result) = self.accounts[acc].sublist.interest(subject) else {
             return;
         };
-        let body = Body::new(&payload, Some(&payload));
         for &sub in &result.plain {
             self.deliver(sub, subject, reply, header_len, body);
         }

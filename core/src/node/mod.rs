@@ -204,6 +204,7 @@ impl Node {
         };
         if node.opts.cluster.enabled() {
             node.enable_cluster();
+            node.announce_response_subjects();
         }
         node.enable_system();
         if jetstream {

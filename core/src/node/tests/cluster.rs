@@ -431,3 +431,59 @@ fn a_backed_up_route_stalls_publishers_and_is_not_cut() {
     node.written(route, out.iter().map(Bytes::len).sum());
     assert!(!node.is_stalling(route));
 }
+
+#[test]
+fn imports_and_exports_reach_across_servers() {
+    let accounts = crate::conf::parse(
+        r#"accounts {
+             ORDERS: { users: [{user: o, password: o}],
+                       exports: [{stream: "events.>"}, {service: "status"}] }
+             PUBLIC: { users: [{user: p, password: p}],
+                       imports: [{stream: {account: ORDERS, subject: "events.>"}, prefix: ext},
+                                 {service: {account: ORDERS, subject: "status"}, to: ask}] }
+           }"#,
+    )
+    .unwrap();
+    let with_accounts = |i: usize, routes: &[usize]| {
+        let mut o = opts(i, routes);
+        o.apply_conf(&accounts).unwrap();
+        o
+    };
+    let mut c = Cluster::new(vec![with_accounts(0, &[1]), with_accounts(1, &[0])]);
+    c.advance(Duration::from_millis(10));
+    assert_eq!(c.mesh(), [1, 1]);
+    let login = |c: &mut Cluster, i: usize, user: &str| {
+        let id = c.nodes[i].accept(c.now, "127.0.0.1:5000".parse().unwrap());
+        c.pump();
+        let connect = format!(
+            "CONNECT {{\"verbose\":false,\"headers\":true,\"no_responders\":true,\"user\":\"{user}\",\"pass\":\"{user}\"}}\r\n"
+        );
+        c.send(i, id, &connect);
+        c.take(i, id);
+        id
+    };
+    // The service answers on node 1, the requester asks on node 0.
+    let service = login(&mut c, 1, "o");
+    c.send(1, service, "SUB status 1\r\nPING\r\n");
+    c.take(1, service);
+    let public = login(&mut c, 0, "p");
+    c.send(
+        0,
+        public,
+        "SUB _INBOX.me 1\r\nSUB ext.events.> 2\r\nPING\r\n",
+    );
+    c.take(0, public);
+    c.send(0, public, "PUB ask _INBOX.me 1\r\n?\r\n");
+    let request = c.take(1, service);
+    let reply = request
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or_else(|| panic!("{request}"))
+        .to_string();
+    assert!(reply.starts_with("_R_."), "{request}");
+    c.send(1, service, &format!("PUB {reply} 2\r\nok\r\n"));
+    assert_eq!(c.take(0, public), "MSG _INBOX.me 1 2\r\nok\r\n");
+    // An event published in ORDERS on node 1 reaches the importer on node 0, once.
+    c.send(1, service, "PUB events.new 1\r\n!\r\n");
+    assert_eq!(c.take(0, public), "MSG ext.events.new 2 1\r\n!\r\n");
+}

@@ -115,7 +115,7 @@ pub(crate) fn parse_permissions(v: &Value, at: &str) -> Result<Permissions, Opti
 }
 
 /// A subject list (allow only) or `{ allow: [...], deny: [...] }`.
-fn parse_rules(v: &Value, at: &str) -> Result<SubjectRules, OptionError> {
+pub(crate) fn parse_rules(v: &Value, at: &str) -> Result<SubjectRules, OptionError> {
     match v {
         Value::Map(map) => {
             let mut rules = SubjectRules::default();

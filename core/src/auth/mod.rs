@@ -5,7 +5,7 @@
 //! as a bcrypt hash takes ~100 ms of CPU to check, so [`AuthConfig::check`] hands such a
 //! check back as [`Verdict::Bcrypt`] and the shell runs it off the node's thread.
 
-mod conf;
+pub(crate) mod conf;
 pub mod permissions;
 
 use std::sync::Arc;

@@ -151,6 +151,15 @@ impl Node {
                 "Cluster name was dynamically generated, consider setting one",
             );
         }
+        if self.opts.jetstream {
+            // Said plainly rather than left to be found out: two JetStream servers in one
+            // cluster would both answer the API and both store what is published.
+            self.log_server(
+                Level::Warn,
+                "JetStream is not replicated across a cluster by rnats yet: this server \
+                 serves its own streams to the whole cluster; enable JetStream on one server only",
+            );
+        }
         self.update_client_urls();
         self.cluster_tick(now);
     }

@@ -50,10 +50,10 @@ impl Node {
         } else {
             (count == 0) != (now == 0)
         };
-        if !changed {
+        if !changed || !self.imports(subject) {
             return;
         }
-        let line = interest_line(&acc.name, subject, queue, now);
+        let line = interest_line(&self.accounts[account].name, subject, queue, now);
         let targets: Vec<ConnId> = self.cluster().remotes.values().copied().collect();
         for id in targets {
             self.route_mut(id).out.push_slice(&line);
@@ -61,12 +61,21 @@ impl Node {
         }
     }
 
+    /// Whether this server takes messages on `subject` from its routes (the cluster's
+    /// import permission): only such interest is announced.
+    fn imports(&self, subject: &[u8]) -> bool {
+        let import = self.opts.cluster.import.as_ref();
+        import.is_none_or(|rules| rules.allows_publish(subject))
+    }
+
     /// Sends a newly registered route everything this server is interested in.
     pub(super) fn send_interest(&mut self, id: ConnId) {
         let mut out = Vec::new();
         for acc in &self.accounts {
             for ((subject, queue), &n) in &acc.announced {
-                out.extend_from_slice(&interest_line(&acc.name, subject, queue.as_ref(), n));
+                if self.imports(subject) {
+                    out.extend_from_slice(&interest_line(&acc.name, subject, queue.as_ref(), n));
+                }
             }
         }
         if !out.is_empty() {
@@ -86,6 +95,14 @@ impl Node {
         let Some(acc) = self.routed_account(id, account, &subject) else {
             return;
         };
+        let export = self.opts.cluster.export.as_ref();
+        if export.is_some_and(|rules| !rules.allows_subscription(&subject)) {
+            let text = format!(
+                "Can not export {:?}, ignoring remote subscription request",
+                String::from_utf8_lossy(&subject)
+            );
+            return self.route_log(super::Level::Debug, id, &text);
+        }
         let key = sub_key(account, &subject, queue.as_ref().map(|(q, _)| q.as_ref()));
         let (queue, weight) = match queue {
             Some((q, w)) => (Some(q), w.max(1)),

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::auth::conf::parse_rules;
+use crate::auth::SubjectRules;
 use crate::conf::{Map, Value};
 use crate::options::{boolean, duration, int, parse_listen, string, unknown_fields, OptionError};
 use crate::tls_config::TlsConfig;
@@ -35,6 +37,12 @@ pub struct ClusterOptions {
     /// TLS on every route (`cluster { tls { ... } }`): the handshake comes first, both
     /// sides present the certificate and check the other's against `ca_file`.
     pub tls: Option<TlsConfig>,
+    /// `permissions { import }`: the subjects this server takes messages for from the
+    /// other servers (it asks them only for these).
+    pub import: Option<SubjectRules>,
+    /// `permissions { export }`: the subjects the other servers may have messages for
+    /// from this one (their interest in others is ignored).
+    pub export: Option<SubjectRules>,
 }
 
 impl ClusterOptions {
@@ -70,6 +78,7 @@ impl ClusterOptions {
             "no_advertise",
             "connect_retries",
             "tls",
+            "permissions",
         ];
         unknown_fields(map, &known, "cluster", warnings);
         for (key, value) in map.iter() {
@@ -116,6 +125,22 @@ impl ClusterOptions {
                 "connect_retries" => {
                     let n = int(value).ok_or_else(|| err("expected an integer"))?;
                     self.connect_retries = n.max(0) as u32;
+                }
+                "permissions" => {
+                    let Value::Map(perms) = value else {
+                        return Err(err("expected a map"));
+                    };
+                    for (k, v) in perms.iter() {
+                        let at = format!("{path}.{k}");
+                        match k.to_ascii_lowercase().as_str() {
+                            "import" => self.import = Some(parse_rules(v, &at)?),
+                            "export" => self.export = Some(parse_rules(v, &at)?),
+                            _ => {
+                                let e = "expected \"import\" or \"export\"";
+                                return Err(OptionError::in_map(perms, k, &at, e));
+                            }
+                        }
+                    }
                 }
                 "tls" => {
                     let Value::Map(tls) = value else {
@@ -305,6 +330,7 @@ mod tests {
               no_advertise: true
               connect_retries: 3
               pool_size: 3
+              permissions { import: ["public.>"], export: { deny: ["secret.>"] } }
             }"#;
         let conf = crate::conf::parse(text).unwrap();
         let mut o = crate::options::Options::default();
@@ -318,6 +344,8 @@ mod tests {
         assert_eq!(c.auth_timeout, Some(Duration::from_millis(500)));
         assert!(c.no_advertise && c.enabled());
         assert_eq!(c.connect_retries, 3);
+        assert!(c.import.as_ref().unwrap().allows_publish(b"public.x"));
+        assert!(!c.export.as_ref().unwrap().allows_subscription(b"secret.x"));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert_eq!(warnings[0].key, "cluster.pool_size");
         let bad = crate::conf::parse("cluster { authorization { token: x } }").unwrap();

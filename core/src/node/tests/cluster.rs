@@ -127,7 +127,11 @@ impl Cluster {
     fn client(&mut self, i: usize) -> ConnId {
         let id = self.nodes[i].accept(self.now, "127.0.0.1:5000".parse().unwrap());
         self.pump();
-        self.send(i, id, "CONNECT {\"protocol\":1,\"headers\":true}\r\n");
+        self.send(
+            i,
+            id,
+            "CONNECT {\"verbose\":false,\"protocol\":1,\"headers\":true}\r\n",
+        );
         self.take(i, id);
         id
     }
@@ -486,4 +490,31 @@ fn imports_and_exports_reach_across_servers() {
     // An event published in ORDERS on node 1 reaches the importer on node 0, once.
     c.send(1, service, "PUB events.new 1\r\n!\r\n");
     assert_eq!(c.take(0, public), "MSG ext.events.new 2 1\r\n!\r\n");
+}
+
+#[test]
+fn route_permissions_limit_what_crosses() {
+    use crate::auth::SubjectRules;
+    let mut strict = opts(0, &[1]);
+    // Node 0 takes only public.> from the cluster and gives nothing under secret.>.
+    strict.cluster.import = Some(SubjectRules {
+        allow: Some(vec!["public.>".into()]),
+        deny: Vec::new(),
+    });
+    strict.cluster.export = Some(SubjectRules {
+        allow: None,
+        deny: vec!["secret.>".into()],
+    });
+    let mut c = Cluster::new(vec![strict, opts(1, &[0])]);
+    c.advance(Duration::from_millis(10));
+    let s0 = c.client(0);
+    c.send(0, s0, "SUB public.a 1\r\nSUB private.a 2\r\nPING\r\n");
+    c.take(0, s0);
+    let s1 = c.client(1);
+    c.send(1, s1, "SUB secret.a 1\r\nSUB open.a 2\r\nPING\r\n");
+    c.take(1, s1);
+    c.send(1, s1, "PUB public.a 1\r\n1\r\nPUB private.a 1\r\n2\r\n");
+    assert_eq!(c.take(0, s0), "MSG public.a 1 1\r\n1\r\n");
+    c.send(0, s0, "PUB secret.a 1\r\n3\r\nPUB open.a 1\r\n4\r\n");
+    assert_eq!(c.take(1, s1), "MSG open.a 2 1\r\n4\r\n");
 }

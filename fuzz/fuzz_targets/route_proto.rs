@@ -73,8 +73,8 @@ fuzz_target!(|input: &[u8]| {
     let split = parse(&chunks);
     assert_eq!(whole.0, split.0, "ops differ when split into {size}-byte chunks");
     for op in &whole.0 {
-        if let RouteOp::Msg { payload, .. } = op {
-            assert!(payload.len() as u64 <= MAX_PAYLOAD);
+        if let RouteOp::Msg(m) = op {
+            assert!(m.payload.len() as u64 <= MAX_PAYLOAD);
         }
     }
     node_session(data, first & 0x80 != 0, size);

@@ -14,6 +14,7 @@ use super::route::{sub_key, RemoteSub};
 use super::{ConnId, Node, SubRef};
 use crate::proto::encode::push_num;
 use crate::proto::{Body, OutBuf};
+use crate::route::RoutedMsg;
 use crate::sublist::MatchResult;
 
 /// One route a message goes to, with the queue groups it is to serve.
@@ -172,27 +173,19 @@ impl Node {
 
     /// A message from route `id`: for this server's subscriptions, and one member of each
     /// queue group the sender named.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn routed_msg(
-        &mut self,
-        id: ConnId,
-        account: &[u8],
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        queues: &[Bytes],
-        header_len: Option<usize>,
-        payload: Bytes,
-    ) {
+    pub(super) fn routed_msg(&mut self, id: ConnId, msg: &RoutedMsg) {
+        let (subject, reply, header_len) = (msg.subject(), msg.reply(), msg.header_len);
+        let payload = &msg.payload;
         let size = payload.len() as u64;
         let route = self.route_mut(id);
         route.in_msgs += 1;
         route.in_bytes += size;
         self.stats.in_msgs += 1;
         self.stats.in_bytes += size;
-        let Some(acc) = self.routed_account(id, account, subject) else {
+        let Some(acc) = self.routed_account(id, msg.account(), subject) else {
             return;
         };
-        let body = Body::new(&payload, Some(&payload));
+        let body = Body::new(payload, Some(payload));
         // A response to a service request that crossed accounts here.
         if let Some(back) = self.take_response_route(acc, subject) {
             self.deliver_in(id, back.account, &back.reply, None, header_len, body);
@@ -203,8 +196,8 @@ impl Node {
         for &sub in &result.plain {
             self.deliver(sub, subject, reply, header_len, body);
         }
-        for group in &result.queues {
-            if queues.iter().any(|q| q.as_ref() == &*group.name) {
+        for group in result.queues.iter().filter(|_| msg.has_queues()) {
+            if msg.queues().any(|q| q == &*group.name) {
                 self.deliver_to_one(id, true, &group.members, subject, reply, header_len, body);
             }
         }

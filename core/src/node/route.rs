@@ -309,22 +309,7 @@ impl Node {
                 subject,
                 queue,
             } => self.remote_unsub(id, &account, &subject, queue.as_deref()),
-            RouteOp::Msg {
-                account,
-                subject,
-                reply,
-                queues,
-                header_len,
-                payload,
-            } => self.routed_msg(
-                id,
-                &account,
-                &subject,
-                reply.as_deref(),
-                &queues,
-                header_len,
-                payload,
-            ),
+            RouteOp::Msg(msg) => self.routed_msg(id, &msg),
         }
     }
 
@@ -553,12 +538,12 @@ impl Node {
                 Some(q) => format!("RS- {} {} {}", s(account), s(subject), s(q)),
                 None => format!("RS- {} {}", s(account), s(subject)),
             },
-            RouteOp::Msg {
-                account,
-                subject,
-                payload,
-                ..
-            } => format!("RMSG {} {} {}", s(account), s(subject), payload.len()),
+            RouteOp::Msg(m) => format!(
+                "RMSG {} {} {}",
+                String::from_utf8_lossy(m.account()),
+                String::from_utf8_lossy(m.subject()),
+                m.payload.len()
+            ),
         };
         self.route_log(Level::Trace, id, &format!("<<- [{line}]"));
     }

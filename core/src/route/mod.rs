@@ -11,4 +11,4 @@ pub mod parser;
 
 pub use info::{RouteConnect, RouteInfo};
 pub use options::{ClusterOptions, RouteUrl, DEFAULT_ROUTE_PORT};
-pub use parser::{RouteOp, RouteParseError, RouteParser};
+pub use parser::{RouteOp, RouteParseError, RouteParser, RoutedMsg};

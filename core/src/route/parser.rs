@@ -37,19 +37,56 @@ pub enum RouteOp {
         subject: Bytes,
         queue: Option<Bytes>,
     },
-    /// A message for the subscriptions here: `RMSG account subject [reply] size`, or with
-    /// queue groups `RMSG account subject + reply q1 q2 size` / `... | q1 q2 size` (deliver
-    /// to one member of each named group). `HMSG` and `LMSG` carry a header size too.
-    Msg {
-        account: Bytes,
-        subject: Bytes,
-        reply: Option<Bytes>,
-        queues: Vec<Bytes>,
-        header_len: Option<usize>,
-        payload: Bytes,
-    },
+    /// A message for the subscriptions here.
+    Msg(RoutedMsg),
     /// `A+`/`A-`: nothing to do on a route.
     AccountInterest,
+}
+
+/// A message from a route: `RMSG account subject [reply] size`, or with queue groups
+/// `RMSG account subject + reply q1 q2 size` / `... | q1 q2 size` (deliver to one member of
+/// each named group); `HMSG` and `LMSG` carry a header size too. The fields are places in
+/// the control line, which is kept whole: one shared handle for the line and one for the
+/// payload is all a message costs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutedMsg {
+    line: Bytes,
+    account: Span,
+    subject: Span,
+    reply: Option<Span>,
+    queues: Vec<Span>,
+    pub header_len: Option<usize>,
+    pub payload: Bytes,
+}
+
+/// Where a field is in a line.
+type Span = (u32, u32);
+
+impl RoutedMsg {
+    fn at(&self, (from, to): Span) -> &[u8] {
+        &self.line[from as usize..to as usize]
+    }
+
+    pub fn account(&self) -> &[u8] {
+        self.at(self.account)
+    }
+
+    pub fn subject(&self) -> &[u8] {
+        self.at(self.subject)
+    }
+
+    pub fn reply(&self) -> Option<&[u8]> {
+        self.reply.map(|r| self.at(r))
+    }
+
+    /// The queue groups to deliver to one member of.
+    pub fn queues(&self) -> impl Iterator<Item = &[u8]> {
+        self.queues.iter().map(|&q| self.at(q))
+    }
+
+    pub fn has_queues(&self) -> bool {
+        !self.queues.is_empty()
+    }
 }
 
 /// Why the route's byte stream cannot be parsed; the connection is closed.
@@ -87,10 +124,11 @@ struct Pending {
 
 #[derive(Debug)]
 struct MsgHead {
-    account: Bytes,
-    subject: Bytes,
-    reply: Option<Bytes>,
-    queues: Vec<Bytes>,
+    line: Bytes,
+    account: Span,
+    subject: Span,
+    reply: Option<Span>,
+    queues: Vec<Span>,
     header_len: Option<usize>,
 }
 
@@ -221,7 +259,7 @@ impl RouteParser {
         data: &mut Bytes,
     ) -> Result<Option<RouteOp>, RouteParseError> {
         let text = trim_end(&line);
-        let verb = VERBS
+        let verb: &'static [u8] = VERBS
             .iter()
             .find(|&&(word, blank)| {
                 text.len() >= word.len()
@@ -235,25 +273,23 @@ impl RouteParser {
             .iter()
             .take_while(|b| matches!(b, b' ' | b'\t'))
             .count();
-        let args_at = verb.len() + skip;
-        if text.len() - args_at > self.max_control_line {
+        let (args_at, end) = (verb.len() + skip, text.len());
+        if end - args_at > self.max_control_line {
             return Err(RouteParseError::MaxControlLine);
         }
-        let args = line.slice(args_at..text.len());
-        let upper = verb.to_ascii_uppercase();
-        let op = match upper.as_slice() {
+        // The verbs in `VERBS` are spelled in capitals: what matched is one of them.
+        let op = match verb {
             b"PING" => RouteOp::Ping,
             b"PONG" => RouteOp::Pong,
             b"+OK" => RouteOp::Ok,
-            b"-ERR" => RouteOp::Err(args),
-            b"INFO" => RouteOp::Info(args),
-            b"CONNECT" => RouteOp::Connect(args),
+            b"-ERR" => RouteOp::Err(line.slice(args_at..end)),
+            b"INFO" => RouteOp::Info(line.slice(args_at..end)),
+            b"CONNECT" => RouteOp::Connect(line.slice(args_at..end)),
             b"A+" | b"A-" => RouteOp::AccountInterest,
-            b"RS+" | b"LS+" => sub(&args, upper[0] == b'L')?,
-            b"RS-" | b"LS-" => unsub(&args)?,
+            b"RS+" | b"LS+" => sub(&line.slice(args_at..end), verb[0] == b'L')?,
+            b"RS-" | b"LS-" => unsub(&line.slice(args_at..end))?,
             _ => {
-                let head = msg_head(&upper, &args)?;
-                let (head, size) = head;
+                let (head, size) = msg_head(verb, line, args_at, end)?;
                 if size > self.max_payload {
                     return Err(RouteParseError::MaxPayload { size });
                 }
@@ -273,14 +309,15 @@ impl RouteParser {
 /// reference only counts bytes).
 fn finish(head: MsgHead, mut payload: Bytes) -> RouteOp {
     payload.truncate(payload.len().saturating_sub(2));
-    RouteOp::Msg {
+    RouteOp::Msg(RoutedMsg {
+        line: head.line,
         account: head.account,
         subject: head.subject,
         reply: head.reply,
         queues: head.queues,
         header_len: head.header_len,
         payload,
-    }
+    })
 }
 
 fn trim_end(line: &[u8]) -> &[u8] {
@@ -351,50 +388,83 @@ fn unsub(args: &Bytes) -> Result<RouteOp, RouteParseError> {
     }
 }
 
-/// Reads `RMSG`/`HMSG`/`LMSG` arguments: the head and the total size.
-fn msg_head(verb: &[u8], args: &Bytes) -> Result<(MsgHead, u64), RouteParseError> {
-    let name = String::from_utf8_lossy(verb).into_owned();
-    let mut parts = split(args);
+/// Reads `RMSG`/`HMSG`/`LMSG` arguments, `line[from..to]`: the head and the total size.
+fn msg_head(
+    verb: &[u8],
+    line: Bytes,
+    from: usize,
+    to: usize,
+) -> Result<(MsgHead, u64), RouteParseError> {
+    let mut spans = [(0u32, 0u32); MAX_MSG_ARGS];
+    let mut n = 0;
+    let mut start = None;
+    for i in from..=to {
+        let blank = i == to || matches!(line[i], b' ' | b'\t');
+        match (blank, start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                if n == MAX_MSG_ARGS {
+                    return Err(bad_msg(verb, &line, from, to));
+                }
+                spans[n] = (s as u32, i as u32);
+                n += 1;
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let mut parts = &spans[..n];
     if verb == b"LMSG" && !parts.is_empty() {
-        parts.remove(0); // the origin cluster
+        parts = &parts[1..]; // the origin cluster
     }
     let headers = verb != b"RMSG";
     // account subject, then [reply | + reply queues.. | | queues..], then sizes.
     let sizes = if headers { 2 } else { 1 };
     if parts.len() < 2 + sizes {
-        return Err(bad(&name, args));
+        return Err(bad_msg(verb, &line, from, to));
     }
+    let field = |(a, b): Span| &line[a as usize..b as usize];
     let size_at = parts.len() - sizes;
-    let middle = &parts[2..size_at];
-    let (reply, queues) = match middle {
+    let (reply, queues) = match &parts[2..size_at] {
         [] => (None, Vec::new()),
-        [reply] => (Some(reply.clone()), Vec::new()),
-        [flag, reply, queues @ ..] if flag.as_ref() == b"+" => {
-            (Some(reply.clone()), queues.to_vec())
-        }
-        [flag, queues @ ..] if flag.as_ref() == b"|" => (None, queues.to_vec()),
-        _ => return Err(bad(&name, args)),
+        [reply] => (Some(*reply), Vec::new()),
+        [flag, reply, queues @ ..] if field(*flag) == b"+" => (Some(*reply), queues.to_vec()),
+        [flag, queues @ ..] if field(*flag) == b"|" => (None, queues.to_vec()),
+        _ => return Err(bad_msg(verb, &line, from, to)),
     };
-    let total = parse_size(&parts[parts.len() - 1]).ok_or_else(|| bad(&name, args))?;
+    let total = parse_size(field(parts[parts.len() - 1]));
+    let total = total.ok_or_else(|| bad_msg(verb, &line, from, to))?;
     let header_len = match headers {
         true => {
-            let h = parse_size(&parts[size_at]).ok_or_else(|| bad(&name, args))?;
-            if h > total {
-                return Err(bad(&name, args));
-            }
+            let h = parse_size(field(parts[size_at]));
+            let h = h.filter(|&h| h <= total);
+            let h = h.ok_or_else(|| bad_msg(verb, &line, from, to))?;
             // LMSG always has a header size; zero means none.
             (h > 0).then_some(h as usize)
         }
         false => None,
     };
     let head = MsgHead {
-        account: parts[0].clone(),
-        subject: parts[1].clone(),
+        account: parts[0],
+        subject: parts[1],
         reply,
         queues,
         header_len,
+        line,
     };
     Ok((head, total))
+}
+
+/// More arguments than any message line has: an origin, an account, a subject, a reply
+/// marker and reply, two sizes, and this many queue groups at most.
+const MAX_MSG_ARGS: usize = 64;
+
+fn bad_msg(verb: &[u8], line: &Bytes, from: usize, to: usize) -> RouteParseError {
+    RouteParseError::BadArgs(format!(
+        "{} {}",
+        String::from_utf8_lossy(verb),
+        String::from_utf8_lossy(&line[from..to])
+    ))
 }
 
 fn parse_size(b: &[u8]) -> Option<u64> {
@@ -453,42 +523,43 @@ mod tests {
                 queue: None
             }
         );
-        assert_eq!(
-            whole[11],
-            RouteOp::Msg {
-                account: b("$G"),
-                subject: b("foo"),
-                reply: Some(b("r")),
-                queues: vec![b("q1"), b("q2")],
-                header_len: None,
-                payload: b("x")
+        let msg = |i: usize| match &whole[i] {
+            RouteOp::Msg(m) => {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                (
+                    text(m.account()),
+                    text(m.subject()),
+                    m.reply().map(text),
+                    m.queues().map(text).collect::<Vec<_>>(),
+                    m.header_len,
+                    text(&m.payload),
+                )
             }
+            other => panic!("{other:?}"),
+        };
+        let s = |t: &str| t.to_string();
+        assert_eq!(msg(9), (s("$G"), s("foo"), None, vec![], None, s("hello")));
+        let reply = Some(s("_INBOX.1"));
+        assert_eq!(msg(10), (s("$G"), s("foo"), reply, vec![], None, s("hi")));
+        let queues = vec![s("q1"), s("q2")];
+        assert_eq!(
+            msg(11),
+            (s("$G"), s("foo"), Some(s("r")), queues, None, s("x"))
         );
         assert_eq!(
-            whole[12],
-            RouteOp::Msg {
-                account: b("$G"),
-                subject: b("foo"),
-                reply: None,
-                queues: vec![b("q1")],
-                header_len: None,
-                payload: b("")
-            }
+            msg(12),
+            (s("$G"), s("foo"), None, vec![s("q1")], None, s(""))
         );
-        assert_eq!(
-            whole[13],
-            RouteOp::Msg {
-                account: b("$G"),
-                subject: b("foo"),
-                reply: None,
-                queues: vec![],
-                header_len: Some(12),
-                payload: b("NATS/1.0\r\n\r\nab")
-            }
+        let hmsg = (
+            s("$G"),
+            s("foo"),
+            None,
+            vec![],
+            Some(12),
+            s("NATS/1.0\r\n\r\nab"),
         );
-        assert!(
-            matches!(&whole[14], RouteOp::Msg { header_len: None, payload, .. } if payload == "ok")
-        );
+        assert_eq!(msg(13), hmsg);
+        assert_eq!(msg(14), (s("$G"), s("foo"), None, vec![], None, s("ok")));
         for chunk in 1..40 {
             assert_eq!(parse_all(STREAM, chunk).unwrap(), whole, "chunk {chunk}");
         }

@@ -229,16 +229,8 @@ impl Options {
         for (key, value) in conf.iter() {
             let err = |message: &str| OptionError::in_map(conf, key, key, message);
             match key.to_ascii_lowercase().as_str() {
-                "listen" => {
-                    let (host, port) =
-                        parse_listen(value).ok_or_else(|| err("expected host:port"))?;
-                    if !host.is_empty() {
-                        self.host = host;
-                    }
-                    if let Some(port) = port {
-                        self.port = port;
-                    }
-                }
+                "listen" => apply_listen(value, &mut self.host, &mut self.port)
+                    .ok_or_else(|| err("expected host:port"))?,
                 "host" | "net" => {
                     self.host = string(value).ok_or_else(|| err("expected a string"))?
                 }
@@ -676,6 +668,19 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         total += num * scale;
     }
     Some(Duration::from_secs_f64(total))
+}
+
+/// Applies `listen: "host:port"` (or a bare port) to `host` and `port`; `None` if the
+/// value is neither.
+pub(crate) fn apply_listen(v: &Value, host: &mut String, port: &mut i32) -> Option<()> {
+    let (h, p) = parse_listen(v)?;
+    if !h.is_empty() {
+        *host = h;
+    }
+    if let Some(p) = p {
+        *port = p;
+    }
+    Some(())
 }
 
 pub(crate) fn parse_listen(v: &Value) -> Option<(String, Option<i32>)> {

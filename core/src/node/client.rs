@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use super::auth::{ClientPerms, PendingAuth};
 use super::connect::ConnectOptions;
+use super::slots::Slots;
 use crate::hash::FixedMap;
 use crate::proto::{OutBuf, Parser};
 use crate::time::Instant;
@@ -46,8 +47,7 @@ pub struct Client {
     pub connected: bool,
     /// `"vVERSION:LANG:NAME"` once the client has told any of them, for log lines.
     pub label: Option<String>,
-    subs: Vec<Option<Subscription>>,
-    free_slots: Vec<u32>,
+    subs: Slots<Subscription>,
     by_sid: FixedMap<Bytes, u32>,
     /// Bytes waiting to be taken by the shell.
     pub out: OutBuf,
@@ -108,8 +108,7 @@ impl Client {
             opts: ConnectOptions::default(),
             connected: false,
             label: None,
-            subs: Vec::new(),
-            free_slots: Vec::new(),
+            subs: Slots::default(),
             by_sid: FixedMap::default(),
             out: OutBuf::default(),
             in_flight: 0,
@@ -167,14 +166,12 @@ impl Client {
 
     /// The live subscriptions, in slot order.
     pub fn subs(&self) -> impl Iterator<Item = &Subscription> {
-        self.subs.iter().flatten()
+        self.subs.iter().map(|(_, s)| s)
     }
 
     /// The slots of the live subscriptions, in order.
     pub fn slots(&self) -> Vec<u32> {
-        (0..self.subs.len() as u32)
-            .filter(|&s| self.subs[s as usize].is_some())
-            .collect()
+        self.subs.iter().map(|(slot, _)| slot).collect()
     }
 
     pub fn slot_of(&self, sid: &[u8]) -> Option<u32> {
@@ -182,58 +179,41 @@ impl Client {
     }
 
     pub fn sub_mut(&mut self, slot: u32) -> Option<&mut Subscription> {
-        self.subs.get_mut(slot as usize).and_then(Option::as_mut)
+        self.subs.get_mut(slot)
     }
 
     /// The subscription in `slot` and the output buffer, borrowed together (delivery
     /// writes the subscription's sid into the buffer without copying it first).
     pub fn sub_and_out(&mut self, slot: u32) -> Option<(&mut Subscription, &mut OutBuf)> {
-        let sub = self.subs.get_mut(slot as usize).and_then(Option::as_mut)?;
+        let sub = self.subs.get_mut(slot)?;
         Some((sub, &mut self.out))
     }
 
     /// Stores a subscription; its slot.
     pub fn add_sub(&mut self, sub: Subscription) -> u32 {
         let sid = sub.sid.clone();
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.subs[slot as usize] = Some(sub);
-                slot
-            }
-            None => {
-                self.subs.push(Some(sub));
-                (self.subs.len() - 1) as u32
-            }
-        };
+        let slot = self.subs.insert(sub);
         self.by_sid.insert(sid, slot);
         slot
     }
 
     /// Removes the subscription in `slot`; it, if there was one.
     pub fn remove_sub(&mut self, slot: u32) -> Option<Subscription> {
-        let sub = self.subs.get_mut(slot as usize)?.take()?;
+        let sub = self.subs.remove(slot)?;
         self.by_sid.remove(&sub.sid);
-        self.free_slots.push(slot);
         Some(sub)
     }
 
     /// Every subscription with its slot, emptying the client (on close).
     pub fn drain_subs(&mut self) -> Vec<(u32, Subscription)> {
         self.by_sid.clear();
-        self.free_slots.clear();
-        std::mem::take(&mut self.subs)
-            .into_iter()
-            .enumerate()
-            .filter_map(|(slot, sub)| sub.map(|s| (slot as u32, s)))
-            .collect()
+        self.subs.drain()
     }
 
     /// The subscription a no-responders status for `reply` goes to: the first of this
     /// client's subscriptions whose subject matches the reply subject.
     pub fn sub_for_reply(&self, reply: &[u8]) -> Option<&Subscription> {
-        self.subs
-            .iter()
-            .flatten()
+        self.subs()
             .find(|s| crate::subject::matches(&s.subject, reply))
     }
 }

@@ -447,18 +447,7 @@ impl Node {
             return;
         }
         self.info.connect_urls = urls;
-        let mut ids: Vec<ConnId> = self.clients.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            let client = self.client(id);
-            if !client.connected || client.opts.protocol < 1 {
-                continue;
-            }
-            let line = self.info.line_for(id, &client.ip, None);
-            self.client_mut(id).out.push_slice(&line);
-            self.trace_out(id, "INFO");
-            self.queue_transmit(id);
-        }
+        self.send_async_info(|line| line);
     }
 
     /// Tells the other servers this one is going (lame duck mode), so they stop giving

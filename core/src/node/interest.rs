@@ -299,8 +299,7 @@ impl Node {
             self.cluster
                 .as_ref()
                 .and_then(|c| c.routes.get(&s.conn))
-                .and_then(|r| r.subs.get(s.slot as usize))
-                .and_then(Option::as_ref)
+                .and_then(|r| r.subs.get(s.slot))
                 .map_or(1, |sub| sub.weight as usize)
         };
         let total: usize = members.iter().map(weight).sum();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::slots::Slots;
 use super::{ConnId, Node, SubRef};
 use crate::jetstream::consumer::Delivery;
 use crate::proto::Body;
@@ -50,8 +51,8 @@ pub(super) struct Inbound {
 
 #[derive(Default)]
 pub(super) struct Internal {
-    /// Subscriptions by slot (freed slots are `None`).
-    subs: Vec<Option<InternalSub>>,
+    /// Subscriptions by slot.
+    subs: Slots<InternalSub>,
     inbox: VecDeque<Inbound>,
 }
 
@@ -62,17 +63,7 @@ impl Node {
             subject: subject.clone(),
             target,
         };
-        let subs = &mut self.internal.subs;
-        let slot = match subs.iter().position(Option::is_none) {
-            Some(free) => {
-                subs[free] = Some(sub);
-                free
-            }
-            None => {
-                subs.push(Some(sub));
-                subs.len() - 1
-            }
-        } as u32;
+        let slot = self.internal.subs.insert(sub);
         let sub = SubRef {
             conn: INTERNAL,
             slot,
@@ -82,19 +73,14 @@ impl Node {
             .insert(&subject, None, sub)
             .is_err()
         {
-            self.internal.subs[slot as usize] = None;
+            self.internal.subs.remove(slot);
             return;
         }
         self.local_interest(account, &subject, None, 1);
     }
 
     pub(super) fn unsubscribe_internal(&mut self, slot: u32) {
-        if let Some(sub) = self
-            .internal
-            .subs
-            .get_mut(slot as usize)
-            .and_then(Option::take)
-        {
+        if let Some(sub) = self.internal.subs.remove(slot) {
             let r = SubRef {
                 conn: INTERNAL,
                 slot,
@@ -108,11 +94,7 @@ impl Node {
 
     /// The live internal subscriptions and their slots.
     pub(super) fn internal_subs(&self) -> impl Iterator<Item = (u32, &InternalSub)> {
-        self.internal
-            .subs
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, s)| Some((slot as u32, s.as_ref()?)))
+        self.internal.subs.iter()
     }
 
     /// Queues a message for an internal subscription; it is handled once the publish that
@@ -146,7 +128,7 @@ impl Node {
     /// in answer may itself be for an internal subscription).
     pub(super) fn run_internal(&mut self) {
         while let Some(msg) = self.internal.inbox.pop_front() {
-            let Some(sub) = self.internal.subs.get(msg.slot as usize).cloned().flatten() else {
+            let Some(sub) = self.internal.subs.get(msg.slot).cloned() else {
                 continue;
             };
             match sub.target {

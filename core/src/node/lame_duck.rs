@@ -37,18 +37,7 @@ impl Node {
             level: Level::Info,
             text: "Entering lame duck mode, stop accepting new clients".to_string(),
         });
-        let mut ids: Vec<ConnId> = self.clients.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            let client = self.client(id);
-            if !client.connected || client.opts.protocol < 1 {
-                continue;
-            }
-            let line = ldm_info(self.info.line_for(id, &client.ip, None));
-            self.client_mut(id).out.push_slice(&line);
-            self.trace_out(id, "INFO");
-            self.queue_transmit(id);
-        }
+        self.send_async_info(ldm_info);
         self.tell_routes_lame_duck();
         self.lame_duck = Some(LameDuck {
             next: Some(now + self.opts.lame_duck_grace_period),

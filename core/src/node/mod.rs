@@ -20,6 +20,7 @@ mod lame_duck;
 mod monitor;
 mod reload;
 mod route;
+mod slots;
 pub mod stall;
 mod system;
 
@@ -927,6 +928,23 @@ impl Node {
             self.timers.remove(&(old, conn));
         }
         self.timers.insert((at, conn));
+    }
+
+    /// Sends every client that takes `INFO` updates (protocol 1 and up) its `INFO` again,
+    /// as `edit` changes it.
+    fn send_async_info(&mut self, edit: impl Fn(Vec<u8>) -> Vec<u8>) {
+        let mut ids: Vec<ConnId> = self.clients.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let client = self.client(id);
+            if !client.connected || client.opts.protocol < 1 {
+                continue;
+            }
+            let line = edit(self.info.line_for(id, &client.ip, None));
+            self.client_mut(id).out.push_slice(&line);
+            self.trace_out(id, "INFO");
+            self.queue_transmit(id);
+        }
     }
 
     fn queue_transmit(&mut self, conn: ConnId) {

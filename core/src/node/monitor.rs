@@ -172,8 +172,7 @@ impl Node {
                 subs: r
                     .subs
                     .iter()
-                    .flatten()
-                    .map(|s| String::from_utf8_lossy(&s.subject).into_owned())
+                    .map(|(_, s)| String::from_utf8_lossy(&s.subject).into_owned())
                     .collect(),
             })
             .collect();

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::slots::Slots;
 use super::{CloseReason, ConnId, Level, Node, Output};
 use crate::hash::FixedMap;
 use crate::proto::{encode_err, OutBuf};
@@ -57,8 +58,7 @@ pub(super) struct Route {
     pub last_activity: Instant,
     pub timer_key: Option<Instant>,
     /// The peer's announced subscriptions by slot, and slots by `account subject [queue]`.
-    pub subs: Vec<Option<RemoteSub>>,
-    free: Vec<u32>,
+    pub subs: Slots<RemoteSub>,
     by_key: FixedMap<Vec<u8>, u32>,
     pub in_msgs: u64,
     pub in_bytes: u64,
@@ -86,8 +86,7 @@ impl Route {
             start: now,
             last_activity: now,
             timer_key: None,
-            subs: Vec::new(),
-            free: Vec::new(),
+            subs: Slots::default(),
             by_key: FixedMap::default(),
             in_msgs: 0,
             in_bytes: 0,
@@ -127,41 +126,25 @@ impl Route {
     /// only has its weight changed).
     pub fn add_sub(&mut self, key: Vec<u8>, sub: RemoteSub) -> (u32, bool) {
         if let Some(&slot) = self.by_key.get(&key) {
-            if let Some(old) = self.subs[slot as usize].as_mut() {
+            if let Some(old) = self.subs.get_mut(slot) {
                 old.weight = sub.weight;
             }
             return (slot, false);
         }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.subs[slot as usize] = Some(sub);
-                slot
-            }
-            None => {
-                self.subs.push(Some(sub));
-                (self.subs.len() - 1) as u32
-            }
-        };
+        let slot = self.subs.insert(sub);
         self.by_key.insert(key, slot);
         (slot, true)
     }
 
     pub fn remove_sub(&mut self, key: &[u8]) -> Option<(u32, RemoteSub)> {
         let slot = self.by_key.remove(key)?;
-        let sub = self.subs.get_mut(slot as usize)?.take()?;
-        self.free.push(slot);
-        Some((slot, sub))
+        Some((slot, self.subs.remove(slot)?))
     }
 
     /// Every announced subscription with its slot, emptying the table (on close).
     pub fn drain_subs(&mut self) -> Vec<(u32, RemoteSub)> {
         self.by_key.clear();
-        self.free.clear();
-        std::mem::take(&mut self.subs)
-            .into_iter()
-            .enumerate()
-            .filter_map(|(slot, s)| Some((slot as u32, s?)))
-            .collect()
+        self.subs.drain()
     }
 }
 

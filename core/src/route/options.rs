@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::auth::conf::parse_rules;
 use crate::auth::SubjectRules;
 use crate::conf::{Map, Value};
-use crate::options::{boolean, duration, int, parse_listen, string, unknown_fields, OptionError};
+use crate::options::{apply_listen, boolean, duration, int, string, unknown_fields, OptionError};
 use crate::tls_config::TlsConfig;
 
 /// The reference's default route port, used when a route URL names none.
@@ -86,16 +86,8 @@ impl ClusterOptions {
             let err = |message: &str| OptionError::in_map(map, key, &path, message);
             match key.to_ascii_lowercase().as_str() {
                 "name" => self.name = Some(string(value).ok_or_else(|| err("expected a string"))?),
-                "listen" => {
-                    let (host, port) =
-                        parse_listen(value).ok_or_else(|| err("expected host:port"))?;
-                    if !host.is_empty() {
-                        self.host = host;
-                    }
-                    if let Some(port) = port {
-                        self.port = port;
-                    }
-                }
+                "listen" => apply_listen(value, &mut self.host, &mut self.port)
+                    .ok_or_else(|| err("expected host:port"))?,
                 "host" | "net" => {
                     self.host = string(value).ok_or_else(|| err("expected a string"))?
                 }

@@ -94,7 +94,7 @@ impl JetStream {
                 if let Some(why) = existing.config().update_refusal(&config) {
                     return Err((KIND, ApiError::consumer_create(why)));
                 }
-                existing.update(config);
+                existing.update(config, now);
                 Some(Action::Modify)
             }
             None => {
@@ -170,7 +170,7 @@ impl JetStream {
             .ok_or((KIND, ApiError::consumer_not_found()))?;
         let mut config = consumer.config().clone();
         config.pause_until = until.filter(|&u| u > now).map(rfc3339);
-        consumer.update(config);
+        consumer.update(config, now);
         self.consumer_written(stream_name, name);
         let remaining = until.filter(|&u| u > now).map(|u| u - now);
         let mut fields = serde_json::json!({

@@ -7,6 +7,7 @@
 pub mod ack;
 pub mod config;
 pub mod pull;
+pub mod rate;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -97,6 +98,9 @@ pub struct Consumer {
     /// time, and when the next message is due.
     replay_from: Option<(u64, u64)>,
     replay_due: Option<u64>,
+    /// `rate_limit_bps` (push only), and when the bucket next holds the waiting message.
+    rate: Option<rate::RateLimit>,
+    rate_due: Option<u64>,
 }
 
 /// An event about one message of a consumer, published on `$JS.EVENT.ADVISORY.>`.
@@ -154,6 +158,7 @@ impl Consumer {
         created: u64,
         now: u64,
     ) -> Consumer {
+        let rate = rate::RateLimit::new(config_rate(&config), now);
         Consumer {
             name,
             stream: stream.to_string(),
@@ -182,6 +187,8 @@ impl Consumer {
             advisories: Vec::new(),
             replay_from: None,
             replay_due: None,
+            rate,
+            rate_due: None,
         }
     }
 
@@ -292,7 +299,10 @@ impl Consumer {
     }
 
     /// Replaces the configuration with an allowed update.
-    pub fn update(&mut self, config: ConsumerConfig) {
+    pub fn update(&mut self, config: ConsumerConfig, now: u64) {
+        if config_rate(&config) != config_rate(&self.config) {
+            self.rate = rate::RateLimit::new(config_rate(&config), now);
+        }
         self.config = config;
         // The filters may have changed: what is left to deliver is counted anew.
         self.num_pending = None;
@@ -406,6 +416,7 @@ impl Consumer {
         if self.config.paused_until(now).is_some() {
             return;
         }
+        self.rate_due = None;
         loop {
             let to = if self.config.is_push() {
                 if !self.push_active || self.flow_waiting.is_some() {
@@ -442,6 +453,13 @@ impl Consumer {
                         continue;
                     }
                     req.max_bytes = Some(left - size);
+                }
+            }
+            if let Some(rate) = self.rate.as_mut() {
+                if let Err(due) = rate.take(msg.size(), now) {
+                    self.requeue(msg.seq, delivered);
+                    self.rate_due = Some(due);
+                    break;
                 }
             }
             out.push(self.send(&msg, delivered, to, store, now));
@@ -761,6 +779,7 @@ impl Consumer {
     pub fn tick(&mut self, now: u64, out: &mut Vec<Delivery>) {
         // A replay wait that came due is worked out again by the next delivery.
         self.replay_due = self.replay_due.filter(|&due| due > now);
+        self.rate_due = self.rate_due.filter(|&due| due > now);
         if self.config.pause_until.is_some() && self.config.paused_until(now).is_none() {
             // The pause is over; forgetting it keeps it out of the deadlines.
             self.config.pause_until = None;
@@ -834,6 +853,7 @@ impl Consumer {
             inactive,
             resume,
             self.replay_due,
+            self.rate_due,
         ]
         .into_iter()
         .flatten()
@@ -959,3 +979,13 @@ pub struct ConsumerInfo<'a> {
 
 #[cfg(test)]
 mod tests;
+
+/// The rate limit a configuration asks for: push consumers only (a pull consumer with one
+/// is refused when it is made).
+fn config_rate(config: &ConsumerConfig) -> u64 {
+    if config.is_push() {
+        config.rate_limit_bps
+    } else {
+        0
+    }
+}

@@ -365,3 +365,38 @@ fn replay_original_keeps_the_spacing() {
     c.deliver(&store, now + 3 * SEC, &mut out);
     assert_eq!(seqs(&out), [1, 2, 3]);
 }
+
+#[test]
+fn rate_limit_spaces_push_deliveries() {
+    // 8 Mbit/s is 1 MB/s; the bucket holds 1 MiB to begin with.
+    let mut store = MemStore::new(Limits::default());
+    let big = vec![b'x'; 600_000];
+    for _ in 0..3 {
+        store.store(b"a", b"", &big, 0).unwrap();
+    }
+    let json = r#"{"deliver_subject":"d","ack_policy":"none","rate_limit_bps":8000000}"#;
+    let mut c = Consumer::new("S", "C".into(), config(json), &store, 0);
+    c.set_push_active(true, 0);
+    let mut out = Vec::new();
+    c.deliver(&store, 0, &mut out);
+    assert_eq!(
+        out.len(),
+        1,
+        "the second does not fit what is left of the burst"
+    );
+    let due = c.next_deadline().unwrap();
+    // ~600 KB less what was left (~448 KiB) at 1 MB/s: about 0.13 s.
+    assert!(due > SEC / 10 && due < SEC / 5, "{due}");
+    c.tick(due - 1, &mut out);
+    c.deliver(&store, due - 1, &mut out);
+    assert_eq!(out.len(), 1);
+    c.tick(due, &mut out);
+    c.deliver(&store, due, &mut out);
+    assert_eq!(out.len(), 2);
+    // The bucket is empty now: the third (600,017 bytes as accounted) waits as long.
+    let third = c.next_deadline().unwrap();
+    assert_eq!(third - due, 600_017 * 1_000);
+    c.tick(third, &mut out);
+    c.deliver(&store, third, &mut out);
+    assert_eq!(out.len(), 3);
+}

@@ -51,6 +51,8 @@ struct Event<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_seq: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    ack_time: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     deliveries: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
@@ -73,6 +75,7 @@ impl JetStream {
             consumer: None,
             consumer_seq: None,
             stream_seq: None,
+            ack_time: None,
             deliveries: None,
             reason: None,
             action: None,
@@ -110,13 +113,29 @@ impl JetStream {
         let Some(s) = self.streams.get_mut(stream) else {
             return;
         };
-        let reported: Vec<(String, Advisory)> = s
+        let reported: Vec<(String, u32, Advisory)> = s
             .consumers
             .iter_mut()
-            .flat_map(|(name, c)| c.take_advisories().into_iter().map(|a| (name.clone(), a)))
+            .flat_map(|(name, c)| {
+                let sample = c.config().sample_percent().unwrap_or(0);
+                let found = c.take_advisories().into_iter();
+                found.map(move |a| (name.clone(), sample, a))
+            })
             .collect();
-        for (consumer, advisory) in reported {
+        for (consumer, sample, advisory) in reported {
+            // Acks are reported on `sample_freq` percent of occasions, as the reference
+            // samples them (`rand(100) <= freq`).
+            if matches!(advisory, Advisory::Acked { .. })
+                && sample < 100
+                && self.rng.below(100) as u32 > sample
+            {
+                continue;
+            }
             let (subject, mut event) = match &advisory {
+                Advisory::Acked { .. } => (
+                    format!("$JS.EVENT.METRIC.CONSUMER.ACK.{stream}.{consumer}"),
+                    self.event("io.nats.jetstream.metric.v1.consumer_ack", stream, now),
+                ),
                 Advisory::MaxDeliveries { .. } => (
                     format!("{PREFIX}.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"),
                     self.event("io.nats.jetstream.advisory.v1.max_deliver", stream, now),
@@ -128,6 +147,17 @@ impl JetStream {
             };
             event.consumer = Some(&consumer);
             match &advisory {
+                Advisory::Acked {
+                    stream_seq,
+                    consumer_seq,
+                    deliveries,
+                    ack_time,
+                } => {
+                    event.consumer_seq = Some(*consumer_seq);
+                    event.stream_seq = Some(*stream_seq);
+                    event.ack_time = Some(*ack_time);
+                    event.deliveries = Some(*deliveries);
+                }
                 Advisory::MaxDeliveries {
                     stream_seq,
                     deliveries,

@@ -249,6 +249,12 @@ impl ConsumerConfig {
 
     /// Checks the configuration against its stream as the reference does and fills in
     /// what it defaults.
+    /// `sample_freq` (`"30%"` or `"30"`) as a percentage of acks to report; `None` when
+    /// it does not read as a whole number of at least zero.
+    pub fn sample_percent(&self) -> Option<u32> {
+        self.sample_freq.trim_end_matches('%').parse::<u32>().ok()
+    }
+
     pub fn check_and_default(&mut self, stream: &StreamConfig) -> Result<(), ApiError> {
         let invalid = |why: &str| ApiError::consumer_create(why);
         if !self.durable.is_empty() && !is_valid_consumer_name(&self.durable) {
@@ -262,6 +268,13 @@ impl ConsumerConfig {
         }
         // Errors with their own codes in the reference (JSConsumer...Err).
         let code = |c: u16, why: &str| ApiError::consumer_config(c, why);
+        if !self.sample_freq.is_empty() && self.sample_percent().is_none() {
+            let why = format!(
+                "failed to parse consumer sampling configuration: strconv.Atoi: parsing {:?}: invalid syntax",
+                self.sample_freq.trim_end_matches('%')
+            );
+            return Err(code(10095, &why));
+        }
         if self.is_push() {
             if self.deliver_subject.contains(['*', '>']) {
                 return Err(code(10079, "consumer deliver subject has wildcards"));

@@ -39,6 +39,8 @@ pub struct Delivery {
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     consumer_seq: u64,
+    /// When it was (last) delivered, for the ack time of sampled acks.
+    sent: u64,
     /// When it is due again if not acked (`None` while queued for redelivery).
     deadline: Option<u64>,
 }
@@ -108,6 +110,15 @@ pub struct Consumer {
 pub enum Advisory {
     /// Delivered `deliveries` times without an ack: no more redeliveries.
     MaxDeliveries { stream_seq: u64, deliveries: u64 },
+    /// Acknowledged, with `sample_freq` set: a candidate for the ack metric, which
+    /// JetStream samples.
+    Acked {
+        stream_seq: u64,
+        consumer_seq: u64,
+        deliveries: u64,
+        /// Nanoseconds from delivery to ack.
+        ack_time: u64,
+    },
     /// Terminated by the client (`+TERM`).
     Terminated {
         stream_seq: u64,
@@ -217,6 +228,7 @@ impl Consumer {
                 seq,
                 Pending {
                     consumer_seq,
+                    sent: now,
                     deadline: Some(deadline),
                 },
             );
@@ -620,6 +632,7 @@ impl Consumer {
             let deadline = now + self.config.ack_wait_for(delivered).as_nanos() as u64;
             let entry = Pending {
                 consumer_seq: self.delivered_cseq,
+                sent: now,
                 deadline: Some(deadline),
             };
             if let Some(d) = self
@@ -696,7 +709,15 @@ impl Consumer {
         match kind {
             AckKind::Ack | AckKind::Next { .. } => match self.config.ack_policy {
                 AckPolicy::Explicit => {
-                    if self.pending.contains_key(&seq) {
+                    if let Some(p) = self.pending.get(&seq) {
+                        if self.config.sample_percent().is_some_and(|f| f > 0) {
+                            self.advisories.push(Advisory::Acked {
+                                stream_seq: seq,
+                                consumer_seq: p.consumer_seq,
+                                deliveries: meta.delivered,
+                                ack_time: now.saturating_sub(p.sent),
+                            });
+                        }
                         self.forget(seq);
                         acked.push(seq);
                     }

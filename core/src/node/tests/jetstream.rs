@@ -451,3 +451,39 @@ fn push_replay_original_through_the_node() {
     h.advance(Duration::from_millis(250));
     assert!(h.take(c).contains("MSG s.b 9 "));
 }
+
+#[test]
+fn sampled_acks_are_reported_as_metrics() {
+    let (mut h, c) = js_harness();
+    h.send(c, "SUB $JS.EVENT.METRIC.> 7\r\n");
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    request(&mut h, c, "s.a", "one");
+    let bad = r#"{"stream_name":"S","config":{"durable_name":"X","sample_freq":"often"}}"#;
+    let refused = request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.X", bad);
+    assert!(refused.contains(r#""err_code":10095"#), "{refused}");
+    let durable = r#"{"stream_name":"S","config":{"durable_name":"D","ack_policy":"explicit","sample_freq":"100%"}}"#;
+    request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.D", durable);
+    h.send(c, "PUB $JS.API.CONSUMER.MSG.NEXT.S.D _INBOX.a 1\r\n1\r\n");
+    let got = h.take(c);
+    let ack = got
+        .lines()
+        .find(|l| l.starts_with("MSG s.a"))
+        .and_then(|l| l.split(' ').nth(3))
+        .unwrap_or_else(|| panic!("{got}"))
+        .to_string();
+    h.advance(Duration::from_millis(250));
+    h.send(c, &format!("PUB {ack} 4\r\n+ACK\r\n"));
+    let metric = h.take(c);
+    assert!(
+        metric.contains("MSG $JS.EVENT.METRIC.CONSUMER.ACK.S.D 7 "),
+        "{metric}"
+    );
+    assert!(
+        metric.contains(r#""type":"io.nats.jetstream.metric.v1.consumer_ack""#),
+        "{metric}"
+    );
+    assert!(
+        metric.contains(r#""stream":"S","consumer":"D","consumer_seq":1,"stream_seq":1,"ack_time":250000000,"deliveries":1"#),
+        "{metric}"
+    );
+}

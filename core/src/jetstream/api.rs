@@ -41,6 +41,8 @@ pub struct JetStream {
     pub(super) disk: Vec<super::persist::DiskOp>,
     /// Streams that stored messages whose consumers have not looked yet.
     pub(super) touched: std::collections::BTreeSet<String>,
+    /// The JetStream domain, named in answers.
+    pub(super) domain: Option<String>,
     pub(super) limits: AccountLimits,
 }
 
@@ -93,16 +95,8 @@ struct InfoJson<'a> {
     config: &'a StreamConfig,
     created: String,
     state: StateJson,
-}
-
-fn info(stream: &Stream) -> InfoJson<'_> {
-    let mut state = StateJson::from(stream.store().state());
-    state.consumer_count = stream.consumers.len() as u64;
-    InfoJson {
-        config: stream.config(),
-        created: rfc3339(stream.created),
-        state,
-    }
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -295,6 +289,24 @@ impl JetStream {
         self
     }
 
+    /// The JetStream domain this server is in (`jetstream { domain }`), which answers
+    /// name.
+    pub fn with_domain(mut self, domain: Option<String>) -> JetStream {
+        self.domain = domain;
+        self
+    }
+
+    fn stream_info<'a>(&'a self, stream: &'a Stream) -> InfoJson<'a> {
+        let mut state = StateJson::from(stream.store().state());
+        state.consumer_count = stream.consumers.len() as u64;
+        InfoJson {
+            config: stream.config(),
+            created: rfc3339(stream.created),
+            state,
+            domain: self.domain.as_deref(),
+        }
+    }
+
     /// JetStream for one account; `seed` drives the names it makes up.
     pub fn new(new_store: NewStore, seed: u64) -> JetStream {
         JetStream {
@@ -307,6 +319,7 @@ impl JetStream {
             disk: Vec::new(),
             touched: Default::default(),
             limits: AccountLimits::default(),
+            domain: None,
         }
     }
 
@@ -355,7 +368,7 @@ impl JetStream {
             if !details {
                 continue;
             }
-            let info = info(stream);
+            let info = self.stream_info(stream);
             report.stream_detail.push(StreamDetail {
                 name: name.clone(),
                 created: stream.created,
@@ -437,9 +450,7 @@ impl JetStream {
 
     fn account_info(&self) -> String {
         let (memory, storage) = self.usage();
-        answer(
-            "account_info_response",
-            serde_json::json!({
+        let mut stats = serde_json::json!({
                 "memory": memory,
                 "storage": storage,
                 // Newer references report reservations, and clients require the fields.
@@ -456,9 +467,12 @@ impl JetStream {
                     "memory_max_stream_bytes": -1, "storage_max_stream_bytes": -1,
                     "max_bytes_required": false
                 },
-                "api": { "total": self.api_total, "errors": self.api_errors }
-            }),
-        )
+        });
+        if let Some(domain) = &self.domain {
+            stats["domain"] = serde_json::json!(domain);
+        }
+        stats["api"] = serde_json::json!({ "total": self.api_total, "errors": self.api_errors });
+        answer("account_info_response", stats)
     }
 
     fn names(&self, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
@@ -501,7 +515,7 @@ impl JetStream {
             .values()
             .skip(offset)
             .take(LIST_PAGE)
-            .map(info)
+            .map(|s| self.stream_info(s))
             .collect();
         Ok(answer(
             KIND,
@@ -557,7 +571,10 @@ impl JetStream {
             self.stream_action(name, Action::Create, now);
             self.backfill();
         }
-        let mut fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
+        let mut info = self.stream_info(&self.streams[name]);
+        // The reference leaves the domain out of this one answer.
+        info.domain = None;
+        let mut fields = serde_json::to_value(info).expect("info serializes");
         fields["did_create"] = serde_json::Value::Bool(true);
         Ok(answer(KIND, fields))
     }
@@ -589,7 +606,8 @@ impl JetStream {
         self.stream_written(name);
         self.stream_action(name, Action::Modify, now);
         self.backfill();
-        let fields = serde_json::to_value(info(&self.streams[name])).expect("info serializes");
+        let fields =
+            serde_json::to_value(self.stream_info(&self.streams[name])).expect("info serializes");
         Ok(answer(KIND, fields))
     }
 
@@ -598,7 +616,7 @@ impl JetStream {
         let req: InfoRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(name).map_err(|e| (KIND, e))?;
         let mut fields = serde_json::json!({ "total": 0, "offset": 0, "limit": 0 });
-        let mut info = info(stream);
+        let mut info = self.stream_info(stream);
         if req.deleted_details && info.state.num_deleted > 0 {
             let store = stream.store();
             let state = store.state();

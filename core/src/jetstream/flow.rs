@@ -210,7 +210,7 @@ impl JetStream {
         let no_ack = stream.config().no_ack;
         if let (Some(reply), false) = (reply, no_ack) {
             let json = match &result {
-                Ok(ack) => ack.to_json(name),
+                Ok(ack) => ack.to_json(name, self.domain.as_deref()),
                 Err(e) => pub_error_json(name, e),
             };
             self.outbox.push(Delivery::answer(reply, json));

@@ -338,13 +338,18 @@ fn store_error(e: StoreError) -> ApiError {
 }
 
 impl PubAck {
-    /// The acknowledgement as the reference writes it (by hand, hence its spacing).
-    pub fn to_json(&self, stream: &str) -> String {
+    /// The acknowledgement as the reference writes it (by hand, hence its spacing), with
+    /// the JetStream domain when there is one.
+    pub fn to_json(&self, stream: &str, domain: Option<&str>) -> String {
         let stream = serde_json::to_string(stream).expect("a string serializes");
+        let domain = domain.map_or(String::new(), |d| {
+            let d = serde_json::to_string(d).expect("a string serializes");
+            format!(" \"domain\":{d},")
+        });
         match self {
-            PubAck::Stored { seq } => format!("{{\"stream\":{stream}, \"seq\":{seq}}}"),
+            PubAck::Stored { seq } => format!("{{\"stream\":{stream},{domain} \"seq\":{seq}}}"),
             PubAck::Duplicate { seq } => {
-                format!("{{\"stream\":{stream}, \"seq\":{seq},\"duplicate\": true}}")
+                format!("{{\"stream\":{stream},{domain} \"seq\":{seq},\"duplicate\": true}}")
             }
         }
     }

@@ -61,13 +61,23 @@ impl Node {
         for name in names {
             let limits = self.account_limits(&name);
             let seed = self.rng.next_u64();
-            js.accounts
-                .push(limits.map(|l| JetStream::new(new_store(), seed).with_limits(l)));
+            let domain = self.opts.js.domain.clone();
+            js.accounts.push(limits.map(|l| {
+                JetStream::new(new_store(), seed)
+                    .with_limits(l)
+                    .with_domain(domain)
+            }));
         }
         self.js = Some(js);
         for account in 0..self.accounts.len() {
             // Accounts without JetStream still answer its API, with an error.
             self.subscribe_internal(account, Bytes::from_static(API_SUBJECT), Target::JsApi);
+            // With a domain, the API answers under `$JS.<domain>.API` too, where clients
+            // that name the domain send their requests.
+            if let Some(domain) = &self.opts.js.domain {
+                let subject = Bytes::from(format!("$JS.{domain}.API.>"));
+                self.subscribe_internal(account, subject, Target::JsApi);
+            }
             if self.jetstream(account).is_some() {
                 self.subscribe_internal(account, Bytes::from_static(ACK_SUBJECT), Target::JsAck);
                 let fc = Bytes::from_static(FLOW_CONTROL_SUBJECT);
@@ -102,7 +112,13 @@ impl Node {
         let wall = self.wall();
         let account = sub.account;
         // Borrowed, not copied, for the valid UTF-8 that subjects are.
-        let subject = String::from_utf8_lossy(&msg.subject);
+        let mut subject = String::from_utf8_lossy(&msg.subject);
+        if let Some(domain) = &self.opts.js.domain {
+            let prefix = format!("$JS.{domain}.API.");
+            if let Some(rest) = subject.strip_prefix(prefix.as_str()) {
+                subject = format!("$JS.API.{rest}").into();
+            }
+        }
         match &sub.target {
             Target::JsApi => {
                 let Some(js) = self.jetstream(account) else {

@@ -17,6 +17,8 @@ pub struct Config {
     max_storage: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     store_dir: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -82,6 +84,7 @@ pub fn config(m: &Monitor) -> Config {
             (free_disk(&dir) / 4 * 3) as i64
         },
         store_dir: dir.display().to_string(),
+        domain: js.domain.clone(),
     }
 }
 
@@ -156,6 +159,7 @@ pub fn render(m: &Monitor, q: &Query) -> Result<Vec<u8>, String> {
                 max_memory: 0,
                 max_storage: 0,
                 store_dir: String::new(),
+                domain: None,
             }
         } else {
             config(m)

@@ -46,7 +46,9 @@ fn a_stream_from_create_to_delete() {
     let ack = js
         .publish("A", b"a.x", b"NATS/1.0\r\nK: v\r\n\r\n", b"hello", T1)
         .unwrap();
-    assert_eq!(ack.to_json("A"), r#"{"stream":"A", "seq":1}"#);
+    assert_eq!(ack.to_json("A", None), r#"{"stream":"A", "seq":1}"#);
+    let in_domain = r#"{"stream":"A", "domain":"d", "seq":1}"#;
+    assert_eq!(ack.to_json("A", Some("d")), in_domain);
     js.publish("A", b"a.y", b"", b"world", T2).unwrap();
     assert_eq!(
         req(&mut js, "$JS.API.STREAM.INFO.A", "", 0),

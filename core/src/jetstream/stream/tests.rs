@@ -22,7 +22,7 @@ fn hdrs(pairs: &[(&str, &str)]) -> Vec<u8> {
 fn answer(s: &mut Stream, subject: &str, headers: &[u8], data: &str) -> String {
     let name = s.config().name.clone();
     match s.publish(subject.as_bytes(), headers, data.as_bytes(), 1_000) {
-        Ok(ack) => ack.to_json(&name),
+        Ok(ack) => ack.to_json(&name, None),
         Err(e) => pub_error_json(&name, &e),
     }
 }

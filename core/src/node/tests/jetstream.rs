@@ -487,3 +487,33 @@ fn sampled_acks_are_reported_as_metrics() {
         "{metric}"
     );
 }
+
+#[test]
+fn a_domain_answers_under_its_prefix_and_names_itself() {
+    let mut opts = Options {
+        jetstream: true,
+        ..Options::default()
+    };
+    opts.js.domain = Some("hub".into());
+    let mut h = Harness::new(opts);
+    let c = h.client(QUIET);
+    h.send(c, "SUB r 1\r\n");
+    let info = request(&mut h, c, "$JS.hub.API.INFO", "");
+    assert!(info.contains(r#""domain":"hub","api":{"#), "{info}");
+    let created = request(&mut h, c, "$JS.hub.API.STREAM.CREATE.S", STREAM);
+    assert!(created.contains(r#""did_create":true"#), "{created}");
+    assert!(
+        !created.contains(r#""domain""#),
+        "as the reference: {created}"
+    );
+    let plain = request(&mut h, c, "$JS.API.STREAM.INFO.S", "");
+    assert!(
+        plain.contains(r#""consumer_count":0},"domain":"hub"}"#),
+        "{plain}"
+    );
+    let ack = request(&mut h, c, "s.a", "x");
+    assert!(
+        ack.ends_with("{\"stream\":\"S\", \"domain\":\"hub\", \"seq\":1}\r\n"),
+        "{ack}"
+    );
+}

@@ -58,6 +58,8 @@ struct Event<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
 }
 
 impl JetStream {
@@ -79,6 +81,7 @@ impl JetStream {
             deliveries: None,
             reason: None,
             action: None,
+            domain: self.domain.clone(),
         }
     }
 

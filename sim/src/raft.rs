@@ -4,10 +4,11 @@
 //! drift, and an [`Observer`] that checks the Raft safety properties as the run goes and at
 //! its end.
 //!
-//! The journal is a sequence of records `len u32 | fnv64 u64 | payload`; a payload is a
-//! hard state (or none) and the entries of one `Output::Persist`, which replace the log
-//! from their first index on. Recovery replays records up to the first torn or corrupt one
-//! and writes on from there.
+//! The journal is a sequence of records `len u32 | fnv64 u64 | payload`; a payload is one
+//! `Output::Persist`: a hard state (or none), a snapshot (or none: it replaces the whole
+//! log) and entries, which replace the log from their first index on. Recovery replays
+//! records up to the first torn or corrupt one and writes on from there. (The journal is
+//! never rewritten: a simulated run is short.)
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -19,7 +20,7 @@ use madsim::net::Endpoint;
 use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, NodeHandle};
 use rnats_core::raft::codec;
-use rnats_core::raft::{Config, Entry, EntryKind, HardState, NodeId, Output, Raft, Role};
+use rnats_core::raft::{Config, Entry, EntryKind, HardState, NodeId, Output, Raft, Role, Snapshot};
 use rnats_core::time::Instant as CoreInstant;
 
 use crate::disk::Disk;
@@ -48,18 +49,26 @@ fn fnv64(data: &[u8]) -> u64 {
     h
 }
 
-/// Encodes one journal record.
-fn journal_record(hs: Option<HardState>, entries: &[Entry]) -> Vec<u8> {
-    let mut p = BytesMut::new();
-    match hs {
-        Some(hs) => {
-            let b = codec::encode_hard_state(&hs);
+fn put_opt(p: &mut BytesMut, b: Option<Bytes>) {
+    match b {
+        Some(b) => {
             p.put_u8(1);
             p.put_u32_le(b.len() as u32);
             p.put_slice(&b);
         }
         None => p.put_u8(0),
     }
+}
+
+/// Encodes one journal record.
+fn journal_record(
+    hs: Option<HardState>,
+    snapshot: Option<&Snapshot>,
+    entries: &[Entry],
+) -> Vec<u8> {
+    let mut p = BytesMut::new();
+    put_opt(&mut p, hs.map(|hs| codec::encode_hard_state(&hs)));
+    put_opt(&mut p, snapshot.map(codec::encode_snapshot));
     p.put_u32_le(entries.len() as u32);
     for e in entries {
         let b = codec::encode_entry(e);
@@ -73,9 +82,11 @@ fn journal_record(hs: Option<HardState>, entries: &[Entry]) -> Vec<u8> {
     r
 }
 
-/// What a journal holds: the hard state, the log, and where the valid records end.
+/// What a journal holds: the hard state, the snapshot, the log after it, and where the
+/// valid records end.
 pub struct Recovered {
     pub hard_state: HardState,
+    pub snapshot: Option<Snapshot>,
     pub entries: Vec<Entry>,
     pub end: u64,
 }
@@ -97,6 +108,7 @@ fn take_u32(b: &mut &[u8]) -> Option<u32> {
 pub fn recover(disk: &Disk) -> Recovered {
     let mut out = Recovered {
         hard_state: HardState::default(),
+        snapshot: None,
         entries: Vec::new(),
         end: 0,
     };
@@ -113,14 +125,19 @@ pub fn recover(disk: &Disk) -> Recovered {
         if fnv64(payload).to_le_bytes() != sum {
             break;
         }
-        let Some((hs, entries)) = parse_payload(payload) else {
+        let Some((hs, snapshot, entries)) = parse_payload(payload) else {
             break;
         };
+        if let Some(s) = snapshot {
+            out.snapshot = Some(s);
+            out.entries.clear();
+        }
         if let Some(first) = entries.first() {
-            if first.index == 0 || first.index > out.entries.len() as u64 + 1 {
+            let offset = out.snapshot.as_ref().map_or(0, |s| s.index);
+            if first.index <= offset || first.index > offset + out.entries.len() as u64 + 1 {
                 break;
             }
-            out.entries.truncate(first.index as usize - 1);
+            out.entries.truncate((first.index - offset - 1) as usize);
             out.entries.extend(entries);
         }
         if let Some(hs) = hs {
@@ -132,14 +149,28 @@ pub fn recover(disk: &Disk) -> Recovered {
     out
 }
 
-fn parse_payload(mut b: &[u8]) -> Option<(Option<HardState>, Vec<Entry>)> {
-    let hs = match take(&mut b, 1)?[0] {
-        0 => None,
+/// One optional item written by `put_opt`: `Some(None)` when absent, `None` when broken.
+fn take_opt(b: &mut &[u8]) -> Option<Option<Bytes>> {
+    match take(b, 1)?[0] {
+        0 => Some(None),
         1 => {
-            let n = take_u32(&mut b)? as usize;
-            Some(codec::decode_hard_state(&Bytes::copy_from_slice(take(&mut b, n)?)).ok()?)
+            let n = take_u32(b)? as usize;
+            Some(Some(Bytes::copy_from_slice(take(b, n)?)))
         }
-        _ => return None,
+        _ => None,
+    }
+}
+
+type Payload = (Option<HardState>, Option<Snapshot>, Vec<Entry>);
+
+fn parse_payload(mut b: &[u8]) -> Option<Payload> {
+    let hs = match take_opt(&mut b)? {
+        Some(hs) => Some(codec::decode_hard_state(&hs).ok()?),
+        None => None,
+    };
+    let snapshot = match take_opt(&mut b)? {
+        Some(s) => Some(codec::decode_snapshot(&s).ok()?),
+        None => None,
     };
     let count = take_u32(&mut b)?;
     let mut entries: Vec<Entry> = Vec::new();
@@ -153,7 +184,7 @@ fn parse_payload(mut b: &[u8]) -> Option<(Option<HardState>, Vec<Entry>)> {
         }
         entries.push(e);
     }
-    Some((hs, entries))
+    Some((hs, snapshot, entries))
 }
 
 /// The safety record of one run, shared by every host (it survives crashes: it is the
@@ -405,14 +436,16 @@ async fn run_member(
     cfg.max_batch_entries = 16;
     cfg.max_inflight = 4;
     let now = skew.now(epoch);
+    let first_apply = rec.snapshot.as_ref().map_or(1, |s| s.index + 1);
     let raft = Arc::new(Mutex::new(Raft::restore(
         cfg,
         thread_rng().gen(),
         now,
         rec.hard_state,
+        rec.snapshot,
         rec.entries,
     )));
-    obs.state().next_apply.insert(id, 1);
+    obs.state().next_apply.insert(id, first_apply);
     obs.state().live.insert(id, raft.clone());
     obs.saw_entries(lock(&raft).log().slice(1, u64::MAX));
 
@@ -461,16 +494,20 @@ async fn run_member(
                 Output::Persist {
                     seq,
                     hard_state,
+                    snapshot,
                     entries,
                 } => {
                     obs.saw_entries(&entries);
-                    let rec = journal_record(hard_state, &entries);
+                    let rec = journal_record(hard_state, snapshot.as_ref(), &entries);
                     disk.write(JOURNAL, journal_end, &rec);
                     journal_end += rec.len() as u64;
                     let ms = thread_rng().gen_range(0..=ccfg.max_sync.as_millis() as u64);
                     let due = madsim::time::Instant::now() + Duration::from_millis(ms);
                     let due = syncing.back().map_or(due, |(d, _)| due.max(*d));
                     syncing.push_back((due, seq));
+                }
+                Output::Restore(s) => {
+                    obs.state().next_apply.insert(id, s.index + 1);
                 }
                 Output::Apply(entries) => {
                     let term = lock(&raft).term();
@@ -571,17 +608,42 @@ mod tests {
         };
         let mut off = 0;
         for rec in [
-            journal_record(Some(hs), &[e(1, 1), e(2, 1), e(3, 1)]),
-            journal_record(None, &[e(2, 2)]),
+            journal_record(Some(hs), None, &[e(1, 1), e(2, 1), e(3, 1)]),
+            journal_record(None, None, &[e(2, 2)]),
         ] {
             disk.write(JOURNAL, off, &rec);
             off += rec.len() as u64;
         }
-        let torn = journal_record(None, &[e(3, 2)]);
+        let torn = journal_record(None, None, &[e(3, 2)]);
         disk.write(JOURNAL, off, &torn[..torn.len() - 3]);
         let r = recover(&disk);
         assert_eq!(r.hard_state, hs);
         assert_eq!(r.entries, vec![e(1, 1), e(2, 2)]);
         assert_eq!(r.end, off);
+    }
+
+    #[test]
+    fn journal_snapshot_replaces_the_log_and_later_entries_follow_it() {
+        let disk = Disk::new();
+        let snap = Snapshot {
+            index: 5,
+            term: 2,
+            voters: vec![1, 2, 3],
+            data: Bytes::from_static(b"state"),
+        };
+        let mut off = 0;
+        for rec in [
+            journal_record(None, None, &[e(1, 1), e(2, 1), e(3, 1)]),
+            journal_record(None, Some(&snap), &[e(6, 2)]),
+            journal_record(None, None, &[e(7, 3)]),
+            // A gap after the snapshot: not a record a member writes, replay stops.
+            journal_record(None, None, &[e(9, 3)]),
+        ] {
+            disk.write(JOURNAL, off, &rec);
+            off += rec.len() as u64;
+        }
+        let r = recover(&disk);
+        assert_eq!(r.snapshot, Some(snap));
+        assert_eq!(r.entries, vec![e(6, 2), e(7, 3)]);
     }
 }

@@ -4,13 +4,18 @@
 //! encoding starts with a version byte ([`VERSION`]). Decoders never panic and never
 //! allocate more than the input can justify: every length is checked against the bytes
 //! that remain.
+//!
+//! Versions: 1 had votes, appends and their answers; 2 added snapshots (the
+//! InstallSnapshot message and [`encode_snapshot`] for disk). Encoders write the current
+//! version; decoders read every version (a log written by an older build stays readable)
+//! and reject in an older frame what that version did not have.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::message::{Body, ConflictHint, Entry, EntryKind, HardState, Message};
+use super::message::{Body, ConflictHint, Entry, EntryKind, HardState, Message, Snapshot};
 
 /// The encoding version written first in every frame.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// Why a frame could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +41,8 @@ fn put_uvar(buf: &mut BytesMut, mut v: u64) {
 }
 
 struct Reader<'a> {
+    /// The frame's version.
+    version: u8,
     buf: &'a [u8],
     /// The original buffer, so byte strings can be sliced without copying.
     src: &'a Bytes,
@@ -145,14 +152,75 @@ fn get_bool(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
 
 fn reader(src: &Bytes) -> Result<Reader<'_>, DecodeError> {
     let mut r = Reader {
+        version: 0,
         buf: src,
         src,
         pos: 0,
     };
     match r.u8()? {
-        VERSION => Ok(r),
+        v @ 1..=VERSION => {
+            r.version = v;
+            Ok(r)
+        }
         v => Err(DecodeError::Version(v)),
     }
+}
+
+/// Checks that `tag`, introduced in version `since`, may appear in this frame.
+fn since(r: &Reader<'_>, since: u8, tag: u8) -> Result<(), DecodeError> {
+    if r.version >= since {
+        Ok(())
+    } else {
+        Err(DecodeError::Tag(tag))
+    }
+}
+
+fn put_snapshot(buf: &mut BytesMut, s: &Snapshot) {
+    put_uvar(buf, s.index);
+    put_uvar(buf, s.term);
+    put_uvar(buf, s.voters.len() as u64);
+    for v in &s.voters {
+        put_uvar(buf, *v);
+    }
+    put_uvar(buf, s.data.len() as u64);
+    buf.put_slice(&s.data);
+}
+
+fn get_snapshot(r: &mut Reader<'_>) -> Result<Snapshot, DecodeError> {
+    let index = r.uvar()?;
+    let term = r.uvar()?;
+    let n = r.uvar()?;
+    // Each voter takes at least a byte: never reserve more than the input allows.
+    let mut voters = Vec::with_capacity((n as usize).min(r.remaining()));
+    for _ in 0..n {
+        voters.push(r.uvar()?);
+    }
+    let data = r.bytes()?;
+    Ok(Snapshot {
+        index,
+        term,
+        voters,
+        data,
+    })
+}
+
+/// Encodes a snapshot (for disk).
+pub fn encode_snapshot(s: &Snapshot) -> Bytes {
+    let mut buf = BytesMut::with_capacity(32 + s.data.len());
+    buf.put_u8(VERSION);
+    put_snapshot(&mut buf, s);
+    buf.freeze()
+}
+
+/// Decodes a snapshot written by [`encode_snapshot`].
+pub fn decode_snapshot(src: &Bytes) -> Result<Snapshot, DecodeError> {
+    let mut r = reader(src)?;
+    if r.version < 2 {
+        return Err(DecodeError::Version(r.version));
+    }
+    let s = get_snapshot(&mut r)?;
+    r.finish()?;
+    Ok(s)
 }
 
 /// Encodes one entry (for the log on disk).
@@ -242,6 +310,10 @@ pub fn encode_message(m: &Message) -> Bytes {
                 }
             }
         }
+        Body::InstallSnapshot { snapshot } => {
+            buf.put_u8(5);
+            put_snapshot(&mut buf, snapshot);
+        }
     }
     buf.freeze()
 }
@@ -294,6 +366,12 @@ pub fn decode_message(src: &Bytes) -> Result<Message, DecodeError> {
                 hint,
             }
         }
+        5 => {
+            since(&r, 2, 5)?;
+            Body::InstallSnapshot {
+                snapshot: get_snapshot(&mut r)?,
+            }
+        }
         t => return Err(DecodeError::Tag(t)),
     };
     r.finish()?;
@@ -320,6 +398,21 @@ pub(crate) mod tests {
                 } else {
                     EntryKind::Normal
                 },
+                data: Bytes::from(data),
+            })
+    }
+
+    pub(crate) fn snapshot() -> impl Strategy<Value = Snapshot> {
+        (
+            any::<u64>(),
+            any::<u64>(),
+            proptest::collection::vec(any::<u64>(), 0..6),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(index, term, voters, data)| Snapshot {
+                index,
+                term,
+                voters,
                 data: Bytes::from(data),
             })
     }
@@ -357,6 +450,7 @@ pub(crate) mod tests {
                     index,
                     hint: hint.map(|(term, index)| ConflictHint { term, index }),
                 }),
+            snapshot().prop_map(|snapshot| Body::InstallSnapshot { snapshot }),
         ];
         (any::<u64>(), body).prop_map(|(term, body)| Message { term, body })
     }
@@ -379,11 +473,17 @@ pub(crate) mod tests {
         }
 
         #[test]
+        fn snapshot_round_trips(s in snapshot()) {
+            prop_assert_eq!(decode_snapshot(&encode_snapshot(&s)), Ok(s));
+        }
+
+        #[test]
         fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             let b = Bytes::from(data);
             let _ = decode_message(&b);
             let _ = decode_entry(&b);
             let _ = decode_hard_state(&b);
+            let _ = decode_snapshot(&b);
         }
 
         #[test]
@@ -393,6 +493,40 @@ pub(crate) mod tests {
                 prop_assert!(decode_message(&b.slice(..cut)).is_err());
             }
         }
+    }
+
+    #[test]
+    fn version_one_frames_still_decode_but_not_later_kinds() {
+        let m = Message {
+            term: 3,
+            body: Body::VoteResp {
+                pre: false,
+                granted: true,
+            },
+        };
+        let mut v1 = encode_message(&m).to_vec();
+        v1[0] = 1;
+        assert_eq!(decode_message(&Bytes::from(v1)), Ok(m));
+        let snap = Message {
+            term: 3,
+            body: Body::InstallSnapshot {
+                snapshot: Snapshot {
+                    index: 1,
+                    term: 1,
+                    voters: vec![1],
+                    data: Bytes::new(),
+                },
+            },
+        };
+        let mut v1 = encode_message(&snap).to_vec();
+        v1[0] = 1;
+        assert_eq!(decode_message(&Bytes::from(v1)), Err(DecodeError::Tag(5)));
+        let mut future = encode_message(&snap).to_vec();
+        future[0] = VERSION + 1;
+        assert_eq!(
+            decode_message(&Bytes::from(future)),
+            Err(DecodeError::Version(VERSION + 1))
+        );
     }
 
     #[test]

@@ -31,6 +31,21 @@ pub struct HardState {
     pub vote: Option<NodeId>,
 }
 
+/// The caller's state machine as of `index` (inclusive): it stands in for every log entry up
+/// to there, so the log can drop them (compaction) and a leader can send it to a follower
+/// that needs entries it no longer has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last index it covers.
+    pub index: u64,
+    /// The term of the entry at `index`.
+    pub term: u64,
+    /// The voters as of `index` (a restarted member takes its configuration from here).
+    pub voters: Vec<NodeId>,
+    /// The state machine's bytes, opaque to Raft.
+    pub data: Bytes,
+}
+
 /// A message between peers. `term` is the sender's term, except in a pre-vote request
 /// (the term the sender would campaign in) and a granted pre-vote response (that same term).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,8 +54,8 @@ pub struct Message {
     pub body: Body,
 }
 
-/// The kinds of message. Snapshots, leadership transfer and membership come later as new
-/// variants (the codec tags each, so old peers reject them cleanly).
+/// The kinds of message (the codec tags each, so a peer that does not know a kind rejects it
+/// cleanly).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
     /// Ask for a (pre-)vote.
@@ -58,7 +73,11 @@ pub enum Body {
         commit: u64,
         entries: Vec<Entry>,
     },
-    /// Answer to [`Body::Append`]. On success `index` is the last index known to match
+    /// The leader's snapshot, for a follower that needs entries the leader compacted away.
+    /// Sent whole in one message (no chunking: the state machines this core serves keep
+    /// small snapshots); the follower answers with [`Body::AppendResp`] at its index.
+    InstallSnapshot { snapshot: Snapshot },
+    /// Answer to [`Body::Append`] and [`Body::InstallSnapshot`]. On success `index` is the last index known to match
     /// (and durable on the follower). On rejection `index` is the rejected `prev_index` and
     /// `hint` says where to retry.
     AppendResp {

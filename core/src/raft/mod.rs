@@ -9,9 +9,11 @@
 //! raft.persisted(now, seq)            // every Output::Persist up to seq is durable
 //! while let Some(out) = raft.poll_output() {
 //!     Output::Send { to, msg }        // best effort
-//!     Output::Persist { seq, hard_state, entries }   // write in order, fsync, then persisted(seq)
+//!     Output::Persist { seq, hard_state, snapshot, entries }  // write in order, fsync, then persisted(seq)
+//!     Output::Restore(snapshot)       // load a leader's snapshot into the state machine
 //!     Output::Apply(entries)          // committed, in order
 //! }
+//! raft.compact(now, index, data)      // the state machine at `index` replaces the log up to it
 //! ```
 //!
 //! Durability contract: a vote, a vote for itself, an append acknowledgement and the
@@ -22,9 +24,11 @@
 //! pre-vote, check-quorum with leader lease, pipelined and batched replication with
 //! probe/replicate flow control, commit by quorum with the current-term rule, fast
 //! backtracking with conflict hints, and a versioned binary codec ([`codec`]).
-//! Snapshots, leadership transfer, membership changes and learners come later: the log keeps
-//! an offset for compaction, messages are tagged so new kinds can be added, and voters are
-//! in [`Config`] so a configuration entry kind can replace them.
+//!
+//! Snapshots: the caller compacts with a snapshot of its state machine; a leader whose
+//! follower needs compacted entries sends the snapshot whole (one InstallSnapshot message,
+//! resent at each heartbeat until answered); the follower writes it and loads it
+//! ([`Output::Restore`]), and acknowledges it once the write is durable.
 
 pub mod codec;
 pub mod log;
@@ -34,5 +38,5 @@ pub mod progress;
 #[cfg(test)]
 mod tests;
 
-pub use message::{Body, ConflictHint, Entry, EntryKind, HardState, Message, NodeId};
-pub use node::{Config, Output, ProposeError, Proposed, Raft, Role};
+pub use message::{Body, ConflictHint, Entry, EntryKind, HardState, Message, NodeId, Snapshot};
+pub use node::{CompactError, Config, Output, ProposeError, Proposed, Raft, Role};

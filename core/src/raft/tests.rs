@@ -6,17 +6,41 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::codec::{decode_message, encode_message};
+use super::codec::{decode_entry, decode_message, encode_entry, encode_message};
 use super::*;
 use crate::time::Instant;
 
 struct Disk {
     hs: HardState,
+    snapshot: Option<Snapshot>,
+    /// The entries after the snapshot.
     log: Vec<Entry>,
 }
 
-/// One `Output::Persist`: seq, hard state, entries.
-type Write = (u64, Option<HardState>, Vec<Entry>);
+/// One `Output::Persist`: seq, hard state, snapshot, entries.
+type Write = (u64, Option<HardState>, Option<Snapshot>, Vec<Entry>);
+
+/// The test state machine is the list of entries applied; its snapshot encodes them.
+fn snapshot_data(applied: &[Entry]) -> Bytes {
+    let mut out = Vec::new();
+    for e in applied {
+        let b = encode_entry(e);
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(&b);
+    }
+    Bytes::from(out)
+}
+
+fn entries_of_snapshot(data: &Bytes) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let n = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        out.push(decode_entry(&data.slice(at + 4..at + 4 + n)).expect("snapshot entry"));
+        at += 4 + n;
+    }
+    out
+}
 
 struct Net {
     nodes: BTreeMap<NodeId, Raft>,
@@ -29,6 +53,8 @@ struct Net {
     cut: BTreeSet<(NodeId, NodeId)>,
     applied: BTreeMap<NodeId, Vec<Entry>>,
     sent: usize,
+    /// Snapshots installed from a leader.
+    restores: usize,
 }
 
 fn ms(n: u64) -> Duration {
@@ -48,6 +74,7 @@ impl Net {
             cut: BTreeSet::new(),
             applied: BTreeMap::new(),
             sent: 0,
+            restores: 0,
         };
         for id in 1..=n {
             let cfg = Config::new(id, voters.clone());
@@ -56,6 +83,7 @@ impl Net {
                 id,
                 Disk {
                     hs: HardState::default(),
+                    snapshot: None,
                     log: Vec::new(),
                 },
             );
@@ -67,13 +95,19 @@ impl Net {
         &self.nodes[&id]
     }
 
-    fn write(&mut self, id: NodeId, hs: Option<HardState>, entries: Vec<Entry>) {
+    fn write(&mut self, id: NodeId, w: Write) {
+        let (_, hs, snapshot, entries) = w;
         let d = self.disks.get_mut(&id).unwrap();
         if let Some(hs) = hs {
             d.hs = hs;
         }
+        if let Some(s) = snapshot {
+            d.snapshot = Some(s);
+            d.log.clear();
+        }
         if let Some(first) = entries.first() {
-            d.log.truncate(first.index as usize - 1);
+            let offset = d.snapshot.as_ref().map_or(0, |s| s.index);
+            d.log.truncate((first.index - offset - 1) as usize);
             d.log.extend(entries);
         }
     }
@@ -93,18 +127,21 @@ impl Net {
                 Output::Persist {
                     seq,
                     hard_state,
+                    snapshot,
                     entries,
                 } => {
+                    let w = (seq, hard_state, snapshot, entries);
                     if self.auto_persist {
-                        self.write(id, hard_state, entries);
+                        self.write(id, w);
                         let now = self.now;
                         self.nodes.get_mut(&id).unwrap().persisted(now, seq);
                     } else {
-                        self.unsynced
-                            .entry(id)
-                            .or_default()
-                            .push((seq, hard_state, entries));
+                        self.unsynced.entry(id).or_default().push(w);
                     }
+                }
+                Output::Restore(s) => {
+                    self.restores += 1;
+                    self.applied.insert(id, entries_of_snapshot(&s.data));
                 }
                 Output::Apply(es) => self.applied.entry(id).or_default().extend(es),
             }
@@ -115,9 +152,9 @@ impl Net {
     fn sync(&mut self, id: NodeId) {
         let writes = self.unsynced.remove(&id).unwrap_or_default();
         let mut last = None;
-        for (seq, hs, es) in writes {
-            self.write(id, hs, es);
-            last = Some(seq);
+        for w in writes {
+            last = Some(w.0);
+            self.write(id, w);
         }
         if let Some(seq) = last {
             let now = self.now;
@@ -199,10 +236,32 @@ impl Net {
     fn restart(&mut self, id: NodeId) {
         let d = &self.disks[&id];
         let cfg = Config::new(id, self.nodes.keys().copied().collect());
-        let r = Raft::restore(cfg, id * 31, self.now, d.hs, d.log.clone());
+        let r = Raft::restore(
+            cfg,
+            id * 31,
+            self.now,
+            d.hs,
+            d.snapshot.clone(),
+            d.log.clone(),
+        );
+        let restored = d.snapshot.as_ref().map(|s| entries_of_snapshot(&s.data));
         self.nodes.insert(id, r);
         self.unsynced.remove(&id);
-        self.applied.remove(&id);
+        self.applied.insert(id, restored.unwrap_or_default());
+    }
+
+    /// Compacts `id`'s log up to what it applied, with its state machine as the snapshot.
+    fn compact(&mut self, id: NodeId) -> u64 {
+        let applied = self.applied.get(&id).cloned().unwrap_or_default();
+        let index = applied.len() as u64;
+        let now = self.now;
+        let r = self.nodes.get_mut(&id).unwrap();
+        if index >= r.log().first_index() {
+            r.compact(now, index, snapshot_data(&applied))
+                .expect("applied");
+        }
+        self.drain(id);
+        index
     }
 
     fn data_applied(&self, id: NodeId) -> Vec<Bytes> {
@@ -487,6 +546,7 @@ fn current_term_rule_holds_back_old_entries() {
             term: 3,
             vote: None,
         },
+        None,
         vec![e(1, 1), e(2, 2)],
     );
     let mut now = now + ms(400);
@@ -599,6 +659,7 @@ impl Net {
 /// term, every member applies the same entry at each index, and everything heals.
 #[test]
 fn lossy_network_keeps_safety() {
+    let mut restores = 0;
     for seed in 0..30u64 {
         let mut rng = crate::rng::Rng::new(seed);
         let mut net = Net::new(5);
@@ -631,6 +692,11 @@ fn lossy_network_keeps_safety() {
                     net.propose(l, b"p");
                 }
             }
+            if step % 25 == 0 {
+                // Snapshots under loss: lagging members need InstallSnapshot.
+                let id = 1 + rng.below(5) as u64;
+                net.compact(id);
+            }
             net.advance(ms(5));
             for (term, id) in net.leaders() {
                 let prev = leaders.insert(term, id);
@@ -649,7 +715,9 @@ fn lossy_network_keeps_safety() {
         for id in 1..=5 {
             assert_eq!(net.applied[&id], want, "seed {seed}: member {id}");
         }
+        restores += net.restores;
     }
+    assert!(restores > 0, "no snapshot was ever installed");
 }
 
 proptest::proptest! {
@@ -681,4 +749,198 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn compaction_writes_the_snapshot_and_survives_a_restart() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    for _ in 0..10 {
+        net.propose(l, b"c");
+    }
+    net.advance(ms(200));
+    let last = net.raft(l).log().last_index();
+    let index = net.compact(l);
+    assert_eq!(index, last);
+    let log = net.raft(l).log();
+    assert_eq!(log.first_index(), index + 1);
+    assert_eq!(log.term(index), Some(net.raft(l).term()));
+    assert_eq!(log.term(index - 1), None, "compacted away");
+    assert_eq!(
+        net.disks[&l].snapshot.as_ref().map(|s| s.index),
+        Some(index)
+    );
+    assert!(net.disks[&l].log.is_empty());
+    let now = net.now;
+    assert_eq!(
+        net.nodes
+            .get_mut(&l)
+            .unwrap()
+            .compact(now, index, Bytes::new()),
+        Err(CompactError::Compacted {
+            first_index: index + 1
+        })
+    );
+    // Back from disk: the state machine is the snapshot, and the member carries on.
+    net.restart(l);
+    net.advance(ms(1500));
+    let l2 = net.leader();
+    net.propose(l2, b"after");
+    net.advance(ms(200));
+    for id in 1..=3 {
+        let d = net.data_applied(id);
+        assert_eq!(d.len(), 11, "node {id}");
+        assert_eq!(d[10], Bytes::from_static(b"after"));
+    }
+}
+
+#[test]
+fn compaction_refuses_what_is_not_applied() {
+    let mut net = Net::new(1);
+    net.advance(ms(500));
+    net.propose(1, b"x");
+    let now = net.now;
+    let r = net.nodes.get_mut(&1).unwrap();
+    let applied = r.log().applied();
+    assert_eq!(
+        r.compact(now, applied + 1, Bytes::new()),
+        Err(CompactError::NotApplied { applied })
+    );
+    assert_eq!(r.log().first_index(), 1);
+}
+
+#[test]
+fn lagging_follower_is_sent_the_snapshot() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    let f = (1..=3).find(|i| *i != l).unwrap();
+    net.isolate(f);
+    for _ in 0..50 {
+        net.propose(l, b"x");
+    }
+    net.advance(ms(200));
+    let index = net.compact(l);
+    net.heal();
+    net.advance(ms(500));
+    let log = net.raft(f).log();
+    assert_eq!(log.first_index(), index + 1, "installed, not replayed");
+    assert_eq!(
+        net.disks[&f].snapshot.as_ref().map(|s| s.index),
+        Some(index)
+    );
+    net.propose(l, b"after");
+    net.advance(ms(200));
+    assert_eq!(net.applied[&f], net.applied[&l]);
+    assert_eq!(net.data_applied(f).len(), 51);
+}
+
+/// A follower that heard nothing yet: the leader's snapshot replaces its log and its state
+/// machine, and the answer waits for the write.
+#[test]
+fn installed_snapshot_is_acknowledged_only_once_durable() {
+    let now = Instant::ZERO;
+    let mut r = Raft::new(Config::new(2, vec![1, 2, 3]), 5, now);
+    let snapshot = Snapshot {
+        index: 40,
+        term: 3,
+        voters: vec![1, 2, 3],
+        data: Bytes::from_static(b"state"),
+    };
+    let msg = Message {
+        term: 3,
+        body: Body::InstallSnapshot {
+            snapshot: snapshot.clone(),
+        },
+    };
+    r.step(now, 1, msg.clone());
+    let outs: Vec<Output> = std::iter::from_fn(|| r.poll_output()).collect();
+    let seq = match &outs[..] {
+        [Output::Persist {
+            seq,
+            snapshot: Some(s),
+            entries,
+            ..
+        }, Output::Restore(restored)] => {
+            assert_eq!(s, &snapshot);
+            assert_eq!(restored, &snapshot);
+            assert!(entries.is_empty());
+            *seq
+        }
+        other => panic!("unexpected outputs {other:?}"),
+    };
+    assert_eq!(r.log().committed(), 40);
+    assert_eq!(r.log().last_index(), 40);
+    r.persisted(now, seq);
+    let ack = Message {
+        term: 3,
+        body: Body::AppendResp {
+            success: true,
+            index: 40,
+            hint: None,
+        },
+    };
+    assert_eq!(r.poll_output(), Some(Output::Send { to: 1, msg: ack }));
+    // The same snapshot again (a resend): acknowledged at the commit point, nothing
+    // installed twice.
+    r.step(now, 1, msg);
+    let outs: Vec<Output> = std::iter::from_fn(|| r.poll_output()).collect();
+    assert!(
+        matches!(
+            &outs[..],
+            [Output::Send {
+                msg: Message {
+                    body: Body::AppendResp {
+                        success: true,
+                        index: 40,
+                        ..
+                    },
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{outs:?}"
+    );
+}
+
+/// A snapshot whose last entry the follower holds only moves its commit point: the entries
+/// after it stay and nothing is installed.
+#[test]
+fn snapshot_of_a_held_entry_only_commits() {
+    let now = Instant::ZERO;
+    let e = |index, term| Entry {
+        index,
+        term,
+        kind: EntryKind::Normal,
+        data: Bytes::new(),
+    };
+    let hs = HardState {
+        term: 2,
+        vote: None,
+    };
+    let entries = vec![e(1, 1), e(2, 1), e(3, 2), e(4, 2)];
+    let mut r = Raft::restore(Config::new(2, vec![1, 2, 3]), 5, now, hs, None, entries);
+    let snapshot = Snapshot {
+        index: 3,
+        term: 2,
+        voters: vec![1, 2, 3],
+        data: Bytes::new(),
+    };
+    r.step(
+        now,
+        1,
+        Message {
+            term: 2,
+            body: Body::InstallSnapshot { snapshot },
+        },
+    );
+    let outs: Vec<Output> = std::iter::from_fn(|| r.poll_output()).collect();
+    assert!(
+        matches!(&outs[..], [Output::Send { .. }, Output::Apply(es)] if es.len() == 3),
+        "{outs:?}"
+    );
+    assert_eq!(r.log().last_index(), 4);
+    assert_eq!(r.log().first_index(), 1);
 }

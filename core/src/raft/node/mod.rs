@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::log::RaftLog;
-use super::message::{Body, Entry, EntryKind, HardState, Message, NodeId};
+use super::message::{Body, Entry, EntryKind, HardState, Message, NodeId, Snapshot};
 use super::progress::Progress;
 use crate::rng::Rng;
 use crate::time::Instant;
@@ -76,14 +76,21 @@ pub enum Role {
 pub enum Output {
     /// Send `msg` to peer `to` (best effort: loss, delay and reordering are fine).
     Send { to: NodeId, msg: Message },
-    /// Make this durable, in order, then call [`Raft::persisted`] with `seq`. When
-    /// `entries` is not empty it replaces the log from `entries[0].index` on (later
-    /// entries on disk are discarded); `hard_state`, if any, replaces the stored one.
+    /// Make this durable, in order, then call [`Raft::persisted`] with `seq`.
+    /// `hard_state`, if any, replaces the stored one. A `snapshot` replaces the stored
+    /// snapshot and the whole stored log, and `entries` are then the log after it.
+    /// Otherwise non-empty `entries` replace the log from `entries[0].index` on (later
+    /// entries on disk are discarded). A write must be atomic: a crash leaves it whole or
+    /// not at all.
     Persist {
         seq: u64,
         hard_state: Option<HardState>,
+        snapshot: Option<Snapshot>,
         entries: Vec<Entry>,
     },
+    /// Replace the state machine with this snapshot (a leader's, installed because this
+    /// member lacked the entries it covers); later [`Output::Apply`]s continue after it.
+    Restore(Snapshot),
     /// Apply these committed entries to the state machine, in order.
     Apply(Vec<Entry>),
 }
@@ -93,6 +100,15 @@ pub enum Output {
 pub enum ProposeError {
     /// Only the leader takes proposals; `leader` is the last one heard of.
     NotLeader { leader: Option<NodeId> },
+}
+
+/// Why [`Raft::compact`] did nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompactError {
+    /// The index is not applied yet (or past the log).
+    NotApplied { applied: u64 },
+    /// The log is already compacted up to `first_index - 1`, at or past the index.
+    Compacted { first_index: u64 },
 }
 
 /// Where a proposal went: it is committed once an entry with this index and term is applied
@@ -139,16 +155,18 @@ pub struct Raft {
 impl Raft {
     /// A fresh member with an empty log.
     pub fn new(cfg: Config, seed: u64, now: Instant) -> Raft {
-        Raft::restore(cfg, seed, now, HardState::default(), Vec::new())
+        Raft::restore(cfg, seed, now, HardState::default(), None, Vec::new())
     }
 
-    /// A member recovered from what it persisted: its hard state and log (entries
-    /// consecutive from index 1). Commit and apply start again from 0.
+    /// A member recovered from what it persisted: its hard state, its snapshot (which the
+    /// caller loads into its state machine) and the log after it (consecutive entries, from
+    /// index 1 without a snapshot). Commit and apply start again from the snapshot.
     pub fn restore(
         cfg: Config,
         seed: u64,
         now: Instant,
         hs: HardState,
+        snapshot: Option<Snapshot>,
         entries: Vec<Entry>,
     ) -> Raft {
         let mut r = Raft {
@@ -158,7 +176,7 @@ impl Raft {
             vote: hs.vote,
             role: Role::Follower,
             leader: None,
-            log: RaftLog::restore(entries),
+            log: RaftLog::restore(snapshot, entries),
             hs_dirty: false,
             next_seq: 1,
             persisted_seq: 0,
@@ -268,6 +286,33 @@ impl Raft {
         })
     }
 
+    /// The caller's state machine, having applied everything up to `index`, is `data`: the
+    /// log drops the entries up to there for a snapshot of it (written out with an
+    /// [`Output::Persist`], and sent to followers that need what was dropped). Compact at
+    /// a distance behind the applied index so that a briefly lagging follower still gets
+    /// entries rather than the whole snapshot.
+    pub fn compact(&mut self, now: Instant, index: u64, data: Bytes) -> Result<(), CompactError> {
+        let _ = now;
+        let applied = self.log.applied();
+        if index > applied {
+            return Err(CompactError::NotApplied { applied });
+        }
+        let first_index = self.log.first_index();
+        let Some(term) = self.log.term(index).filter(|_| index >= first_index) else {
+            return Err(CompactError::Compacted { first_index });
+        };
+        let snapshot = Snapshot {
+            index,
+            term,
+            voters: self.cfg.voters.clone(),
+            data,
+        };
+        let compacted = self.log.compact(snapshot);
+        debug_assert!(compacted, "checked above");
+        self.flush();
+        Ok(())
+    }
+
     /// The caller made every [`Output::Persist`] up to `seq` durable.
     pub fn persisted(&mut self, now: Instant, seq: u64) {
         let _ = now;
@@ -305,12 +350,14 @@ impl Raft {
                     pre: true,
                     granted: true,
                 } => {}
-                Body::Append { .. } => self.become_follower(now, msg.term, Some(from)),
+                Body::Append { .. } | Body::InstallSnapshot { .. } => {
+                    self.become_follower(now, msg.term, Some(from))
+                }
                 _ => self.become_follower(now, msg.term, None),
             }
         } else if msg.term < self.term {
             let body = match msg.body {
-                Body::Append { .. } => Body::AppendResp {
+                Body::Append { .. } | Body::InstallSnapshot { .. } => Body::AppendResp {
                     success: false,
                     index: 0,
                     hint: None,
@@ -349,6 +396,7 @@ impl Raft {
                 }
             }
             Body::Append { .. } => self.handle_append(now, from, msg),
+            Body::InstallSnapshot { snapshot } => self.handle_snapshot(now, from, snapshot),
             Body::AppendResp {
                 success,
                 index,
@@ -393,8 +441,8 @@ impl Raft {
     /// Ends every input: issues the write for what changed, releases or holds the messages
     /// that wait for it, hands out newly committed entries.
     fn flush(&mut self) {
-        let entries = self.log.take_unstable(self.next_seq);
-        if !entries.is_empty() || self.hs_dirty {
+        let (snapshot, entries) = self.log.take_unstable(self.next_seq);
+        if snapshot.is_some() || !entries.is_empty() || self.hs_dirty {
             let seq = self.next_seq;
             self.next_seq += 1;
             let hard_state = self.hs_dirty.then(|| self.hard_state());
@@ -405,6 +453,7 @@ impl Raft {
             self.outputs.push_back(Output::Persist {
                 seq,
                 hard_state,
+                snapshot,
                 entries,
             });
         }
@@ -412,6 +461,9 @@ impl Raft {
             self.held.push((self.hs_seq, need, to, msg));
         }
         self.release_held();
+        if let Some(snapshot) = self.log.take_restore() {
+            self.outputs.push_back(Output::Restore(snapshot));
+        }
         let committed = self.log.take_committed();
         if !committed.is_empty() {
             self.outputs.push_back(Output::Apply(committed));

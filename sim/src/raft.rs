@@ -589,6 +589,7 @@ pub fn client_addr() -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rnats_core::raft::Membership;
 
     fn e(index: u64, term: u64) -> Entry {
         Entry {
@@ -628,7 +629,7 @@ mod tests {
         let snap = Snapshot {
             index: 5,
             term: 2,
-            voters: vec![1, 2, 3],
+            membership: Membership::with_voters([1, 2, 3]),
             data: Bytes::from_static(b"state"),
         };
         let mut off = 0;

@@ -6,12 +6,13 @@
 //! that remain.
 //!
 //! Versions: 1 had votes, appends and their answers; 2 added snapshots (the
-//! InstallSnapshot message and [`encode_snapshot`] for disk). Encoders write the current
+//! InstallSnapshot message and [`encode_snapshot`] for disk) and configuration entries. Encoders write the current
 //! version; decoders read every version (a log written by an older build stays readable)
 //! and reject in an older frame what that version did not have.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::membership::Membership;
 use super::message::{Body, ConflictHint, Entry, EntryKind, HardState, Message, Snapshot};
 
 /// The encoding version written first in every frame.
@@ -102,6 +103,7 @@ fn put_entry(buf: &mut BytesMut, e: &Entry) {
     buf.put_u8(match e.kind {
         EntryKind::Noop => 0,
         EntryKind::Normal => 1,
+        EntryKind::Config => 2,
     });
     put_uvar(buf, e.data.len() as u64);
     buf.put_slice(&e.data);
@@ -113,6 +115,10 @@ fn get_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
     let kind = match r.u8()? {
         0 => EntryKind::Noop,
         1 => EntryKind::Normal,
+        2 => {
+            since(r, 2, 2)?;
+            EntryKind::Config
+        }
         t => return Err(DecodeError::Tag(t)),
     };
     let data = r.bytes()?;
@@ -175,32 +181,64 @@ fn since(r: &Reader<'_>, since: u8, tag: u8) -> Result<(), DecodeError> {
     }
 }
 
+fn put_ids(buf: &mut BytesMut, ids: &std::collections::BTreeSet<u64>) {
+    put_uvar(buf, ids.len() as u64);
+    for id in ids {
+        put_uvar(buf, *id);
+    }
+}
+
+fn get_ids(r: &mut Reader<'_>) -> Result<std::collections::BTreeSet<u64>, DecodeError> {
+    let n = r.uvar()?;
+    (0..n).map(|_| r.uvar()).collect()
+}
+
+fn put_membership(buf: &mut BytesMut, m: &Membership) {
+    put_ids(buf, &m.voters);
+    put_ids(buf, &m.learners);
+}
+
+fn get_membership(r: &mut Reader<'_>) -> Result<Membership, DecodeError> {
+    Ok(Membership {
+        voters: get_ids(r)?,
+        learners: get_ids(r)?,
+    })
+}
+
+/// Encodes a configuration as the data of an [`EntryKind::Config`] entry.
+pub fn encode_membership(m: &Membership) -> Bytes {
+    let mut buf = BytesMut::with_capacity(16);
+    put_membership(&mut buf, m);
+    buf.freeze()
+}
+
+/// Decodes the data of an [`EntryKind::Config`] entry (inside a version-2 frame).
+pub fn decode_membership(src: &Bytes) -> Result<Membership, DecodeError> {
+    let mut r = Reader {
+        version: VERSION,
+        buf: src,
+        src,
+        pos: 0,
+    };
+    let m = get_membership(&mut r)?;
+    r.finish()?;
+    Ok(m)
+}
+
 fn put_snapshot(buf: &mut BytesMut, s: &Snapshot) {
     put_uvar(buf, s.index);
     put_uvar(buf, s.term);
-    put_uvar(buf, s.voters.len() as u64);
-    for v in &s.voters {
-        put_uvar(buf, *v);
-    }
+    put_membership(buf, &s.membership);
     put_uvar(buf, s.data.len() as u64);
     buf.put_slice(&s.data);
 }
 
 fn get_snapshot(r: &mut Reader<'_>) -> Result<Snapshot, DecodeError> {
-    let index = r.uvar()?;
-    let term = r.uvar()?;
-    let n = r.uvar()?;
-    // Each voter takes at least a byte: never reserve more than the input allows.
-    let mut voters = Vec::with_capacity((n as usize).min(r.remaining()));
-    for _ in 0..n {
-        voters.push(r.uvar()?);
-    }
-    let data = r.bytes()?;
     Ok(Snapshot {
-        index,
-        term,
-        voters,
-        data,
+        index: r.uvar()?,
+        term: r.uvar()?,
+        membership: get_membership(r)?,
+        data: r.bytes()?,
     })
 }
 
@@ -387,32 +425,40 @@ pub(crate) mod tests {
         (
             any::<u64>(),
             any::<u64>(),
-            any::<bool>(),
+            prop_oneof![
+                Just(EntryKind::Noop),
+                Just(EntryKind::Normal),
+                Just(EntryKind::Config)
+            ],
             proptest::collection::vec(any::<u8>(), 0..40),
         )
-            .prop_map(|(index, term, noop, data)| Entry {
+            .prop_map(|(index, term, kind, data)| Entry {
                 index,
                 term,
-                kind: if noop {
-                    EntryKind::Noop
-                } else {
-                    EntryKind::Normal
-                },
+                kind,
                 data: Bytes::from(data),
             })
+    }
+
+    pub(crate) fn membership() -> impl Strategy<Value = Membership> {
+        (
+            proptest::collection::btree_set(any::<u64>(), 0..6),
+            proptest::collection::btree_set(any::<u64>(), 0..3),
+        )
+            .prop_map(|(voters, learners)| Membership { voters, learners })
     }
 
     pub(crate) fn snapshot() -> impl Strategy<Value = Snapshot> {
         (
             any::<u64>(),
             any::<u64>(),
-            proptest::collection::vec(any::<u64>(), 0..6),
+            membership(),
             proptest::collection::vec(any::<u8>(), 0..40),
         )
-            .prop_map(|(index, term, voters, data)| Snapshot {
+            .prop_map(|(index, term, membership, data)| Snapshot {
                 index,
                 term,
-                voters,
+                membership,
                 data: Bytes::from(data),
             })
     }
@@ -473,6 +519,11 @@ pub(crate) mod tests {
         }
 
         #[test]
+        fn membership_round_trips(m in membership()) {
+            prop_assert_eq!(decode_membership(&encode_membership(&m)), Ok(m));
+        }
+
+        #[test]
         fn snapshot_round_trips(s in snapshot()) {
             prop_assert_eq!(decode_snapshot(&encode_snapshot(&s)), Ok(s));
         }
@@ -484,6 +535,7 @@ pub(crate) mod tests {
             let _ = decode_entry(&b);
             let _ = decode_hard_state(&b);
             let _ = decode_snapshot(&b);
+            let _ = decode_membership(&b);
         }
 
         #[test]
@@ -513,7 +565,7 @@ pub(crate) mod tests {
                 snapshot: Snapshot {
                     index: 1,
                     term: 1,
-                    voters: vec![1],
+                    membership: Membership::with_voters([1]),
                     data: Bytes::new(),
                 },
             },

@@ -10,10 +10,16 @@
 //! log). Either way the next write carries the snapshot and every entry after it, so a
 //! write is "replace what is stored from this point on" and the disk never holds a log that
 //! does not continue its snapshot.
+//!
+//! The log also knows its configuration: the last [`EntryKind::Config`] entry it holds, or
+//! the snapshot's (a configuration takes effect when appended, and is undone with the
+//! entry if a new leader truncates it).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
-use super::message::{Entry, Snapshot};
+use super::codec::decode_membership;
+use super::membership::Membership;
+use super::message::{Entry, EntryKind, Snapshot};
 
 /// A write handed to the caller but not yet reported durable.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +38,8 @@ pub struct RaftLog {
     /// What stands for the entries up to its index (none: the log starts at index 1).
     snapshot: Option<Snapshot>,
     entries: Vec<Entry>,
+    /// The configuration entries among `entries`, by index.
+    configs: BTreeMap<u64, Membership>,
     committed: u64,
     applied: u64,
     /// Highest index durable and matching in memory.
@@ -57,14 +65,44 @@ impl RaftLog {
         let offset = snapshot.as_ref().map_or(0, |s| s.index);
         let entries: Vec<Entry> = entries.into_iter().filter(|e| e.index > offset).collect();
         let last = entries.last().map_or(offset, |e| e.index);
-        RaftLog {
+        let mut log = RaftLog {
             snapshot,
-            entries,
             committed: offset,
             applied: offset,
             stable: last,
             durable_last: last,
             ..RaftLog::default()
+        };
+        log.note_configs(&entries);
+        log.entries = entries;
+        log
+    }
+
+    /// Records the configuration entries among `entries` (undecodable ones are refused
+    /// before they get here, see [`RaftLog::append_after`]).
+    fn note_configs(&mut self, entries: &[Entry]) {
+        for e in entries.iter().filter(|e| e.kind == EntryKind::Config) {
+            if let Ok(m) = decode_membership(&e.data) {
+                self.configs.insert(e.index, m);
+            }
+        }
+    }
+
+    /// The latest configuration in the log, with its index: the last configuration entry,
+    /// or the snapshot's; `None` if neither exists (the member's initial one holds).
+    pub fn membership(&self) -> Option<(u64, &Membership)> {
+        match self.configs.last_key_value() {
+            Some((i, m)) => Some((*i, m)),
+            None => self.snapshot.as_ref().map(|s| (s.index, &s.membership)),
+        }
+    }
+
+    /// The configuration as of `index` (which must not be compacted away), `None` if the
+    /// initial one.
+    pub fn membership_at(&self, index: u64) -> Option<&Membership> {
+        match self.configs.range(..=index).next_back() {
+            Some((_, m)) => Some(m),
+            None => self.snapshot.as_ref().map(|s| &s.membership),
         }
     }
 
@@ -173,19 +211,21 @@ impl RaftLog {
     pub fn push(&mut self, entry: Entry) {
         debug_assert_eq!(entry.index, self.last_index() + 1);
         self.mark_unstable(entry.index);
+        self.note_configs(std::slice::from_ref(&entry));
         self.entries.push(entry);
     }
 
     /// A follower's append after `prev` matched: skips entries already present, truncates
     /// at the first conflict, appends the rest. Returns the last index now known to match
     /// the leader's log, or `None` (changing nothing) if the entries contradict a committed
-    /// entry or are not consecutive after `prev_index` (only a broken peer sends those).
+    /// entry, are not consecutive after `prev_index` or hold a configuration that does not
+    /// decode (only a broken peer sends those).
     pub fn append_after(&mut self, prev_index: u64, entries: &[Entry]) -> Option<u64> {
-        let consecutive = entries
-            .iter()
-            .enumerate()
-            .all(|(k, e)| Some(e.index) == prev_index.checked_add(k as u64 + 1));
-        if !consecutive {
+        let well_formed = entries.iter().enumerate().all(|(k, e)| {
+            Some(e.index) == prev_index.checked_add(k as u64 + 1)
+                && (e.kind != EntryKind::Config || decode_membership(&e.data).is_ok())
+        });
+        if !well_formed {
             return None;
         }
         let mut last_match = prev_index;
@@ -209,6 +249,7 @@ impl RaftLog {
         if let Some(first) = entries.first() {
             debug_assert_eq!(first.index, self.last_index() + 1);
             self.mark_unstable(first.index);
+            self.note_configs(entries);
             self.entries.extend_from_slice(entries);
         }
         self.last_index()
@@ -216,6 +257,7 @@ impl RaftLog {
 
     fn truncate_from(&mut self, index: u64) {
         self.entries.truncate((index - self.offset() - 1) as usize);
+        self.configs.retain(|i, _| *i < index);
         self.stable = self.stable.min(index - 1);
         self.mark_unstable(index);
     }
@@ -246,6 +288,7 @@ impl RaftLog {
             return false;
         }
         self.entries.drain(..(index - self.offset()) as usize);
+        self.configs.retain(|i, _| *i > index);
         self.snapshot = Some(snapshot);
         // The write carries the whole tail: a pending truncation is carried with it, and
         // entries already durable stay so through the (atomic) rewrite.
@@ -260,6 +303,7 @@ impl RaftLog {
         let index = snapshot.index;
         debug_assert!(index > self.committed);
         self.entries.clear();
+        self.configs.clear();
         self.committed = index;
         self.applied = index;
         self.stable = self.stable.min(index - 1);
@@ -418,6 +462,48 @@ mod tests {
         assert_eq!(log.last_index(), 3);
         assert_eq!(log.append_after(2, &[e(3, 3)]), Some(3));
         assert_eq!(log.term(3), Some(3));
+    }
+
+    /// A configuration entry counts from the moment it is in the log, and goes when a new
+    /// leader's entries replace it; compaction keeps it in the snapshot's place.
+    #[test]
+    fn configuration_follows_the_log() {
+        let config = |index, term, voters: &[u64]| Entry {
+            index,
+            term,
+            kind: EntryKind::Config,
+            data: crate::raft::codec::encode_membership(&Membership::with_voters(
+                voters.iter().copied(),
+            )),
+        };
+        let mut log = log_of(&[1, 1]);
+        assert_eq!(log.membership(), None);
+        log.append_after(2, &[config(3, 1, &[1, 2]), e(4, 1)])
+            .unwrap();
+        assert_eq!(
+            log.membership().map(|(i, m)| (i, m.voters.len())),
+            Some((3, 2))
+        );
+        assert_eq!(log.membership_at(2), None);
+        log.append_after(2, &[e(3, 2)]).unwrap();
+        assert_eq!(log.membership(), None, "undone with its entry");
+        log.append_after(3, &[config(4, 2, &[7])]).unwrap();
+        log.commit_to(4);
+        let _ = log.take_committed();
+        let snap = Snapshot {
+            index: 4,
+            term: 2,
+            membership: log.membership_at(4).unwrap().clone(),
+            data: Bytes::new(),
+        };
+        assert!(log.compact(snap));
+        assert_eq!(
+            log.membership().map(|(i, m)| (i, m.voters.len())),
+            Some((4, 1))
+        );
+        let mut broken = config(5, 2, &[1]);
+        broken.data = Bytes::from_static(&[9]);
+        assert_eq!(log.append_after(4, &[broken]), None);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use bytes::Bytes;
 
+use super::membership::Membership;
+
 /// A peer's identity, chosen by the caller (stable across restarts).
 pub type NodeId = u64;
 
@@ -15,13 +17,16 @@ pub struct Entry {
     pub data: Bytes,
 }
 
-/// What an entry carries. Membership changes get their own kind in a later increment.
+/// What an entry carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     /// The empty entry a new leader appends to commit its term.
     Noop,
     /// A caller proposal.
     Normal,
+    /// A new configuration ([`Membership`], encoded with
+    /// [`codec::encode_membership`](super::codec::encode_membership)).
+    Config,
 }
 
 /// The state that must survive a crash before the node may act on it.
@@ -40,8 +45,9 @@ pub struct Snapshot {
     pub index: u64,
     /// The term of the entry at `index`.
     pub term: u64,
-    /// The voters as of `index` (a restarted member takes its configuration from here).
-    pub voters: Vec<NodeId>,
+    /// The configuration as of `index` (a member takes its configuration from here until
+    /// its log has a later one).
+    pub membership: Membership,
     /// The state machine's bytes, opaque to Raft.
     pub data: Bytes,
 }

@@ -14,6 +14,7 @@
 //!     Output::Apply(entries)          // committed, in order
 //! }
 //! raft.compact(now, index, data)      // the state machine at `index` replaces the log up to it
+//! raft.propose_conf_change(now, ConfChange::AddLearner(id))   // then AddVoter(id), Remove(id)
 //! ```
 //!
 //! Durability contract: a vote, a vote for itself, an append acknowledgement and the
@@ -29,14 +30,21 @@
 //! follower needs compacted entries sends the snapshot whole (one InstallSnapshot message,
 //! resent at each heartbeat until answered); the follower writes it and loads it
 //! ([`Output::Restore`]), and acknowledges it once the write is durable.
+//!
+//! Membership ([`membership`]): voters and learners, changed one member at a time through
+//! configuration entries that take effect when appended; one uncommitted change at a time,
+//! none before the leader commits an entry of its term; a leader removed steps down once
+//! its removal commits.
 
 pub mod codec;
 pub mod log;
+pub mod membership;
 pub mod message;
 pub mod node;
 pub mod progress;
 #[cfg(test)]
 mod tests;
 
+pub use membership::{ConfChange, ConfChangeError, Membership};
 pub use message::{Body, ConflictHint, Entry, EntryKind, HardState, Message, NodeId, Snapshot};
 pub use node::{CompactError, Config, Output, ProposeError, Proposed, Raft, Role};

@@ -55,6 +55,8 @@ struct Net {
     sent: usize,
     /// Snapshots installed from a leader.
     restores: usize,
+    /// Each member's initial voters (for restarts).
+    initial: BTreeMap<NodeId, Vec<NodeId>>,
 }
 
 fn ms(n: u64) -> Duration {
@@ -75,20 +77,28 @@ impl Net {
             applied: BTreeMap::new(),
             sent: 0,
             restores: 0,
+            initial: BTreeMap::new(),
         };
         for id in 1..=n {
-            let cfg = Config::new(id, voters.clone());
-            net.nodes.insert(id, Raft::new(cfg, id * 7919, net.now));
-            net.disks.insert(
-                id,
-                Disk {
-                    hs: HardState::default(),
-                    snapshot: None,
-                    log: Vec::new(),
-                },
-            );
+            net.start(id, voters.clone());
         }
         net
+    }
+
+    /// Starts member `id` with an empty log and these initial voters (none: it joins the
+    /// running group and waits to be added).
+    fn start(&mut self, id: NodeId, voters: Vec<NodeId>) {
+        self.initial.insert(id, voters.clone());
+        let cfg = Config::new(id, voters);
+        self.nodes.insert(id, Raft::new(cfg, id * 7919, self.now));
+        self.disks.insert(
+            id,
+            Disk {
+                hs: HardState::default(),
+                snapshot: None,
+                log: Vec::new(),
+            },
+        );
     }
 
     fn raft(&self, id: NodeId) -> &Raft {
@@ -233,9 +243,24 @@ impl Net {
         p
     }
 
+    fn change(&mut self, id: NodeId, change: ConfChange) -> Result<Proposed, ProposeError> {
+        let now = self.now;
+        let p = self
+            .nodes
+            .get_mut(&id)
+            .unwrap()
+            .propose_conf_change(now, change);
+        self.drain(id);
+        p
+    }
+
+    fn voters(&self, id: NodeId) -> Vec<NodeId> {
+        self.raft(id).membership().voters.iter().copied().collect()
+    }
+
     fn restart(&mut self, id: NodeId) {
         let d = &self.disks[&id];
-        let cfg = Config::new(id, self.nodes.keys().copied().collect());
+        let cfg = Config::new(id, self.initial[&id].clone());
         let r = Raft::restore(
             cfg,
             id * 31,
@@ -845,7 +870,7 @@ fn installed_snapshot_is_acknowledged_only_once_durable() {
     let snapshot = Snapshot {
         index: 40,
         term: 3,
-        voters: vec![1, 2, 3],
+        membership: Membership::with_voters([1, 2, 3]),
         data: Bytes::from_static(b"state"),
     };
     let msg = Message {
@@ -925,7 +950,7 @@ fn snapshot_of_a_held_entry_only_commits() {
     let snapshot = Snapshot {
         index: 3,
         term: 2,
-        voters: vec![1, 2, 3],
+        membership: Membership::with_voters([1, 2, 3]),
         data: Bytes::new(),
     };
     r.step(
@@ -943,4 +968,179 @@ fn snapshot_of_a_held_entry_only_commits() {
     );
     assert_eq!(r.log().last_index(), 4);
     assert_eq!(r.log().first_index(), 1);
+}
+
+#[test]
+fn learner_catches_up_without_voting_then_is_promoted() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    for _ in 0..20 {
+        net.propose(l, b"x");
+    }
+    net.start(4, Vec::new());
+    net.advance(ms(1000));
+    assert_eq!(
+        net.raft(4).role(),
+        Role::Follower,
+        "no configuration: no campaign"
+    );
+    assert_eq!(net.raft(4).term(), 0);
+    net.change(l, ConfChange::AddLearner(4)).unwrap();
+    net.advance(ms(300));
+    assert_eq!(net.data_applied(4).len(), 20);
+    assert!(net.raft(4).membership().learners.contains(&4));
+    assert_eq!(net.raft(l).matched(4), Some(net.raft(l).log().last_index()));
+    // A learner does not count: with it and one voter cut off, the other two still commit.
+    let f = (1..=3).find(|i| *i != l).unwrap();
+    net.isolate(4);
+    net.isolate(f);
+    let p = net.propose(l, b"two of three");
+    net.advance(ms(100));
+    assert!(net.raft(l).log().committed() >= p.index);
+    net.heal();
+    net.advance(ms(300));
+    net.change(l, ConfChange::AddVoter(4)).unwrap();
+    net.advance(ms(300));
+    for id in 1..=4 {
+        assert_eq!(net.voters(id), vec![1, 2, 3, 4], "member {id}");
+    }
+    // Four voters: a quorum is three, so two cut off stop commits.
+    let others: Vec<NodeId> = (1..=4).filter(|i| *i != l).collect();
+    net.isolate(others[0]);
+    net.isolate(others[1]);
+    let p = net.propose(l, b"needs three");
+    net.advance(ms(100));
+    assert!(net.raft(l).log().committed() < p.index);
+    net.heal();
+    net.advance(ms(1000));
+    let l = net.leader();
+    net.propose(l, b"all");
+    net.advance(ms(300));
+    for id in 1..=4 {
+        assert_eq!(net.data_applied(id).len(), 23, "member {id}");
+    }
+}
+
+#[test]
+fn one_uncommitted_change_at_a_time() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    net.start(4, Vec::new());
+    net.start(5, Vec::new());
+    net.change(l, ConfChange::AddLearner(4)).unwrap();
+    assert_eq!(
+        net.change(l, ConfChange::AddLearner(5)),
+        Err(ProposeError::ChangeInProgress)
+    );
+    assert_eq!(
+        net.change(l, ConfChange::Remove(9)),
+        Err(ProposeError::ChangeInProgress)
+    );
+    net.advance(ms(200));
+    assert_eq!(
+        net.change(l, ConfChange::Remove(9)),
+        Err(ProposeError::InvalidChange(ConfChangeError::NotMember))
+    );
+    net.change(l, ConfChange::AddLearner(5)).unwrap();
+    let f = (1..=3).find(|i| *i != l).unwrap();
+    assert_eq!(
+        net.change(f, ConfChange::AddVoter(4)),
+        Err(ProposeError::NotLeader { leader: Some(l) })
+    );
+}
+
+#[test]
+fn a_new_leader_changes_nothing_before_committing_its_term() {
+    let now = Instant::ZERO + ms(400);
+    let mut r = Raft::new(Config::new(1, vec![1, 2, 3]), 1, Instant::ZERO);
+    r.tick(now);
+    let granted = |term, pre| Message {
+        term,
+        body: Body::VoteResp { pre, granted: true },
+    };
+    r.step(now, 2, granted(1, true));
+    let seq = r.next_seq_for_tests() - 1;
+    r.persisted(now, seq);
+    r.step(now, 2, granted(1, false));
+    assert_eq!(r.role(), Role::Leader);
+    // Its no-op is not committed yet (not even durable here).
+    assert_eq!(
+        r.propose_conf_change(now, ConfChange::Remove(3)),
+        Err(ProposeError::ChangeInProgress)
+    );
+    let seq = r.next_seq_for_tests() - 1;
+    r.persisted(now, seq);
+    let ack = Message {
+        term: 1,
+        body: Body::AppendResp {
+            success: true,
+            index: 1,
+            hint: None,
+        },
+    };
+    r.step(now, 2, ack);
+    assert_eq!(r.log().committed(), 1);
+    r.propose_conf_change(now, ConfChange::Remove(3)).unwrap();
+}
+
+#[test]
+fn removed_leader_steps_down_once_its_removal_commits() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    let p = net.change(l, ConfChange::Remove(l)).unwrap();
+    // Appended: in effect on the leader already, which no longer counts itself.
+    assert!(!net.raft(l).membership().is_voter(l));
+    assert_eq!(net.raft(l).role(), Role::Leader);
+    net.advance(ms(100));
+    assert!(net.raft(l).log().committed() >= p.index);
+    assert_ne!(net.raft(l).role(), Role::Leader);
+    net.advance(ms(1000));
+    let l2 = net.leader_among(&[l]);
+    let term = net.raft(l2).term();
+    net.propose(l2, b"without");
+    net.advance(ms(2000));
+    // The removed member never campaigns, and the two others go on alone.
+    assert_eq!(net.leader(), l2);
+    assert_eq!(net.raft(l2).term(), term);
+    assert_eq!(net.voters(l2).len(), 2);
+    assert!(net
+        .data_applied(l2)
+        .contains(&Bytes::from_static(b"without")));
+    assert!(net.raft(l).term() <= term);
+}
+
+/// A member added while cut off gets the leader's snapshot, and with it the configuration.
+#[test]
+fn snapshot_carries_the_configuration() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    net.start(4, Vec::new());
+    net.isolate(4);
+    net.change(l, ConfChange::AddLearner(4)).unwrap();
+    for _ in 0..10 {
+        net.propose(l, b"x");
+    }
+    net.advance(ms(200));
+    let index = net.compact(l);
+    assert!(net
+        .raft(l)
+        .log()
+        .snapshot()
+        .unwrap()
+        .membership
+        .learners
+        .contains(&4));
+    net.heal();
+    net.advance(ms(300));
+    assert_eq!(net.raft(4).log().first_index(), index + 1);
+    assert!(net.raft(4).membership().learners.contains(&4));
+    net.restart(4);
+    assert!(
+        net.raft(4).membership().learners.contains(&4),
+        "from its disk"
+    );
 }

@@ -6,7 +6,6 @@ use bytes::Bytes;
 
 use super::{Raft, Role};
 use crate::raft::message::{Body, Entry, EntryKind, Message, NodeId};
-use crate::raft::progress::Progress;
 use crate::time::Instant;
 
 impl Raft {
@@ -93,7 +92,8 @@ impl Raft {
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
         };
-        for v in self.cfg.voters.clone() {
+        let voters: Vec<NodeId> = self.membership().voters.iter().copied().collect();
+        for v in voters {
             if v != self.cfg.id {
                 let msg = Message {
                     term,
@@ -114,14 +114,22 @@ impl Raft {
             Role::Candidate => self.persisted_seq >= self.self_vote_seq,
             _ => return,
         };
-        let granted = self.votes.values().filter(|g| **g).count() + self_vote as usize;
-        let rejected = self.votes.values().filter(|g| !**g).count();
-        if granted >= self.cfg.quorum() {
+        let m = self.membership();
+        let count = |want: bool| {
+            self.votes
+                .iter()
+                .filter(|(id, g)| **g == want && m.is_voter(**id))
+                .count()
+        };
+        let granted = count(true) + (self_vote && m.is_voter(self.cfg.id)) as usize;
+        let rejected = count(false);
+        let quorum = m.quorum();
+        if granted >= quorum {
             match self.role {
                 Role::PreCandidate => self.become_candidate(now),
                 _ => self.become_leader(now),
             }
-        } else if rejected >= self.cfg.quorum() {
+        } else if rejected >= quorum {
             self.become_follower(now, self.term, None);
         }
     }
@@ -130,13 +138,8 @@ impl Raft {
         self.role = Role::Leader;
         self.leader = Some(self.cfg.id);
         let next = self.log.last_index() + 1;
-        self.progress = self
-            .cfg
-            .voters
-            .iter()
-            .filter(|v| **v != self.cfg.id)
-            .map(|v| (*v, Progress::new(next)))
-            .collect();
+        self.progress.clear();
+        self.sync_progress();
         self.log.push(Entry {
             index: next,
             term: self.term,
@@ -146,9 +149,7 @@ impl Raft {
         self.heartbeat_deadline = now + self.cfg.heartbeat_interval;
         self.quorum_deadline = now + self.cfg.election_timeout;
         self.replicate_all();
-        if self.maybe_commit() {
-            self.broadcast_commit();
-        }
+        self.advance_commit(now);
     }
 
     pub(super) fn become_follower(&mut self, now: Instant, term: u64, leader: Option<NodeId>) {

@@ -1,6 +1,7 @@
 //! The Raft state machine: its API, inputs, outputs and the durability gate. Elections are in
-//! `election.rs`, replication in `replication.rs`.
+//! `election.rs`, replication in `replication.rs`, configuration changes in `conf_change.rs`.
 
+mod conf_change;
 mod election;
 mod replication;
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::log::RaftLog;
+use super::membership::{ConfChangeError, Membership};
 use super::message::{Body, Entry, EntryKind, HardState, Message, NodeId, Snapshot};
 use super::progress::Progress;
 use crate::rng::Rng;
@@ -20,7 +22,9 @@ use crate::time::Instant;
 pub struct Config {
     /// This member.
     pub id: NodeId,
-    /// Every voter, this member included.
+    /// The initial voters: the configuration until the log or a snapshot carries one. The
+    /// members that start a group all get the same list; a member joining a running group
+    /// gets none (it neither campaigns nor votes until a configuration adds it).
     pub voters: Vec<NodeId>,
     /// Base election timeout; each timeout is drawn from `[base, 2 * base)`.
     pub election_timeout: Duration,
@@ -54,10 +58,6 @@ impl Config {
             max_batch_bytes: 64 * 1024,
             max_inflight: 8,
         }
-    }
-
-    fn quorum(&self) -> usize {
-        self.voters.len() / 2 + 1
     }
 }
 
@@ -100,6 +100,11 @@ pub enum Output {
 pub enum ProposeError {
     /// Only the leader takes proposals; `leader` is the last one heard of.
     NotLeader { leader: Option<NodeId> },
+    /// A configuration change must wait: the last one is not committed yet, or this leader
+    /// has not committed an entry of its own term yet.
+    ChangeInProgress,
+    /// The change does not apply to the current configuration.
+    InvalidChange(ConfChangeError),
 }
 
 /// Why [`Raft::compact`] did nothing.
@@ -124,6 +129,8 @@ pub struct Proposed {
 #[derive(Debug)]
 pub struct Raft {
     cfg: Config,
+    /// The configuration while the log and snapshot carry none (from `cfg.voters`).
+    initial: Membership,
     rng: Rng,
     term: u64,
     vote: Option<NodeId>,
@@ -170,6 +177,7 @@ impl Raft {
         entries: Vec<Entry>,
     ) -> Raft {
         let mut r = Raft {
+            initial: Membership::with_voters(cfg.voters.iter().copied()),
             cfg,
             rng: Rng::new(seed),
             term: hs.term,
@@ -224,6 +232,11 @@ impl Raft {
         &self.log
     }
 
+    /// The configuration in effect: the latest in the log, committed or not.
+    pub fn membership(&self) -> &Membership {
+        self.log.membership().map_or(&self.initial, |(_, m)| m)
+    }
+
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
@@ -249,41 +262,65 @@ impl Raft {
             }
             if self.cfg.check_quorum && now >= self.quorum_deadline {
                 self.quorum_deadline = now + self.cfg.election_timeout;
-                let active = 1 + self.progress.values().filter(|p| p.recent_active).count();
+                let m = self.membership();
+                let active = m.is_voter(self.cfg.id) as usize
+                    + self
+                        .progress
+                        .iter()
+                        .filter(|(id, p)| p.recent_active && m.is_voter(**id))
+                        .count();
+                let quorum = m.quorum();
                 for p in self.progress.values_mut() {
                     p.recent_active = false;
                 }
-                if active < self.cfg.quorum() {
+                if active < quorum {
                     self.become_follower(now, self.term, None);
                 }
             }
         } else if now >= self.election_deadline {
-            self.campaign(now);
+            if self.membership().is_voter(self.cfg.id) {
+                self.campaign(now);
+            } else {
+                self.reset_election_timer(now);
+            }
         }
         self.flush();
     }
 
     /// Proposes `data`; only a leader accepts.
     pub fn propose(&mut self, now: Instant, data: Bytes) -> Result<Proposed, ProposeError> {
-        let _ = now;
+        self.check_leader()?;
+        Ok(self.append(now, EntryKind::Normal, data))
+    }
+
+    fn check_leader(&self) -> Result<(), ProposeError> {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
             });
         }
+        Ok(())
+    }
+
+    /// Appends an entry as leader, sends it on and issues its write.
+    fn append(&mut self, now: Instant, kind: EntryKind, data: Bytes) -> Proposed {
         let index = self.log.last_index() + 1;
         self.log.push(Entry {
             index,
             term: self.term,
-            kind: EntryKind::Normal,
+            kind,
             data,
         });
+        if kind == EntryKind::Config {
+            self.sync_progress();
+        }
         self.replicate_all();
+        self.advance_commit(now);
         self.flush();
-        Ok(Proposed {
+        Proposed {
             index,
             term: self.term,
-        })
+        }
     }
 
     /// The caller's state machine, having applied everything up to `index`, is `data`: the
@@ -304,7 +341,11 @@ impl Raft {
         let snapshot = Snapshot {
             index,
             term,
-            voters: self.cfg.voters.clone(),
+            membership: self
+                .log
+                .membership_at(index)
+                .unwrap_or(&self.initial)
+                .clone(),
             data,
         };
         let compacted = self.log.compact(snapshot);
@@ -321,17 +362,18 @@ impl Raft {
         }
         self.log.persisted(self.persisted_seq);
         self.release_held();
-        if self.role == Role::Leader && self.maybe_commit() {
-            self.broadcast_commit();
+        if self.role == Role::Leader {
+            self.advance_commit(now);
         } else if self.role == Role::Candidate {
             self.tally(now);
         }
         self.flush();
     }
 
-    /// A message from peer `from`.
+    /// A message from peer `from` (whether a member or not: a leader may be one this member
+    /// has not yet learnt is in the configuration; only voters' votes count).
     pub fn step(&mut self, now: Instant, from: NodeId, msg: Message) {
-        if from == self.cfg.id || !self.cfg.voters.contains(&from) {
+        if from == self.cfg.id {
             return;
         }
         self.step_inner(now, from, msg);
@@ -403,7 +445,7 @@ impl Raft {
                 hint,
             } => {
                 if self.role == Role::Leader {
-                    self.handle_append_resp(from, success, index, hint);
+                    self.handle_append_resp(now, from, success, index, hint);
                 }
             }
         }
@@ -475,5 +517,10 @@ impl Raft {
 impl Raft {
     pub(crate) fn cfg_mut_for_tests(&mut self) -> &mut Config {
         &mut self.cfg
+    }
+
+    /// The seq the next write will get.
+    pub(crate) fn next_seq_for_tests(&self) -> u64 {
+        self.next_seq
     }
 }

@@ -110,6 +110,7 @@ impl Raft {
 
     pub(super) fn handle_append_resp(
         &mut self,
+        now: Instant,
         from: NodeId,
         success: bool,
         index: u64,
@@ -123,8 +124,8 @@ impl Raft {
             if index > last_index {
                 return; // Not an answer to this leader's log.
             }
-            if pr.ack(index) && self.maybe_commit() {
-                self.broadcast_commit();
+            if pr.ack(index) {
+                self.advance_commit(now);
             }
         } else {
             let stale = match pr.state {
@@ -281,10 +282,20 @@ impl Raft {
         }
     }
 
-    /// Commits the highest index a quorum holds durably, if it is of the current term.
-    pub(super) fn maybe_commit(&mut self) -> bool {
-        let mut matched: Vec<u64> = self
-            .cfg
+    /// Commits what a quorum holds, tells the followers, and steps down once the leader's
+    /// own removal is committed.
+    pub(super) fn advance_commit(&mut self, now: Instant) {
+        if self.maybe_commit() {
+            self.broadcast_commit();
+            self.step_down_if_removed(now);
+        }
+    }
+
+    /// Commits the highest index a quorum of voters holds durably, if it is of the current
+    /// term. The leader counts itself only while it is a voter.
+    fn maybe_commit(&mut self) -> bool {
+        let m = self.membership();
+        let mut matched: Vec<u64> = m
             .voters
             .iter()
             .map(|v| {
@@ -296,7 +307,9 @@ impl Raft {
             })
             .collect();
         matched.sort_unstable_by(|a, b| b.cmp(a));
-        let index = matched[self.cfg.quorum() - 1];
+        let Some(&index) = matched.get(m.quorum() - 1) else {
+            return false;
+        };
         if index > self.log.committed() && self.log.term(index) == Some(self.term) {
             self.log.commit_to(index)
         } else {

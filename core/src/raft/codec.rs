@@ -6,7 +6,8 @@
 //! that remain.
 //!
 //! Versions: 1 had votes, appends and their answers; 2 added snapshots (the
-//! InstallSnapshot message and [`encode_snapshot`] for disk) and configuration entries. Encoders write the current
+//! InstallSnapshot message and [`encode_snapshot`] for disk), configuration entries,
+//! TimeoutNow and the transfer flag of a vote request (the pre-vote byte became flags). Encoders write the current
 //! version; decoders read every version (a log written by an older build stays readable)
 //! and reject in an older frame what that version did not have.
 
@@ -303,11 +304,12 @@ pub fn encode_message(m: &Message) -> Bytes {
     match &m.body {
         Body::Vote {
             pre,
+            transfer,
             last_index,
             last_term,
         } => {
             buf.put_u8(1);
-            buf.put_u8(*pre as u8);
+            buf.put_u8(*pre as u8 | (*transfer as u8) << 1);
             put_uvar(&mut buf, *last_index);
             put_uvar(&mut buf, *last_term);
         }
@@ -352,6 +354,7 @@ pub fn encode_message(m: &Message) -> Bytes {
             buf.put_u8(5);
             put_snapshot(&mut buf, snapshot);
         }
+        Body::TimeoutNow => buf.put_u8(6),
     }
     buf.freeze()
 }
@@ -361,11 +364,20 @@ pub fn decode_message(src: &Bytes) -> Result<Message, DecodeError> {
     let mut r = reader(src)?;
     let term = r.uvar()?;
     let body = match r.u8()? {
-        1 => Body::Vote {
-            pre: get_bool(&mut r)?,
-            last_index: r.uvar()?,
-            last_term: r.uvar()?,
-        },
+        1 => {
+            let (pre, transfer) = match r.u8()? {
+                0 => (false, false),
+                1 => (true, false),
+                2 if r.version >= 2 => (false, true),
+                t => return Err(DecodeError::Tag(t)),
+            };
+            Body::Vote {
+                pre,
+                transfer,
+                last_index: r.uvar()?,
+                last_term: r.uvar()?,
+            }
+        }
         2 => Body::VoteResp {
             pre: get_bool(&mut r)?,
             granted: get_bool(&mut r)?,
@@ -409,6 +421,10 @@ pub fn decode_message(src: &Bytes) -> Result<Message, DecodeError> {
             Body::InstallSnapshot {
                 snapshot: get_snapshot(&mut r)?,
             }
+        }
+        6 => {
+            since(&r, 2, 6)?;
+            Body::TimeoutNow
         }
         t => return Err(DecodeError::Tag(t)),
     };
@@ -465,13 +481,16 @@ pub(crate) mod tests {
 
     pub(crate) fn message() -> impl Strategy<Value = Message> {
         let body = prop_oneof![
-            (any::<bool>(), any::<u64>(), any::<u64>()).prop_map(|(pre, last_index, last_term)| {
+            (any::<u8>(), any::<u64>(), any::<u64>()).prop_map(|(kind, last_index, last_term)| {
+                // A pre-vote is never a transfer.
                 Body::Vote {
-                    pre,
+                    pre: kind % 3 == 1,
+                    transfer: kind % 3 == 2,
                     last_index,
                     last_term,
                 }
             }),
+            Just(Body::TimeoutNow),
             (any::<bool>(), any::<bool>())
                 .prop_map(|(pre, granted)| Body::VoteResp { pre, granted }),
             (

@@ -64,9 +64,11 @@ pub struct Message {
 /// cleanly).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
-    /// Ask for a (pre-)vote.
+    /// Ask for a (pre-)vote. `transfer`: the candidate campaigns because the leader handed
+    /// over ([`Body::TimeoutNow`]), so voters grant it even within their leader lease.
     Vote {
         pre: bool,
+        transfer: bool,
         last_index: u64,
         last_term: u64,
     },
@@ -83,6 +85,9 @@ pub enum Body {
     /// Sent whole in one message (no chunking: the state machines this core serves keep
     /// small snapshots); the follower answers with [`Body::AppendResp`] at its index.
     InstallSnapshot { snapshot: Snapshot },
+    /// From a leader handing over to a follower whose log it brought up to date: campaign
+    /// now, without pre-vote.
+    TimeoutNow,
     /// Answer to [`Body::Append`] and [`Body::InstallSnapshot`]. On success `index` is the last index known to match
     /// (and durable on the follower). On rejection `index` is the rejected `prev_index` and
     /// `hint` says where to retry.

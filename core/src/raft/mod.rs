@@ -15,6 +15,7 @@
 //! }
 //! raft.compact(now, index, data)      // the state machine at `index` replaces the log up to it
 //! raft.propose_conf_change(now, ConfChange::AddLearner(id))   // then AddVoter(id), Remove(id)
+//! raft.transfer_leader(now, id)       // hand leadership to voter `id`
 //! ```
 //!
 //! Durability contract: a vote, a vote for itself, an append acknowledgement and the
@@ -35,6 +36,10 @@
 //! configuration entries that take effect when appended; one uncommitted change at a time,
 //! none before the leader commits an entry of its term; a leader removed steps down once
 //! its removal commits.
+//!
+//! Leadership transfer: the leader stops taking proposals, brings the target's log up to
+//! date and sends it TimeoutNow; the target campaigns at once, without pre-vote, and voters
+//! grant it despite their lease. Given up after an election timeout.
 
 pub mod codec;
 pub mod log;
@@ -47,4 +52,4 @@ mod tests;
 
 pub use membership::{ConfChange, ConfChangeError, Membership};
 pub use message::{Body, ConflictHint, Entry, EntryKind, HardState, Message, NodeId, Snapshot};
-pub use node::{CompactError, Config, Output, ProposeError, Proposed, Raft, Role};
+pub use node::{CompactError, Config, Output, ProposeError, Proposed, Raft, Role, TransferError};

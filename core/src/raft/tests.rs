@@ -643,6 +643,7 @@ fn stale_and_foreign_messages_are_harmless() {
             term: term - 1,
             body: Body::Vote {
                 pre: false,
+                transfer: false,
                 last_index: 100,
                 last_term: 100,
             },
@@ -713,8 +714,16 @@ fn lossy_network_keeps_safety() {
                 }
             }
             if let Some(l) = net.leaders().first().map(|x| x.1) {
-                if rng.below(2) == 0 {
+                if rng.below(2) == 0 && net.raft(l).transferring_to().is_none() {
                     net.propose(l, b"p");
+                }
+            }
+            if step % 60 == 30 {
+                if let Some(l) = net.leaders().first().map(|x| x.1) {
+                    let now = net.now;
+                    let to = 1 + rng.below(5) as u64;
+                    let _ = net.nodes.get_mut(&l).unwrap().transfer_leader(now, to);
+                    net.drain(l);
                 }
             }
             if step % 25 == 0 {
@@ -1143,4 +1152,95 @@ fn snapshot_carries_the_configuration() {
         net.raft(4).membership().learners.contains(&4),
         "from its disk"
     );
+}
+
+#[test]
+fn transfer_hands_leadership_to_a_caught_up_follower() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    let term = net.raft(l).term();
+    let to = (1..=3).find(|i| *i != l).unwrap();
+    let now = net.now;
+    net.nodes
+        .get_mut(&l)
+        .unwrap()
+        .transfer_leader(now, to)
+        .unwrap();
+    net.drain(l);
+    assert_eq!(net.raft(l).transferring_to(), Some(to));
+    assert_eq!(
+        net.nodes
+            .get_mut(&l)
+            .unwrap()
+            .propose(now, Bytes::from_static(b"no")),
+        Err(ProposeError::Transferring)
+    );
+    net.deliver();
+    // Within one round trip, not an election timeout: no pre-vote, the lease ignored.
+    assert_eq!(net.leader(), to);
+    assert_eq!(net.raft(to).term(), term + 1);
+    net.advance(ms(100));
+    assert_eq!(net.raft(l).leader(), Some(to));
+    assert_eq!(net.raft(l).transferring_to(), None);
+    net.propose(to, b"after");
+    net.advance(ms(100));
+    assert_eq!(net.data_applied(l), vec![Bytes::from_static(b"after")]);
+}
+
+#[test]
+fn transfer_first_brings_the_target_up_to_date() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    let to = (1..=3).find(|i| *i != l).unwrap();
+    net.isolate(to);
+    for _ in 0..30 {
+        net.propose(l, b"x");
+    }
+    net.advance(ms(100));
+    net.heal();
+    let now = net.now;
+    net.nodes
+        .get_mut(&l)
+        .unwrap()
+        .transfer_leader(now, to)
+        .unwrap();
+    net.drain(l);
+    net.advance(ms(100));
+    assert_eq!(net.leader(), to);
+    assert_eq!(net.data_applied(to).len(), 30);
+}
+
+#[test]
+fn transfer_to_an_unreachable_target_is_given_up() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    let to = (1..=3).find(|i| *i != l).unwrap();
+    let now = net.now;
+    let r = net.nodes.get_mut(&l).unwrap();
+    assert_eq!(r.transfer_leader(now, l), Err(TransferError::NotVoter));
+    assert_eq!(r.transfer_leader(now, 9), Err(TransferError::NotVoter));
+    net.isolate(to);
+    net.propose(l, b"behind");
+    let now = net.now;
+    net.nodes
+        .get_mut(&l)
+        .unwrap()
+        .transfer_leader(now, to)
+        .unwrap();
+    net.drain(l);
+    net.advance(ms(100));
+    assert_eq!(net.raft(l).transferring_to(), Some(to));
+    net.advance(ms(200));
+    assert_eq!(net.raft(l).transferring_to(), None);
+    assert_eq!(net.leader(), l);
+    net.propose(l, b"again");
+    let now = net.now;
+    let f = net.nodes.get_mut(&to).unwrap();
+    assert!(matches!(
+        f.transfer_leader(now, l),
+        Err(TransferError::NotLeader { .. })
+    ));
 }

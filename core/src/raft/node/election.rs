@@ -23,6 +23,7 @@ impl Raft {
             pre,
             last_index,
             last_term,
+            ..
         } = msg.body
         else {
             return;
@@ -65,14 +66,15 @@ impl Raft {
             self.role = Role::PreCandidate;
             self.leader = None;
             self.votes.clear();
-            self.request_votes(true, self.term.saturating_add(1));
+            self.request_votes(true, self.term.saturating_add(1), false);
             self.tally(now);
         } else {
-            self.become_candidate(now);
+            self.become_candidate(now, false);
         }
     }
 
-    pub(super) fn become_candidate(&mut self, now: Instant) {
+    /// Raises the term and asks for votes; `transfer` when the leader handed over.
+    pub(super) fn become_candidate(&mut self, now: Instant, transfer: bool) {
         self.reset_election_timer(now);
         self.term = self.term.saturating_add(1);
         self.vote = Some(self.cfg.id);
@@ -82,13 +84,14 @@ impl Raft {
         self.votes.clear();
         // The vote for itself is in the write `flush` issues at the end of this call.
         self.self_vote_seq = self.next_seq;
-        self.request_votes(false, self.term);
+        self.request_votes(false, self.term, transfer);
         self.tally(now);
     }
 
-    pub(super) fn request_votes(&mut self, pre: bool, term: u64) {
+    pub(super) fn request_votes(&mut self, pre: bool, term: u64, transfer: bool) {
         let body = Body::Vote {
             pre,
+            transfer,
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
         };
@@ -126,7 +129,7 @@ impl Raft {
         let quorum = m.quorum();
         if granted >= quorum {
             match self.role {
-                Role::PreCandidate => self.become_candidate(now),
+                Role::PreCandidate => self.become_candidate(now, false),
                 _ => self.become_leader(now),
             }
         } else if rejected >= quorum {
@@ -165,6 +168,7 @@ impl Raft {
         }
         self.progress.clear();
         self.votes.clear();
+        self.transfer = None;
         self.reset_election_timer(now);
     }
 

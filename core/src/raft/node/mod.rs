@@ -1,9 +1,13 @@
 //! The Raft state machine: its API, inputs, outputs and the durability gate. Elections are in
-//! `election.rs`, replication in `replication.rs`, configuration changes in `conf_change.rs`.
+//! `election.rs`, replication in `replication.rs`, configuration changes in `conf_change.rs`,
+//! leadership transfer in `transfer.rs`.
 
 mod conf_change;
 mod election;
 mod replication;
+mod transfer;
+
+pub use transfer::TransferError;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -105,6 +109,8 @@ pub enum ProposeError {
     ChangeInProgress,
     /// The change does not apply to the current configuration.
     InvalidChange(ConfChangeError),
+    /// The leader is handing over to another member ([`Raft::transfer_leader`]).
+    Transferring,
 }
 
 /// Why [`Raft::compact`] did nothing.
@@ -157,6 +163,8 @@ pub struct Raft {
     heartbeat_deadline: Instant,
     quorum_deadline: Instant,
     leader_heard: Option<Instant>,
+    /// A leadership transfer under way: the target, and when to give up.
+    transfer: Option<(NodeId, Instant)>,
 }
 
 impl Raft {
@@ -199,6 +207,7 @@ impl Raft {
             heartbeat_deadline: now,
             quorum_deadline: now,
             leader_heard: None,
+            transfer: None,
         };
         r.reset_election_timer(now);
         r
@@ -259,6 +268,7 @@ impl Raft {
             if now >= self.heartbeat_deadline {
                 self.heartbeat_deadline = now + self.cfg.heartbeat_interval;
                 self.broadcast_heartbeat();
+                self.tick_transfer(now);
             }
             if self.cfg.check_quorum && now >= self.quorum_deadline {
                 self.quorum_deadline = now + self.cfg.election_timeout;
@@ -298,6 +308,9 @@ impl Raft {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
             });
+        }
+        if self.transfer.is_some() {
+            return Err(ProposeError::Transferring);
         }
         Ok(())
     }
@@ -387,7 +400,11 @@ impl Raft {
                     self.handle_vote(now, from, msg);
                     return;
                 }
-                Body::Vote { pre: false, .. } if self.in_lease(now) => return,
+                Body::Vote {
+                    pre: false,
+                    transfer: false,
+                    ..
+                } if self.in_lease(now) => return,
                 Body::VoteResp {
                     pre: true,
                     granted: true,
@@ -439,6 +456,7 @@ impl Raft {
             }
             Body::Append { .. } => self.handle_append(now, from, msg),
             Body::InstallSnapshot { snapshot } => self.handle_snapshot(now, from, snapshot),
+            Body::TimeoutNow => self.handle_timeout_now(now, from),
             Body::AppendResp {
                 success,
                 index,

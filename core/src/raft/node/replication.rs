@@ -126,6 +126,9 @@ impl Raft {
             }
             if pr.ack(index) {
                 self.advance_commit(now);
+                if self.transferring_to() == Some(from) {
+                    self.send_timeout_now_if_caught_up();
+                }
             }
         } else {
             let stale = match pr.state {

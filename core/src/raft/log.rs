@@ -333,8 +333,9 @@ impl RaftLog {
     /// (it replaces the stored one and the whole stored log, and comes with every entry
     /// after it) or entries (they replace every stored entry from the first one on).
     pub fn take_unstable(&mut self, seq: u64) -> (Option<Snapshot>, Vec<Entry>) {
-        if let Some(start) = self.snapshot_dirty_from.take() {
-            self.unstable_from = None;
+        if let Some(dirty) = self.snapshot_dirty_from.take() {
+            // Entries changed after the snapshot changed are in this write too.
+            let start = self.unstable_from.take().map_or(dirty, |u| u.min(dirty));
             self.pending.push_back(PendingWrite {
                 seq,
                 start,
@@ -376,7 +377,11 @@ impl RaftLog {
         for w in &self.pending {
             stable = stable.min(w.start - 1);
         }
-        if let Some(u) = self.unstable_from {
+        // Changes not yet handed out as a write keep it below them too.
+        for u in [self.unstable_from, self.snapshot_dirty_from]
+            .into_iter()
+            .flatten()
+        {
             stable = stable.min(u - 1);
         }
         self.stable = stable;

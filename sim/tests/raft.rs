@@ -47,52 +47,66 @@ struct Scenario {
     membership: bool,
 }
 
-async fn raft_three_run() {
-    run_cluster(Scenario {
-        name: "raft_three",
-        hosts: 3,
-        voters: 3,
-        compact_every: &[500],
-        membership: false,
-    })
-    .await
-}
+const THREE: Scenario = Scenario {
+    name: "raft_three",
+    hosts: 3,
+    voters: 3,
+    compact_every: &[500],
+    membership: false,
+};
 
-async fn raft_five_run() {
-    run_cluster(Scenario {
-        name: "raft_five",
-        hosts: 5,
-        voters: 5,
-        compact_every: &[500],
-        membership: false,
-    })
-    .await
-}
+const FIVE: Scenario = Scenario {
+    name: "raft_five",
+    hosts: 5,
+    voters: 5,
+    compact_every: &[500],
+    membership: false,
+};
 
 /// Compacts every 10-50 entries, so lagging and restarted members often need the leader's
 /// snapshot while partitions and crashes go on.
-async fn raft_snapshots_run() {
-    run_cluster(Scenario {
-        name: "raft_snapshots",
-        hosts: 3,
-        voters: 3,
-        compact_every: &[10, 25, 50],
-        membership: false,
-    })
-    .await
-}
+const SNAPSHOTS: Scenario = Scenario {
+    name: "raft_snapshots",
+    hosts: 3,
+    voters: 3,
+    compact_every: &[10, 25, 50],
+    membership: false,
+};
 
 /// Five hosts, three of them the first voters; the operator adds learners, promotes them
 /// and removes voters (the leader too) one at a time throughout the faults.
+const MEMBERSHIP: Scenario = Scenario {
+    name: "raft_membership",
+    hosts: 5,
+    voters: 3,
+    compact_every: &[50],
+    membership: true,
+};
+
+async fn raft_three_run() {
+    run_cluster(THREE).await;
+}
+
+async fn raft_five_run() {
+    run_cluster(FIVE).await;
+}
+
+async fn raft_snapshots_run() {
+    run_cluster(SNAPSHOTS).await;
+}
+
 async fn raft_membership_run() {
-    run_cluster(Scenario {
-        name: "raft_membership",
-        hosts: 5,
-        voters: 3,
-        compact_every: &[50],
-        membership: true,
-    })
-    .await
+    run_cluster(MEMBERSHIP).await;
+}
+
+/// The same seed gives the same client history (operations, answers and their simulated
+/// times), run twice on fresh threads: the core and the workload are deterministic.
+#[test]
+fn raft_same_seed_same_history() {
+    async fn digest() -> u64 {
+        run_cluster(MEMBERSHIP).await
+    }
+    sim::same_seed_twice("raft_same_seed_same_history", 3, digest);
 }
 
 fn ms(n: u64) -> Duration {
@@ -303,7 +317,9 @@ fn pick_member(obs: &Observer, hosts: u64) -> NodeId {
     }
 }
 
-async fn run_cluster(sc: Scenario) {
+/// Runs a scenario, fails with the seed on any violation, and returns the digest of the
+/// clients' history.
+async fn run_cluster(sc: Scenario) -> u64 {
     let test = sc.name;
     let obs = Observer::default();
     let cfg = ClusterConfig {
@@ -417,4 +433,5 @@ async fn run_cluster(sc: Scenario) {
         violations.push(format!("schedule: {schedule}"));
         sim::fail(test, &violations);
     }
+    history.digest()
 }

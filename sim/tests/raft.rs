@@ -285,13 +285,12 @@ async fn operator(
 /// A client: puts unique values and gets them back, one at a time, until `stop`.
 async fn client(
     id: u32,
-    obs: Observer,
     hosts: u64,
     history: History<KvEvent>,
     epoch: madsim::time::Instant,
     stop: Arc<AtomicBool>,
 ) {
-    let mut c = KvClient::bind(id, history, epoch).await;
+    let mut c = KvClient::bind(id, hosts, history, epoch).await;
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let key = KEYS[thread_rng().gen_range(0..KEYS.len())].to_string();
@@ -304,21 +303,11 @@ async fn client(
         } else {
             Op::Get { key }
         };
-        c.call(pick_member(&obs, hosts), op, CALL_TIMEOUT).await;
+        c.call(op, CALL_TIMEOUT).await;
         madsim::time::sleep(ms(thread_rng().gen_range(0..20))).await;
     }
 }
 
-/// The observer's current leader mostly, a random host otherwise.
-fn pick_member(obs: &Observer, hosts: u64) -> NodeId {
-    match obs.current_leader() {
-        Some(l) if thread_rng().gen_bool(0.9) => l,
-        _ => thread_rng().gen_range(1..=hosts),
-    }
-}
-
-/// Runs a scenario, fails with the seed on any violation, and returns the digest of the
-/// clients' history.
 async fn run_cluster(sc: Scenario) -> u64 {
     let test = sc.name;
     let obs = Observer::default();
@@ -329,6 +318,7 @@ async fn run_cluster(sc: Scenario) -> u64 {
         // Slow disks widen the window in which a crash loses unsynced writes.
         max_sync: ms([1, 20, 100][thread_rng().gen_range(0..3)]),
         compact_every: sc.compact_every[thread_rng().gen_range(0..sc.compact_every.len())],
+        check_quorum: thread_rng().gen_bool(0.75),
     };
     let hosts = raft::start(&cfg, &obs);
     let epoch = madsim::time::Instant::now();
@@ -343,8 +333,8 @@ async fn run_cluster(sc: Scenario) -> u64 {
         .ip(raft::client::client_addr(0).ip())
         .build();
     for id in 1..=CLIENTS {
-        let (o, h, s) = (obs.clone(), history.clone(), stop_clients.clone());
-        client_host.spawn(client(id, o, sc.hosts, h, epoch, s));
+        let (h, s) = (history.clone(), stop_clients.clone());
+        client_host.spawn(client(id, sc.hosts, h, epoch, s));
     }
     client_host.spawn(operator(
         obs.clone(),
@@ -359,15 +349,15 @@ async fn run_cluster(sc: Scenario) -> u64 {
 
     // Liveness: once healed, a put made now is committed and answered in bounded time,
     // and every member of the configuration applies it.
-    let (o, h, n) = (obs.clone(), history.clone(), sc.hosts);
+    let (h, n) = (history.clone(), sc.hosts);
     let probe = client_host.spawn(async move {
-        let mut c = KvClient::bind(0, h, epoch).await;
+        let mut c = KvClient::bind(0, n, h, epoch).await;
         loop {
             let op = Op::Put {
                 key: "live".into(),
                 value: 1,
             };
-            if let Some(reply) = c.call(pick_member(&o, n), op, ms(100)).await {
+            if let Some(reply) = c.call(op, ms(100)).await {
                 return reply.index;
             }
         }

@@ -7,7 +7,8 @@
 //!
 //! Versions: 1 had votes, appends and their answers; 2 added snapshots (the
 //! InstallSnapshot message and [`encode_snapshot`] for disk), configuration entries,
-//! TimeoutNow and the transfer flag of a vote request (the pre-vote byte became flags). Encoders write the current
+//! TimeoutNow and the transfer flag of a vote request (the pre-vote byte became flags),
+//! ReadIndex and its answer. Encoders write the current
 //! version; decoders read every version (a log written by an older build stays readable)
 //! and reject in an older frame what that version did not have.
 
@@ -355,6 +356,14 @@ pub fn encode_message(m: &Message) -> Bytes {
             put_snapshot(&mut buf, snapshot);
         }
         Body::TimeoutNow => buf.put_u8(6),
+        Body::ReadIndex { seq } => {
+            buf.put_u8(7);
+            put_uvar(&mut buf, *seq);
+        }
+        Body::ReadIndexResp { seq } => {
+            buf.put_u8(8);
+            put_uvar(&mut buf, *seq);
+        }
     }
     buf.freeze()
 }
@@ -426,6 +435,14 @@ pub fn decode_message(src: &Bytes) -> Result<Message, DecodeError> {
             since(&r, 2, 6)?;
             Body::TimeoutNow
         }
+        7 => {
+            since(&r, 2, 7)?;
+            Body::ReadIndex { seq: r.uvar()? }
+        }
+        8 => {
+            since(&r, 2, 8)?;
+            Body::ReadIndexResp { seq: r.uvar()? }
+        }
         t => return Err(DecodeError::Tag(t)),
     };
     r.finish()?;
@@ -491,6 +508,8 @@ pub(crate) mod tests {
                 }
             }),
             Just(Body::TimeoutNow),
+            any::<u64>().prop_map(|seq| Body::ReadIndex { seq }),
+            any::<u64>().prop_map(|seq| Body::ReadIndexResp { seq }),
             (any::<bool>(), any::<bool>())
                 .prop_map(|(pre, granted)| Body::VoteResp { pre, granted }),
             (

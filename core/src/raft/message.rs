@@ -88,6 +88,11 @@ pub enum Body {
     /// From a leader handing over to a follower whose log it brought up to date: campaign
     /// now, without pre-vote.
     TimeoutNow,
+    /// From a leader serving a read (ReadIndex): do you still follow me in this term?
+    /// `seq` numbers the leader's rounds of asking.
+    ReadIndex { seq: u64 },
+    /// Answer to [`Body::ReadIndex`]: yes, as of round `seq`.
+    ReadIndexResp { seq: u64 },
     /// Answer to [`Body::Append`] and [`Body::InstallSnapshot`]. On success `index` is the last index known to match
     /// (and durable on the follower). On rejection `index` is the rejected `prev_index` and
     /// `hint` says where to retry.

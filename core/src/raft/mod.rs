@@ -12,10 +12,12 @@
 //!     Output::Persist { seq, hard_state, snapshot, entries }  // write in order, fsync, then persisted(seq)
 //!     Output::Restore(snapshot)       // load a leader's snapshot into the state machine
 //!     Output::Apply(entries)          // committed, in order
+//!     Output::ReadReady { ctx, index } // a read_index read may be answered now
 //! }
 //! raft.compact(now, index, data)      // the state machine at `index` replaces the log up to it
 //! raft.propose_conf_change(now, ConfChange::AddLearner(id))   // then AddVoter(id), Remove(id)
 //! raft.transfer_leader(now, id)       // hand leadership to voter `id`
+//! raft.read_index(now, ctx)           // a linearizable read without a log entry
 //! ```
 //!
 //! Durability contract: a vote, a vote for itself, an append acknowledgement and the
@@ -40,6 +42,10 @@
 //! Leadership transfer: the leader stops taking proposals, brings the target's log up to
 //! date and sends it TimeoutNow; the target campaigns at once, without pre-vote, and voters
 //! grant it despite their lease. Given up after an election timeout.
+//!
+//! Reads (ReadIndex): the leader notes its commit index (at least its term's first entry),
+//! confirms with a quorum that it still leads, and releases the read once it handed out
+//! everything up to that index to apply; no log entry, no disk write, no clock trusted.
 
 pub mod codec;
 pub mod log;

@@ -57,6 +57,8 @@ struct Net {
     restores: usize,
     /// Each member's initial voters (for restarts).
     initial: BTreeMap<NodeId, Vec<NodeId>>,
+    /// `Output::ReadReady`s: member, ctx, index.
+    ready_reads: Vec<(NodeId, u64, u64)>,
 }
 
 fn ms(n: u64) -> Duration {
@@ -78,6 +80,7 @@ impl Net {
             sent: 0,
             restores: 0,
             initial: BTreeMap::new(),
+            ready_reads: Vec::new(),
         };
         for id in 1..=n {
             net.start(id, voters.clone());
@@ -154,6 +157,7 @@ impl Net {
                     self.applied.insert(id, entries_of_snapshot(&s.data));
                 }
                 Output::Apply(es) => self.applied.entry(id).or_default().extend(es),
+                Output::ReadReady { ctx, index } => self.ready_reads.push((id, ctx, index)),
             }
         }
     }
@@ -1243,4 +1247,113 @@ fn transfer_to_an_unreachable_target_is_given_up() {
         f.transfer_leader(now, l),
         Err(TransferError::NotLeader { .. })
     ));
+}
+
+impl Net {
+    fn read(&mut self, id: NodeId, ctx: u64) -> Result<(), ProposeError> {
+        let now = self.now;
+        let r = self.nodes.get_mut(&id).unwrap().read_index(now, ctx);
+        self.drain(id);
+        r
+    }
+}
+
+#[test]
+fn read_index_waits_for_a_quorum_to_confirm_the_leader() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    let p = net.propose(l, b"x");
+    net.advance(ms(100));
+    net.read(l, 7).unwrap();
+    assert!(net.ready_reads.is_empty(), "not before a quorum answers");
+    net.deliver();
+    assert_eq!(net.ready_reads, vec![(l, 7, p.index)]);
+    let f = (1..=3).find(|i| *i != l).unwrap();
+    assert_eq!(
+        net.read(f, 8),
+        Err(ProposeError::NotLeader { leader: Some(l) })
+    );
+}
+
+#[test]
+fn deposed_leader_never_answers_a_read() {
+    let mut net = Net::new(3);
+    net.advance(ms(1000));
+    let l = net.leader();
+    net.isolate(l);
+    net.read(l, 1).unwrap();
+    net.advance(ms(1000));
+    let l2 = net.leader_among(&[l]);
+    net.propose(l2, b"newer");
+    net.heal();
+    net.advance(ms(500));
+    assert!(net.ready_reads.iter().all(|(id, _, _)| *id != l));
+    // Alone, a leader confirms itself and answers at once.
+    let mut solo = Net::new(1);
+    solo.advance(ms(500));
+    let p = solo.propose(1, b"x");
+    solo.read(1, 2).unwrap();
+    assert_eq!(solo.ready_reads, vec![(1, 2, p.index)]);
+}
+
+/// A new leader's commit index may lag what its predecessor committed: a read waits for the
+/// new leader's own first entry to commit.
+#[test]
+fn read_index_of_a_new_leader_is_its_first_entry() {
+    let now = Instant::ZERO + ms(400);
+    let e = |index, term| Entry {
+        index,
+        term,
+        kind: EntryKind::Normal,
+        data: Bytes::new(),
+    };
+    let hs = HardState {
+        term: 1,
+        vote: None,
+    };
+    let mut r = Raft::restore(
+        Config::new(1, vec![1, 2, 3]),
+        1,
+        Instant::ZERO,
+        hs,
+        None,
+        vec![e(1, 1), e(2, 1)],
+    );
+    r.tick(now);
+    let granted = |term, pre| Message {
+        term,
+        body: Body::VoteResp { pre, granted: true },
+    };
+    r.step(now, 2, granted(2, true));
+    r.persisted(now, r.next_seq_for_tests() - 1);
+    r.step(now, 2, granted(2, false));
+    assert_eq!(r.role(), Role::Leader);
+    r.persisted(now, r.next_seq_for_tests() - 1);
+    while r.poll_output().is_some() {}
+    r.read_index(now, 5).unwrap();
+    let confirm = Message {
+        term: 2,
+        body: Body::ReadIndexResp { seq: 1 },
+    };
+    r.step(now, 2, confirm);
+    let ready = |r: &mut Raft| {
+        std::iter::from_fn(|| r.poll_output())
+            .filter(|o| matches!(o, Output::ReadReady { .. }))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        ready(&mut r).is_empty(),
+        "index 3 (its no-op) is not committed"
+    );
+    let ack = Message {
+        term: 2,
+        body: Body::AppendResp {
+            success: true,
+            index: 3,
+            hint: None,
+        },
+    };
+    r.step(now, 2, ack);
+    assert_eq!(ready(&mut r), vec![Output::ReadReady { ctx: 5, index: 3 }]);
 }

@@ -1,7 +1,8 @@
 //! The Raft workload's clients: each runs one operation at a time on the replicated
-//! registers ([`super::kv`]), sending it to a member and waiting a while for the answer, and
-//! records every invocation and answer with its simulated time. [`check_linearizable`]
-//! judges the record, key by key.
+//! registers ([`super::kv`]) and records every invocation and answer with its simulated
+//! time. Like a real client it knows no more than members tell it: it sends to the member
+//! that answered last, follows "not the leader" redirects, and tries a random member after
+//! an answer fails to come. [`check_linearizable`] judges the record, key by key.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -9,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::net::Endpoint;
+use madsim::rand::{thread_rng, Rng};
 use rnats_core::raft::NodeId;
 
-use super::kv::{Op, Reply, Request};
-use super::{addr_of, lock, TAG_PROPOSE, TAG_REPLY};
+use super::kv::{Op, Redirect, Reply, Request};
+use super::{addr_of, lock, TAG_PROPOSE, TAG_REDIRECT, TAG_REPLY};
 use crate::history::{ClientId, History};
 use crate::linearizability::{check_register, Call, Failure, RegisterOp};
 
@@ -39,43 +41,76 @@ pub fn client_addr(id: ClientId) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1)), 7100 + id as u16)
 }
 
+/// What a member said to a request.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Done(Reply),
+    NotLeader(Redirect),
+}
+
+impl Answer {
+    fn id(&self) -> u64 {
+        match self {
+            Answer::Done(r) => r.id,
+            Answer::NotLeader(r) => r.id,
+        }
+    }
+}
+
+/// Redirects followed for one operation at most (two members with stale views could send
+/// it back and forth).
+const MAX_REDIRECTS: usize = 4;
+
 /// One client, bound on the current madsim host.
 pub struct KvClient {
     id: ClientId,
     next: u64,
+    /// Members `1..=hosts`.
+    hosts: u64,
+    /// Where requests go: the member that answered last, or a guess.
+    to: NodeId,
     ep: Arc<Endpoint>,
-    /// Answers as they arrive (a task receives them: receive futures are not cancel-safe).
-    replies: Arc<Mutex<VecDeque<Reply>>>,
+    /// Answers as they arrive (tasks receive them: receive futures are not cancel-safe).
+    replies: Arc<Mutex<VecDeque<Answer>>>,
     wake: Arc<tokio::sync::Notify>,
     history: History<KvEvent>,
     epoch: madsim::time::Instant,
 }
 
 impl KvClient {
+    /// A client of members `1..=hosts`.
     pub async fn bind(
         id: ClientId,
+        hosts: u64,
         history: History<KvEvent>,
         epoch: madsim::time::Instant,
     ) -> KvClient {
         let ep = Arc::new(Endpoint::bind(client_addr(id)).await.expect("bind"));
-        let replies: Arc<Mutex<VecDeque<Reply>>> = Arc::default();
+        let replies: Arc<Mutex<VecDeque<Answer>>> = Arc::default();
         let wake = Arc::new(tokio::sync::Notify::new());
-        let (e, r, w) = (ep.clone(), replies.clone(), wake.clone());
-        madsim::task::spawn(async move {
-            while let Ok((data, _)) = e.recv_from_raw(TAG_REPLY).await {
-                if let Some(reply) = data
-                    .downcast::<Vec<u8>>()
-                    .ok()
-                    .and_then(|d| Reply::decode(&d))
-                {
-                    lock(&r).push_back(reply);
-                    w.notify_one();
+        for tag in [TAG_REPLY, TAG_REDIRECT] {
+            let (e, r, w) = (ep.clone(), replies.clone(), wake.clone());
+            madsim::task::spawn(async move {
+                while let Ok((data, _)) = e.recv_from_raw(tag).await {
+                    let Ok(data) = data.downcast::<Vec<u8>>() else {
+                        continue;
+                    };
+                    let answer = match tag {
+                        TAG_REPLY => Reply::decode(&data).map(Answer::Done),
+                        _ => Redirect::decode(&data).map(Answer::NotLeader),
+                    };
+                    if let Some(a) = answer {
+                        lock(&r).push_back(a);
+                        w.notify_one();
+                    }
                 }
-            }
-        });
+            });
+        }
         KvClient {
             id,
             next: 0,
+            hosts,
+            to: thread_rng().gen_range(1..=hosts),
             ep,
             replies,
             wake,
@@ -88,9 +123,9 @@ impl KvClient {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// Runs `op` through member `to`: the answer, or `None` if none came within `timeout`
-    /// (the operation may still take effect, later or never).
-    pub async fn call(&mut self, to: NodeId, op: Op, timeout: Duration) -> Option<Reply> {
+    /// Runs `op`: the answer, or `None` if none came within `timeout` (the operation may
+    /// still take effect, later or never).
+    pub async fn call(&mut self, op: Op, timeout: Duration) -> Option<Reply> {
         self.next += 1;
         let req = Request {
             client: self.id,
@@ -103,34 +138,49 @@ impl KvClient {
             op,
             at: self.now(),
         });
-        let _ = self
-            .ep
-            .send_to(addr_of(to), TAG_PROPOSE, &req.encode())
-            .await;
+        let bytes = req.encode();
+        let _ = self.ep.send_to(addr_of(self.to), TAG_PROPOSE, &bytes).await;
         let deadline = madsim::time::Instant::now() + timeout;
+        let mut redirects = 0;
         loop {
             // Answers to earlier, given-up operations are dropped here.
-            let reply = {
+            let answer = {
                 let mut q = lock(&self.replies);
-                while q.front().is_some_and(|r| r.id != req.id) {
+                while q.front().is_some_and(|a| a.id() != req.id) {
                     q.pop_front();
                 }
                 q.pop_front()
             };
-            if let Some(reply) = reply {
-                self.history.record(KvEvent::Return {
-                    client: self.id,
-                    id: req.id,
-                    value: reply.value,
-                    at: self.now(),
-                });
-                return Some(reply);
+            match answer {
+                Some(Answer::Done(reply)) => {
+                    self.history.record(KvEvent::Return {
+                        client: self.id,
+                        id: req.id,
+                        value: reply.value,
+                        at: self.now(),
+                    });
+                    return Some(reply);
+                }
+                // Not taken there, so not in any log: safe to send again elsewhere.
+                Some(Answer::NotLeader(r)) if redirects < MAX_REDIRECTS => {
+                    redirects += 1;
+                    self.to = r
+                        .leader
+                        .unwrap_or_else(|| thread_rng().gen_range(1..=self.hosts));
+                    let _ = self.ep.send_to(addr_of(self.to), TAG_PROPOSE, &bytes).await;
+                    continue;
+                }
+                Some(Answer::NotLeader(_)) => {}
+                None => {
+                    let left = deadline.saturating_duration_since(madsim::time::Instant::now());
+                    if !left.is_zero() {
+                        let _ = madsim::time::timeout(left, self.wake.notified()).await;
+                        continue;
+                    }
+                }
             }
-            let left = deadline.saturating_duration_since(madsim::time::Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            let _ = madsim::time::timeout(left, self.wake.notified()).await;
+            self.to = thread_rng().gen_range(1..=self.hosts);
+            return None;
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The replicated state machine of the Raft workload: registers by key. Clients put unique
-//! values and get them back; both go through the log (a get is answered with the value at
-//! its place in the log, so every answer is linearizable if Raft is right).
+//! values and get them back. Puts go through the log; a get goes through the log too (and
+//! is answered with the value at its place there) or through ReadIndex (answered from the
+//! leader's state once it confirmed its leadership): every answer is linearizable if Raft
+//! is right.
 
 use std::collections::BTreeMap;
 
@@ -87,6 +89,34 @@ impl Reply {
     }
 }
 
+/// The answer to request `id` from a member that did not take it: `leader` is the one it
+/// knows of, if any (possibly stale).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    pub id: u64,
+    pub leader: Option<u64>,
+}
+
+impl Redirect {
+    /// `id:leader`, with `-` for none.
+    pub fn encode(&self) -> Bytes {
+        let leader = self.leader.map_or("-".to_string(), |l| l.to_string());
+        Bytes::from(format!("{}:{leader}", self.id))
+    }
+
+    pub fn decode(data: &[u8]) -> Option<Redirect> {
+        let (id, leader) = std::str::from_utf8(data).ok()?.split_once(':')?;
+        let leader = match leader {
+            "-" => None,
+            l => Some(l.parse().ok()?),
+        };
+        Some(Redirect {
+            id: id.parse().ok()?,
+            leader,
+        })
+    }
+}
+
 /// The registers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Kv {
@@ -151,6 +181,10 @@ mod tests {
             assert_eq!(Request::decode(&r.encode()), Some(r));
         }
         assert_eq!(Request::decode(b"1:2:get:a:extra"), None);
+        for leader in [None, Some(3)] {
+            let r = Redirect { id: 8, leader };
+            assert_eq!(Redirect::decode(&r.encode()), Some(r));
+        }
         for value in [None, Some(5)] {
             let r = Reply {
                 id: 4,

@@ -21,12 +21,12 @@ use madsim::net::Endpoint;
 use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, NodeHandle};
 use rnats_core::raft::codec;
-use rnats_core::raft::{ConfChange, Config, EntryKind, NodeId, Output, Raft};
+use rnats_core::raft::{ConfChange, Config, EntryKind, NodeId, Output, ProposeError, Raft};
 use rnats_core::time::Instant as CoreInstant;
 
 use crate::disk::Disk;
 use journal::JOURNAL;
-use kv::{Kv, Reply, Request};
+use kv::{Kv, Redirect, Reply, Request};
 pub use observer::Observer;
 
 /// The port every Raft host listens on.
@@ -36,6 +36,8 @@ const TAG_RAFT: u64 = 1;
 const TAG_PROPOSE: u64 = 2;
 /// The answer to a client ([`kv::Reply`]).
 const TAG_REPLY: u64 = 3;
+/// "Not the leader" to a client ([`kv::Redirect`]).
+const TAG_REDIRECT: u64 = 5;
 /// An operator's command ([`Admin`]) for the member, if it leads.
 const TAG_ADMIN: u64 = 4;
 
@@ -94,6 +96,9 @@ pub struct ClusterConfig {
     pub max_sync: Duration,
     /// A member compacts its log once this many entries are applied past its snapshot.
     pub compact_every: u64,
+    /// `Config::check_quorum` (without it a deposed leader keeps believing it leads until
+    /// it hears of a newer term, which is what ReadIndex must not be fooled by).
+    pub check_quorum: bool,
 }
 
 /// An operator's command to a member, carried out if it leads.
@@ -170,6 +175,9 @@ struct Machine {
     applied: u64,
     /// This member's own proposals: index -> (client, term, request bytes).
     proposed: BTreeMap<u64, (SocketAddr, u64, Bytes)>,
+    /// Gets served by ReadIndex rather than the log: ctx -> (client, request).
+    reads: BTreeMap<u64, (SocketAddr, Request)>,
+    next_read: u64,
 }
 
 async fn run_member(
@@ -191,10 +199,13 @@ async fn run_member(
     let mut cfg = Config::new(id, initial);
     cfg.max_batch_entries = 16;
     cfg.max_inflight = 4;
+    cfg.check_quorum = ccfg.check_quorum;
     let mut m = Machine {
         kv: Kv::default(),
         applied: 0,
         proposed: BTreeMap::new(),
+        reads: BTreeMap::new(),
+        next_read: 0,
     };
     obs.state().next_apply.insert(id, 1);
     if let Some(s) = &rec.snapshot {
@@ -267,6 +278,16 @@ async fn run_member(
                     let due = syncing.back().map_or(due, |(d, _)| due.max(*d));
                     syncing.push_back((due, seq));
                 }
+                Output::ReadReady { ctx, index } => {
+                    if let Some((client, req)) = m.reads.remove(&ctx) {
+                        let reply = Reply {
+                            id: req.id,
+                            index,
+                            value: m.kv.apply(&req),
+                        };
+                        let _ = ep.send_to(client, TAG_REPLY, &reply.encode()).await;
+                    }
+                }
                 Output::Restore(s) => {
                     m.kv = Kv::restore(&s.data).expect("a leader's snapshot");
                     m.applied = s.index;
@@ -332,12 +353,34 @@ async fn run_member(
             lock(&raft).persisted(now, seq);
         }
         let msgs: Vec<_> = lock(&inbox).drain(..).collect();
+        // Sent once the member is unlocked (never hold it across an await).
+        let mut redirects = Vec::new();
         for (tag, from, data) in msgs {
             let mut r = lock(&raft);
             match tag {
                 TAG_PROPOSE => {
-                    if let Ok(p) = r.propose(now, data.clone()) {
-                        m.proposed.insert(p.index, (from, p.term, data));
+                    let Some(req) = Request::decode(&data) else {
+                        obs.state().decode_errors += 1;
+                        continue;
+                    };
+                    let by_read_index =
+                        matches!(req.op, kv::Op::Get { .. }) && thread_rng().gen_bool(0.5);
+                    let taken = if by_read_index {
+                        m.next_read += 1;
+                        r.read_index(now, m.next_read)
+                            .map(|()| m.reads.insert(m.next_read, (from, req.clone())))
+                            .map(|_| ())
+                    } else {
+                        r.propose(now, data.clone())
+                            .map(|p| m.proposed.insert(p.index, (from, p.term, data)))
+                            .map(|_| ())
+                    };
+                    if let Err(e) = taken {
+                        let leader = match e {
+                            ProposeError::NotLeader { leader } => leader,
+                            _ => None,
+                        };
+                        redirects.push((from, Redirect { id: req.id, leader }));
                     }
                 }
                 TAG_ADMIN => match Admin::decode(&data) {
@@ -357,6 +400,9 @@ async fn run_member(
                     Err(_) => obs.state().decode_errors += 1,
                 },
             }
+        }
+        for (to, redirect) in redirects {
+            let _ = ep.send_to(to, TAG_REDIRECT, &redirect.encode()).await;
         }
         let mut r = lock(&raft);
         if r.poll_timeout() <= now {

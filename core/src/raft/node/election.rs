@@ -169,6 +169,7 @@ impl Raft {
         self.progress.clear();
         self.votes.clear();
         self.transfer = None;
+        self.reads.clear();
         self.reset_election_timer(now);
     }
 

@@ -1,9 +1,10 @@
 //! The Raft state machine: its API, inputs, outputs and the durability gate. Elections are in
 //! `election.rs`, replication in `replication.rs`, configuration changes in `conf_change.rs`,
-//! leadership transfer in `transfer.rs`.
+//! leadership transfer in `transfer.rs`, reads without the log in `read.rs`.
 
 mod conf_change;
 mod election;
+mod read;
 mod replication;
 mod transfer;
 
@@ -97,6 +98,10 @@ pub enum Output {
     Restore(Snapshot),
     /// Apply these committed entries to the state machine, in order.
     Apply(Vec<Entry>),
+    /// The read asked for with [`Raft::read_index`] and `ctx` may be answered now from the
+    /// state machine: this member still led when it came, and everything committed then
+    /// (up to `index`) has been handed out to apply.
+    ReadReady { ctx: u64, index: u64 },
 }
 
 /// Why a proposal was refused.
@@ -165,6 +170,8 @@ pub struct Raft {
     leader_heard: Option<Instant>,
     /// A leadership transfer under way: the target, and when to give up.
     transfer: Option<(NodeId, Instant)>,
+    /// Reads waiting for their round of confirmation and for the apply index.
+    reads: read::Reads,
 }
 
 impl Raft {
@@ -208,6 +215,7 @@ impl Raft {
             quorum_deadline: now,
             leader_heard: None,
             transfer: None,
+            reads: read::Reads::default(),
         };
         r.reset_election_timer(now);
         r
@@ -457,6 +465,8 @@ impl Raft {
             Body::Append { .. } => self.handle_append(now, from, msg),
             Body::InstallSnapshot { snapshot } => self.handle_snapshot(now, from, snapshot),
             Body::TimeoutNow => self.handle_timeout_now(now, from),
+            Body::ReadIndex { seq } => self.handle_read_index(now, from, seq),
+            Body::ReadIndexResp { seq } => self.handle_read_index_resp(from, seq),
             Body::AppendResp {
                 success,
                 index,
@@ -528,6 +538,7 @@ impl Raft {
         if !committed.is_empty() {
             self.outputs.push_back(Output::Apply(committed));
         }
+        self.release_reads();
     }
 }
 

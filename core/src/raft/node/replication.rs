@@ -75,7 +75,7 @@ impl Raft {
     }
 
     /// Follows `from`, the leader of the current term (false if this member leads it).
-    fn follow(&mut self, now: Instant, from: NodeId) -> bool {
+    pub(super) fn follow(&mut self, now: Instant, from: NodeId) -> bool {
         if self.role == Role::Leader {
             return false; // Another leader in our term cannot exist.
         }

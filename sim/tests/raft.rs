@@ -352,10 +352,13 @@ async fn run_cluster(sc: Scenario) -> u64 {
     let (h, n) = (history.clone(), sc.hosts);
     let probe = client_host.spawn(async move {
         let mut c = KvClient::bind(0, n, h, epoch).await;
+        // Values unique per attempt, as the linearizability check needs.
+        let mut value = 0;
         loop {
+            value += 1;
             let op = Op::Put {
                 key: "live".into(),
-                value: 1,
+                value,
             };
             if let Some(reply) = c.call(op, ms(100)).await {
                 return reply.index;

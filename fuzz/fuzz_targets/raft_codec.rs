@@ -1,4 +1,4 @@
-//! Arbitrary bytes into the Raft decoders (messages, entries, hard state): errors are fine,
+//! Arbitrary bytes into the Raft decoders (messages, entries, hard state, snapshots): errors are fine,
 //! panics and oversized allocations are not; whatever decodes must re-encode to the same bytes.
 #![no_main]
 
@@ -22,6 +22,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(
             codec::decode_hard_state(&codec::encode_hard_state(&hs)),
             Ok(hs)
+        );
+    }
+    if let Ok(s) = codec::decode_snapshot(&b) {
+        assert_eq!(
+            codec::decode_snapshot(&codec::encode_snapshot(&s)).as_ref(),
+            Ok(&s)
         );
     }
 });

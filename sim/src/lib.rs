@@ -14,6 +14,7 @@ pub mod history;
 pub mod hosts;
 pub mod jsclient;
 pub mod jsdisk;
+pub mod linearizability;
 pub mod raft;
 pub mod shell;
 pub mod sync;

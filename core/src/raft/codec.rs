@@ -4,13 +4,21 @@
 //! encoding starts with a version byte ([`VERSION`]). Decoders never panic and never
 //! allocate more than the input can justify: every length is checked against the bytes
 //! that remain.
+//!
+//! Versions: 1 had votes, appends and their answers; 2 added snapshots (the
+//! InstallSnapshot message and [`encode_snapshot`] for disk), configuration entries,
+//! TimeoutNow and the transfer flag of a vote request (the pre-vote byte became flags),
+//! ReadIndex and its answer. Encoders write the current
+//! version; decoders read every version (a log written by an older build stays readable)
+//! and reject in an older frame what that version did not have.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::message::{Body, ConflictHint, Entry, EntryKind, HardState, Message};
+use super::membership::Membership;
+use super::message::{Body, ConflictHint, Entry, EntryKind, HardState, Message, Snapshot};
 
 /// The encoding version written first in every frame.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// Why a frame could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +44,8 @@ fn put_uvar(buf: &mut BytesMut, mut v: u64) {
 }
 
 struct Reader<'a> {
+    /// The frame's version.
+    version: u8,
     buf: &'a [u8],
     /// The original buffer, so byte strings can be sliced without copying.
     src: &'a Bytes,
@@ -95,6 +105,7 @@ fn put_entry(buf: &mut BytesMut, e: &Entry) {
     buf.put_u8(match e.kind {
         EntryKind::Noop => 0,
         EntryKind::Normal => 1,
+        EntryKind::Config => 2,
     });
     put_uvar(buf, e.data.len() as u64);
     buf.put_slice(&e.data);
@@ -106,6 +117,10 @@ fn get_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
     let kind = match r.u8()? {
         0 => EntryKind::Noop,
         1 => EntryKind::Normal,
+        2 => {
+            since(r, 2, 2)?;
+            EntryKind::Config
+        }
         t => return Err(DecodeError::Tag(t)),
     };
     let data = r.bytes()?;
@@ -145,14 +160,107 @@ fn get_bool(r: &mut Reader<'_>) -> Result<bool, DecodeError> {
 
 fn reader(src: &Bytes) -> Result<Reader<'_>, DecodeError> {
     let mut r = Reader {
+        version: 0,
         buf: src,
         src,
         pos: 0,
     };
     match r.u8()? {
-        VERSION => Ok(r),
+        v @ 1..=VERSION => {
+            r.version = v;
+            Ok(r)
+        }
         v => Err(DecodeError::Version(v)),
     }
+}
+
+/// Checks that `tag`, introduced in version `since`, may appear in this frame.
+fn since(r: &Reader<'_>, since: u8, tag: u8) -> Result<(), DecodeError> {
+    if r.version >= since {
+        Ok(())
+    } else {
+        Err(DecodeError::Tag(tag))
+    }
+}
+
+fn put_ids(buf: &mut BytesMut, ids: &std::collections::BTreeSet<u64>) {
+    put_uvar(buf, ids.len() as u64);
+    for id in ids {
+        put_uvar(buf, *id);
+    }
+}
+
+fn get_ids(r: &mut Reader<'_>) -> Result<std::collections::BTreeSet<u64>, DecodeError> {
+    let n = r.uvar()?;
+    (0..n).map(|_| r.uvar()).collect()
+}
+
+fn put_membership(buf: &mut BytesMut, m: &Membership) {
+    put_ids(buf, &m.voters);
+    put_ids(buf, &m.learners);
+}
+
+fn get_membership(r: &mut Reader<'_>) -> Result<Membership, DecodeError> {
+    Ok(Membership {
+        voters: get_ids(r)?,
+        learners: get_ids(r)?,
+    })
+}
+
+/// Encodes a configuration as the data of an [`EntryKind::Config`] entry.
+pub fn encode_membership(m: &Membership) -> Bytes {
+    let mut buf = BytesMut::with_capacity(16);
+    put_membership(&mut buf, m);
+    buf.freeze()
+}
+
+/// Decodes the data of an [`EntryKind::Config`] entry (inside a version-2 frame).
+pub fn decode_membership(src: &Bytes) -> Result<Membership, DecodeError> {
+    let mut r = Reader {
+        version: VERSION,
+        buf: src,
+        src,
+        pos: 0,
+    };
+    let m = get_membership(&mut r)?;
+    r.finish()?;
+    Ok(m)
+}
+
+fn put_snapshot(buf: &mut BytesMut, s: &Snapshot) {
+    put_uvar(buf, s.index);
+    put_uvar(buf, s.term);
+    put_membership(buf, &s.membership);
+    put_uvar(buf, s.data.len() as u64);
+    buf.put_slice(&s.data);
+}
+
+fn get_snapshot(r: &mut Reader<'_>) -> Result<Snapshot, DecodeError> {
+    Ok(Snapshot {
+        index: r.uvar()?,
+        term: r.uvar()?,
+        membership: get_membership(r)?,
+        data: r.bytes()?,
+    })
+}
+
+/// Encodes a snapshot (for disk).
+pub fn encode_snapshot(s: &Snapshot) -> Bytes {
+    let mut buf = BytesMut::with_capacity(32 + s.data.len());
+    buf.put_u8(VERSION);
+    put_snapshot(&mut buf, s);
+    buf.freeze()
+}
+
+/// Decodes a snapshot written by [`encode_snapshot`].
+pub fn decode_snapshot(src: &Bytes) -> Result<Snapshot, DecodeError> {
+    let mut r = reader(src)?;
+    if r.version < 2 {
+        return Err(DecodeError::Version(r.version));
+    }
+    let s = get_snapshot(&mut r)?;
+    r.finish()?;
+    Ok(s)
 }
 
 /// Encodes one entry (for the log on disk).
@@ -197,11 +305,12 @@ pub fn encode_message(m: &Message) -> Bytes {
     match &m.body {
         Body::Vote {
             pre,
+            transfer,
             last_index,
             last_term,
         } => {
             buf.put_u8(1);
-            buf.put_u8(*pre as u8);
+            buf.put_u8(*pre as u8 | (*transfer as u8) << 1);
             put_uvar(&mut buf, *last_index);
             put_uvar(&mut buf, *last_term);
         }
@@ -242,6 +351,19 @@ pub fn encode_message(m: &Message) -> Bytes {
                 }
             }
         }
+        Body::InstallSnapshot { snapshot } => {
+            buf.put_u8(5);
+            put_snapshot(&mut buf, snapshot);
+        }
+        Body::TimeoutNow => buf.put_u8(6),
+        Body::ReadIndex { seq } => {
+            buf.put_u8(7);
+            put_uvar(&mut buf, *seq);
+        }
+        Body::ReadIndexResp { seq } => {
+            buf.put_u8(8);
+            put_uvar(&mut buf, *seq);
+        }
     }
     buf.freeze()
 }
@@ -251,11 +373,20 @@ pub fn decode_message(src: &Bytes) -> Result<Message, DecodeError> {
     let mut r = reader(src)?;
     let term = r.uvar()?;
     let body = match r.u8()? {
-        1 => Body::Vote {
-            pre: get_bool(&mut r)?,
-            last_index: r.uvar()?,
-            last_term: r.uvar()?,
-        },
+        1 => {
+            let (pre, transfer) = match r.u8()? {
+                0 => (false, false),
+                1 => (true, false),
+                2 if r.version >= 2 => (false, true),
+                t => return Err(DecodeError::Tag(t)),
+            };
+            Body::Vote {
+                pre,
+                transfer,
+                last_index: r.uvar()?,
+                last_term: r.uvar()?,
+            }
+        }
         2 => Body::VoteResp {
             pre: get_bool(&mut r)?,
             granted: get_bool(&mut r)?,
@@ -294,6 +425,24 @@ pub fn decode_message(src: &Bytes) -> Result<Message, DecodeError> {
                 hint,
             }
         }
+        5 => {
+            since(&r, 2, 5)?;
+            Body::InstallSnapshot {
+                snapshot: get_snapshot(&mut r)?,
+            }
+        }
+        6 => {
+            since(&r, 2, 6)?;
+            Body::TimeoutNow
+        }
+        7 => {
+            since(&r, 2, 7)?;
+            Body::ReadIndex { seq: r.uvar()? }
+        }
+        8 => {
+            since(&r, 2, 8)?;
+            Body::ReadIndexResp { seq: r.uvar()? }
+        }
         t => return Err(DecodeError::Tag(t)),
     };
     r.finish()?;
@@ -309,30 +458,58 @@ pub(crate) mod tests {
         (
             any::<u64>(),
             any::<u64>(),
-            any::<bool>(),
+            prop_oneof![
+                Just(EntryKind::Noop),
+                Just(EntryKind::Normal),
+                Just(EntryKind::Config)
+            ],
             proptest::collection::vec(any::<u8>(), 0..40),
         )
-            .prop_map(|(index, term, noop, data)| Entry {
+            .prop_map(|(index, term, kind, data)| Entry {
                 index,
                 term,
-                kind: if noop {
-                    EntryKind::Noop
-                } else {
-                    EntryKind::Normal
-                },
+                kind,
+                data: Bytes::from(data),
+            })
+    }
+
+    pub(crate) fn membership() -> impl Strategy<Value = Membership> {
+        (
+            proptest::collection::btree_set(any::<u64>(), 0..6),
+            proptest::collection::btree_set(any::<u64>(), 0..3),
+        )
+            .prop_map(|(voters, learners)| Membership { voters, learners })
+    }
+
+    pub(crate) fn snapshot() -> impl Strategy<Value = Snapshot> {
+        (
+            any::<u64>(),
+            any::<u64>(),
+            membership(),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(index, term, membership, data)| Snapshot {
+                index,
+                term,
+                membership,
                 data: Bytes::from(data),
             })
     }
 
     pub(crate) fn message() -> impl Strategy<Value = Message> {
         let body = prop_oneof![
-            (any::<bool>(), any::<u64>(), any::<u64>()).prop_map(|(pre, last_index, last_term)| {
+            (any::<u8>(), any::<u64>(), any::<u64>()).prop_map(|(kind, last_index, last_term)| {
+                // A pre-vote is never a transfer.
                 Body::Vote {
-                    pre,
+                    pre: kind % 3 == 1,
+                    transfer: kind % 3 == 2,
                     last_index,
                     last_term,
                 }
             }),
+            Just(Body::TimeoutNow),
+            any::<u64>().prop_map(|seq| Body::ReadIndex { seq }),
+            any::<u64>().prop_map(|seq| Body::ReadIndexResp { seq }),
             (any::<bool>(), any::<bool>())
                 .prop_map(|(pre, granted)| Body::VoteResp { pre, granted }),
             (
@@ -357,6 +534,7 @@ pub(crate) mod tests {
                     index,
                     hint: hint.map(|(term, index)| ConflictHint { term, index }),
                 }),
+            snapshot().prop_map(|snapshot| Body::InstallSnapshot { snapshot }),
         ];
         (any::<u64>(), body).prop_map(|(term, body)| Message { term, body })
     }
@@ -379,11 +557,23 @@ pub(crate) mod tests {
         }
 
         #[test]
+        fn membership_round_trips(m in membership()) {
+            prop_assert_eq!(decode_membership(&encode_membership(&m)), Ok(m));
+        }
+
+        #[test]
+        fn snapshot_round_trips(s in snapshot()) {
+            prop_assert_eq!(decode_snapshot(&encode_snapshot(&s)), Ok(s));
+        }
+
+        #[test]
         fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             let b = Bytes::from(data);
             let _ = decode_message(&b);
             let _ = decode_entry(&b);
             let _ = decode_hard_state(&b);
+            let _ = decode_snapshot(&b);
+            let _ = decode_membership(&b);
         }
 
         #[test]
@@ -393,6 +583,40 @@ pub(crate) mod tests {
                 prop_assert!(decode_message(&b.slice(..cut)).is_err());
             }
         }
+    }
+
+    #[test]
+    fn version_one_frames_still_decode_but_not_later_kinds() {
+        let m = Message {
+            term: 3,
+            body: Body::VoteResp {
+                pre: false,
+                granted: true,
+            },
+        };
+        let mut v1 = encode_message(&m).to_vec();
+        v1[0] = 1;
+        assert_eq!(decode_message(&Bytes::from(v1)), Ok(m));
+        let snap = Message {
+            term: 3,
+            body: Body::InstallSnapshot {
+                snapshot: Snapshot {
+                    index: 1,
+                    term: 1,
+                    membership: Membership::with_voters([1]),
+                    data: Bytes::new(),
+                },
+            },
+        };
+        let mut v1 = encode_message(&snap).to_vec();
+        v1[0] = 1;
+        assert_eq!(decode_message(&Bytes::from(v1)), Err(DecodeError::Tag(5)));
+        let mut future = encode_message(&snap).to_vec();
+        future[0] = VERSION + 1;
+        assert_eq!(
+            decode_message(&Bytes::from(future)),
+            Err(DecodeError::Version(VERSION + 1))
+        );
     }
 
     #[test]

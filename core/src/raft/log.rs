@@ -1,20 +1,32 @@
 //! The in-memory Raft log and its durability bookkeeping.
 //!
-//! The log holds entries `first_index()..=last_index()`; everything before is covered by
-//! `(offset, offset_term)` (index 0 / term 0 until snapshots compact the log in a later
-//! increment). Three watermarks: `committed` (known replicated on a quorum), `applied`
-//! (handed to the caller's state machine) and `stable` (known durable on this node's disk
-//! and identical to the in-memory log up to it).
+//! The log holds entries `first_index()..=last_index()`; everything before is covered by the
+//! snapshot, if any (index 0 / term 0 without one). Three watermarks: `committed` (known
+//! replicated on a quorum), `applied` (handed to the caller's state machine) and `stable`
+//! (known durable on this node's disk and identical to the in-memory log up to it).
+//!
+//! A snapshot gets into the log two ways: [`RaftLog::compact`] (the caller's own state
+//! machine, entries after it kept) and [`RaftLog::install`] (a leader's, replacing the whole
+//! log). Either way the next write carries the snapshot and every entry after it, so a
+//! write is "replace what is stored from this point on" and the disk never holds a log that
+//! does not continue its snapshot.
+//!
+//! The log also knows its configuration: the last [`EntryKind::Config`] entry it holds, or
+//! the snapshot's (a configuration takes effect when appended, and is undone with the
+//! entry if a new leader truncates it).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
-use super::message::Entry;
+use super::codec::decode_membership;
+use super::membership::Membership;
+use super::message::{Entry, EntryKind, Snapshot};
 
 /// A write handed to the caller but not yet reported durable.
 #[derive(Clone, Copy, Debug)]
 struct PendingWrite {
     seq: u64,
-    /// First index written (the write discards every durable entry from here on).
+    /// First index whose stored entry the write changes (the write discards every durable
+    /// entry from here on).
     start: u64,
     /// Last index written.
     end: u64,
@@ -23,10 +35,11 @@ struct PendingWrite {
 /// The log.
 #[derive(Clone, Debug, Default)]
 pub struct RaftLog {
-    /// Index of the entry just before `entries[0]` (the snapshot point, later).
-    offset: u64,
-    offset_term: u64,
+    /// What stands for the entries up to its index (none: the log starts at index 1).
+    snapshot: Option<Snapshot>,
     entries: Vec<Entry>,
+    /// The configuration entries among `entries`, by index.
+    configs: BTreeMap<u64, Membership>,
     committed: u64,
     applied: u64,
     /// Highest index durable and matching in memory.
@@ -35,32 +48,86 @@ pub struct RaftLog {
     durable_last: u64,
     /// First index changed in memory since the last [`RaftLog::take_unstable`].
     unstable_from: Option<u64>,
+    /// The snapshot changed since the last [`RaftLog::take_unstable`]: the first index whose
+    /// stored entry that change rewrites.
+    snapshot_dirty_from: Option<u64>,
+    /// A leader's snapshot installed but not yet handed to the state machine.
+    to_restore: Option<Snapshot>,
     pending: VecDeque<PendingWrite>,
 }
 
 impl RaftLog {
-    /// A log recovered from disk: every entry given is durable. `entries` must be
-    /// consecutive from index 1.
-    pub fn restore(entries: Vec<Entry>) -> RaftLog {
-        let last = entries.last().map_or(0, |e| e.index);
-        RaftLog {
-            entries,
+    /// A log recovered from disk: the snapshot, if any, and the entries after it, all
+    /// durable. `entries` must be consecutive and continue the snapshot (or start at index 1
+    /// without one); entries the snapshot covers are dropped. The snapshot counts as
+    /// committed and applied (the caller loads it into its state machine).
+    pub fn restore(snapshot: Option<Snapshot>, entries: Vec<Entry>) -> RaftLog {
+        let offset = snapshot.as_ref().map_or(0, |s| s.index);
+        let entries: Vec<Entry> = entries.into_iter().filter(|e| e.index > offset).collect();
+        let last = entries.last().map_or(offset, |e| e.index);
+        let mut log = RaftLog {
+            snapshot,
+            committed: offset,
+            applied: offset,
             stable: last,
             durable_last: last,
             ..RaftLog::default()
+        };
+        log.note_configs(&entries);
+        log.entries = entries;
+        log
+    }
+
+    /// Records the configuration entries among `entries` (undecodable ones are refused
+    /// before they get here, see [`RaftLog::append_after`]).
+    fn note_configs(&mut self, entries: &[Entry]) {
+        for e in entries.iter().filter(|e| e.kind == EntryKind::Config) {
+            if let Ok(m) = decode_membership(&e.data) {
+                self.configs.insert(e.index, m);
+            }
         }
     }
 
+    /// The latest configuration in the log, with its index: the last configuration entry,
+    /// or the snapshot's; `None` if neither exists (the member's initial one holds).
+    pub fn membership(&self) -> Option<(u64, &Membership)> {
+        match self.configs.last_key_value() {
+            Some((i, m)) => Some((*i, m)),
+            None => self.snapshot.as_ref().map(|s| (s.index, &s.membership)),
+        }
+    }
+
+    /// The configuration as of `index` (which must not be compacted away), `None` if the
+    /// initial one.
+    pub fn membership_at(&self, index: u64) -> Option<&Membership> {
+        match self.configs.range(..=index).next_back() {
+            Some((_, m)) => Some(m),
+            None => self.snapshot.as_ref().map(|s| &s.membership),
+        }
+    }
+
+    /// The index the snapshot covers up to (0 without one).
+    fn offset(&self) -> u64 {
+        self.snapshot.as_ref().map_or(0, |s| s.index)
+    }
+
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
     pub fn first_index(&self) -> u64 {
-        self.offset + 1
+        self.offset() + 1
     }
 
     pub fn last_index(&self) -> u64 {
-        self.offset + self.entries.len() as u64
+        self.offset() + self.entries.len() as u64
     }
 
     pub fn last_term(&self) -> u64 {
-        self.entries.last().map_or(self.offset_term, |e| e.term)
+        match self.entries.last() {
+            Some(e) => e.term,
+            None => self.snapshot.as_ref().map_or(0, |s| s.term),
+        }
     }
 
     pub fn committed(&self) -> u64 {
@@ -75,22 +142,24 @@ impl RaftLog {
         self.stable
     }
 
-    /// The term of the entry at `index` (0 for index 0), `None` if not in the log.
+    /// The term of the entry at `index` (0 for index 0, the snapshot's at its index), `None`
+    /// if compacted away or past the end.
     pub fn term(&self, index: u64) -> Option<u64> {
-        if index == self.offset {
-            return Some(self.offset_term);
+        let offset = self.offset();
+        if index == offset {
+            return Some(self.snapshot.as_ref().map_or(0, |s| s.term));
         }
-        if index < self.offset || index > self.last_index() {
+        if index < offset || index > self.last_index() {
             return None;
         }
-        Some(self.entries[(index - self.offset - 1) as usize].term)
+        Some(self.entries[(index - offset - 1) as usize].term)
     }
 
     pub fn entry(&self, index: u64) -> Option<&Entry> {
-        if index <= self.offset || index > self.last_index() {
+        if index <= self.offset() || index > self.last_index() {
             return None;
         }
-        self.entries.get((index - self.offset - 1) as usize)
+        self.entries.get((index - self.offset() - 1) as usize)
     }
 
     /// Entries `from..=to` (clamped to the log).
@@ -100,7 +169,8 @@ impl RaftLog {
         if from > to {
             return &[];
         }
-        &self.entries[(from - self.offset - 1) as usize..(to - self.offset) as usize]
+        let offset = self.offset();
+        &self.entries[(from - offset - 1) as usize..(to - offset) as usize]
     }
 
     /// Whether a candidate whose log ends at `(last_index, last_term)` is at least as
@@ -141,19 +211,21 @@ impl RaftLog {
     pub fn push(&mut self, entry: Entry) {
         debug_assert_eq!(entry.index, self.last_index() + 1);
         self.mark_unstable(entry.index);
+        self.note_configs(std::slice::from_ref(&entry));
         self.entries.push(entry);
     }
 
     /// A follower's append after `prev` matched: skips entries already present, truncates
     /// at the first conflict, appends the rest. Returns the last index now known to match
     /// the leader's log, or `None` (changing nothing) if the entries contradict a committed
-    /// entry or are not consecutive after `prev_index` (only a broken peer sends those).
+    /// entry, are not consecutive after `prev_index` or hold a configuration that does not
+    /// decode (only a broken peer sends those).
     pub fn append_after(&mut self, prev_index: u64, entries: &[Entry]) -> Option<u64> {
-        let consecutive = entries
-            .iter()
-            .enumerate()
-            .all(|(k, e)| Some(e.index) == prev_index.checked_add(k as u64 + 1));
-        if !consecutive {
+        let well_formed = entries.iter().enumerate().all(|(k, e)| {
+            Some(e.index) == prev_index.checked_add(k as u64 + 1)
+                && (e.kind != EntryKind::Config || decode_membership(&e.data).is_ok())
+        });
+        if !well_formed {
             return None;
         }
         let mut last_match = prev_index;
@@ -177,13 +249,15 @@ impl RaftLog {
         if let Some(first) = entries.first() {
             debug_assert_eq!(first.index, self.last_index() + 1);
             self.mark_unstable(first.index);
+            self.note_configs(entries);
             self.entries.extend_from_slice(entries);
         }
         self.last_index()
     }
 
     fn truncate_from(&mut self, index: u64) {
-        self.entries.truncate((index - self.offset - 1) as usize);
+        self.entries.truncate((index - self.offset() - 1) as usize);
+        self.configs.retain(|i, _| *i < index);
         self.stable = self.stable.min(index - 1);
         self.mark_unstable(index);
     }
@@ -203,6 +277,51 @@ impl RaftLog {
         }
     }
 
+    /// Replaces the entries up to `snapshot.index` (applied, in the log) with `snapshot`,
+    /// which the caller's state machine made there; later entries stay. Returns whether it
+    /// did (not when the index is not applied yet, is already compacted, or the term is not
+    /// the entry's).
+    pub fn compact(&mut self, snapshot: Snapshot) -> bool {
+        let index = snapshot.index;
+        if index > self.applied || index <= self.offset() || self.term(index) != Some(snapshot.term)
+        {
+            return false;
+        }
+        self.entries.drain(..(index - self.offset()) as usize);
+        self.configs.retain(|i, _| *i > index);
+        self.snapshot = Some(snapshot);
+        // The write carries the whole tail: a pending truncation is carried with it, and
+        // entries already durable stay so through the (atomic) rewrite.
+        let from = self.unstable_from.take().unwrap_or(self.last_index() + 1);
+        self.mark_snapshot_dirty(from);
+        true
+    }
+
+    /// Replaces the whole log with a leader's `snapshot` (committed, newer than anything
+    /// applied here); the state machine must load it ([`RaftLog::take_restore`]).
+    pub fn install(&mut self, snapshot: Snapshot) {
+        let index = snapshot.index;
+        debug_assert!(index > self.committed);
+        self.entries.clear();
+        self.configs.clear();
+        self.committed = index;
+        self.applied = index;
+        self.stable = self.stable.min(index - 1);
+        self.unstable_from = None;
+        self.to_restore = Some(snapshot.clone());
+        self.snapshot = Some(snapshot);
+        self.mark_snapshot_dirty(index);
+    }
+
+    fn mark_snapshot_dirty(&mut self, from: u64) {
+        self.snapshot_dirty_from = Some(self.snapshot_dirty_from.map_or(from, |f| f.min(from)));
+    }
+
+    /// The installed snapshot the state machine has yet to load.
+    pub fn take_restore(&mut self) -> Option<Snapshot> {
+        self.to_restore.take()
+    }
+
     /// Entries committed but not yet applied; marks them applied.
     pub fn take_committed(&mut self) -> Vec<Entry> {
         let out = self.slice(self.applied + 1, self.committed).to_vec();
@@ -210,9 +329,24 @@ impl RaftLog {
         out
     }
 
-    /// Entries changed since the last call, to hand to the caller as write `seq`. The
-    /// write replaces every entry from the first one returned onwards.
-    pub fn take_unstable(&mut self, seq: u64) -> Vec<Entry> {
+    /// What changed since the last call, to hand to the caller as write `seq`: a snapshot
+    /// (it replaces the stored one and the whole stored log, and comes with every entry
+    /// after it) or entries (they replace every stored entry from the first one on).
+    pub fn take_unstable(&mut self, seq: u64) -> (Option<Snapshot>, Vec<Entry>) {
+        if let Some(dirty) = self.snapshot_dirty_from.take() {
+            // Entries changed after the snapshot changed are in this write too.
+            let start = self.unstable_from.take().map_or(dirty, |u| u.min(dirty));
+            self.pending.push_back(PendingWrite {
+                seq,
+                start,
+                end: self.last_index(),
+            });
+            return (self.snapshot.clone(), self.entries.clone());
+        }
+        (None, self.take_unstable_entries(seq))
+    }
+
+    fn take_unstable_entries(&mut self, seq: u64) -> Vec<Entry> {
         let Some(from) = self.unstable_from.take() else {
             return Vec::new();
         };
@@ -243,7 +377,11 @@ impl RaftLog {
         for w in &self.pending {
             stable = stable.min(w.start - 1);
         }
-        if let Some(u) = self.unstable_from {
+        // Changes not yet handed out as a write keep it below them too.
+        for u in [self.unstable_from, self.snapshot_dirty_from]
+            .into_iter()
+            .flatten()
+        {
             stable = stable.min(u - 1);
         }
         self.stable = stable;
@@ -269,6 +407,7 @@ mod tests {
 
     fn log_of(terms: &[u64]) -> RaftLog {
         RaftLog::restore(
+            None,
             terms
                 .iter()
                 .enumerate()
@@ -298,7 +437,7 @@ mod tests {
         assert_eq!(last, 5);
         assert_eq!(log.term(3), Some(3));
         assert_eq!(log.stable(), 2);
-        let w = log.take_unstable(1);
+        let (_, w) = log.take_unstable(1);
         assert_eq!(w.first().map(|e| e.index), Some(3));
         log.persisted(1);
         assert_eq!(log.stable(), 5);
@@ -328,6 +467,48 @@ mod tests {
         assert_eq!(log.last_index(), 3);
         assert_eq!(log.append_after(2, &[e(3, 3)]), Some(3));
         assert_eq!(log.term(3), Some(3));
+    }
+
+    /// A configuration entry counts from the moment it is in the log, and goes when a new
+    /// leader's entries replace it; compaction keeps it in the snapshot's place.
+    #[test]
+    fn configuration_follows_the_log() {
+        let config = |index, term, voters: &[u64]| Entry {
+            index,
+            term,
+            kind: EntryKind::Config,
+            data: crate::raft::codec::encode_membership(&Membership::with_voters(
+                voters.iter().copied(),
+            )),
+        };
+        let mut log = log_of(&[1, 1]);
+        assert_eq!(log.membership(), None);
+        log.append_after(2, &[config(3, 1, &[1, 2]), e(4, 1)])
+            .unwrap();
+        assert_eq!(
+            log.membership().map(|(i, m)| (i, m.voters.len())),
+            Some((3, 2))
+        );
+        assert_eq!(log.membership_at(2), None);
+        log.append_after(2, &[e(3, 2)]).unwrap();
+        assert_eq!(log.membership(), None, "undone with its entry");
+        log.append_after(3, &[config(4, 2, &[7])]).unwrap();
+        log.commit_to(4);
+        let _ = log.take_committed();
+        let snap = Snapshot {
+            index: 4,
+            term: 2,
+            membership: log.membership_at(4).unwrap().clone(),
+            data: Bytes::new(),
+        };
+        assert!(log.compact(snap));
+        assert_eq!(
+            log.membership().map(|(i, m)| (i, m.voters.len())),
+            Some((4, 1))
+        );
+        let mut broken = config(5, 2, &[1]);
+        broken.data = Bytes::from_static(&[9]);
+        assert_eq!(log.append_after(4, &[broken]), None);
     }
 
     #[test]

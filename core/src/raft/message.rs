@@ -2,6 +2,8 @@
 
 use bytes::Bytes;
 
+use super::membership::Membership;
+
 /// A peer's identity, chosen by the caller (stable across restarts).
 pub type NodeId = u64;
 
@@ -15,13 +17,16 @@ pub struct Entry {
     pub data: Bytes,
 }
 
-/// What an entry carries. Membership changes get their own kind in a later increment.
+/// What an entry carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     /// The empty entry a new leader appends to commit its term.
     Noop,
     /// A caller proposal.
     Normal,
+    /// A new configuration ([`Membership`], encoded with
+    /// [`codec::encode_membership`](super::codec::encode_membership)).
+    Config,
 }
 
 /// The state that must survive a crash before the node may act on it.
@@ -29,6 +34,22 @@ pub enum EntryKind {
 pub struct HardState {
     pub term: u64,
     pub vote: Option<NodeId>,
+}
+
+/// The caller's state machine as of `index` (inclusive): it stands in for every log entry up
+/// to there, so the log can drop them (compaction) and a leader can send it to a follower
+/// that needs entries it no longer has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last index it covers.
+    pub index: u64,
+    /// The term of the entry at `index`.
+    pub term: u64,
+    /// The configuration as of `index` (a member takes its configuration from here until
+    /// its log has a later one).
+    pub membership: Membership,
+    /// The state machine's bytes, opaque to Raft.
+    pub data: Bytes,
 }
 
 /// A message between peers. `term` is the sender's term, except in a pre-vote request
@@ -39,13 +60,15 @@ pub struct Message {
     pub body: Body,
 }
 
-/// The kinds of message. Snapshots, leadership transfer and membership come later as new
-/// variants (the codec tags each, so old peers reject them cleanly).
+/// The kinds of message (the codec tags each, so a peer that does not know a kind rejects it
+/// cleanly).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
-    /// Ask for a (pre-)vote.
+    /// Ask for a (pre-)vote. `transfer`: the candidate campaigns because the leader handed
+    /// over ([`Body::TimeoutNow`]), so voters grant it even within their leader lease.
     Vote {
         pre: bool,
+        transfer: bool,
         last_index: u64,
         last_term: u64,
     },
@@ -58,7 +81,19 @@ pub enum Body {
         commit: u64,
         entries: Vec<Entry>,
     },
-    /// Answer to [`Body::Append`]. On success `index` is the last index known to match
+    /// The leader's snapshot, for a follower that needs entries the leader compacted away.
+    /// Sent whole in one message (no chunking: the state machines this core serves keep
+    /// small snapshots); the follower answers with [`Body::AppendResp`] at its index.
+    InstallSnapshot { snapshot: Snapshot },
+    /// From a leader handing over to a follower whose log it brought up to date: campaign
+    /// now, without pre-vote.
+    TimeoutNow,
+    /// From a leader serving a read (ReadIndex): do you still follow me in this term?
+    /// `seq` numbers the leader's rounds of asking.
+    ReadIndex { seq: u64 },
+    /// Answer to [`Body::ReadIndex`]: yes, as of round `seq`.
+    ReadIndexResp { seq: u64 },
+    /// Answer to [`Body::Append`] and [`Body::InstallSnapshot`]. On success `index` is the last index known to match
     /// (and durable on the follower). On rejection `index` is the rejected `prev_index` and
     /// `hint` says where to retry.
     AppendResp {

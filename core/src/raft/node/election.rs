@@ -6,7 +6,6 @@ use bytes::Bytes;
 
 use super::{Raft, Role};
 use crate::raft::message::{Body, Entry, EntryKind, Message, NodeId};
-use crate::raft::progress::Progress;
 use crate::time::Instant;
 
 impl Raft {
@@ -24,6 +23,7 @@ impl Raft {
             pre,
             last_index,
             last_term,
+            ..
         } = msg.body
         else {
             return;
@@ -66,14 +66,15 @@ impl Raft {
             self.role = Role::PreCandidate;
             self.leader = None;
             self.votes.clear();
-            self.request_votes(true, self.term.saturating_add(1));
+            self.request_votes(true, self.term.saturating_add(1), false);
             self.tally(now);
         } else {
-            self.become_candidate(now);
+            self.become_candidate(now, false);
         }
     }
 
-    pub(super) fn become_candidate(&mut self, now: Instant) {
+    /// Raises the term and asks for votes; `transfer` when the leader handed over.
+    pub(super) fn become_candidate(&mut self, now: Instant, transfer: bool) {
         self.reset_election_timer(now);
         self.term = self.term.saturating_add(1);
         self.vote = Some(self.cfg.id);
@@ -83,17 +84,19 @@ impl Raft {
         self.votes.clear();
         // The vote for itself is in the write `flush` issues at the end of this call.
         self.self_vote_seq = self.next_seq;
-        self.request_votes(false, self.term);
+        self.request_votes(false, self.term, transfer);
         self.tally(now);
     }
 
-    pub(super) fn request_votes(&mut self, pre: bool, term: u64) {
+    pub(super) fn request_votes(&mut self, pre: bool, term: u64, transfer: bool) {
         let body = Body::Vote {
             pre,
+            transfer,
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
         };
-        for v in self.cfg.voters.clone() {
+        let voters: Vec<NodeId> = self.membership().voters.iter().copied().collect();
+        for v in voters {
             if v != self.cfg.id {
                 let msg = Message {
                     term,
@@ -114,14 +117,22 @@ impl Raft {
             Role::Candidate => self.persisted_seq >= self.self_vote_seq,
             _ => return,
         };
-        let granted = self.votes.values().filter(|g| **g).count() + self_vote as usize;
-        let rejected = self.votes.values().filter(|g| !**g).count();
-        if granted >= self.cfg.quorum() {
+        let m = self.membership();
+        let count = |want: bool| {
+            self.votes
+                .iter()
+                .filter(|(id, g)| **g == want && m.is_voter(**id))
+                .count()
+        };
+        let granted = count(true) + (self_vote && m.is_voter(self.cfg.id)) as usize;
+        let rejected = count(false);
+        let quorum = m.quorum();
+        if granted >= quorum {
             match self.role {
-                Role::PreCandidate => self.become_candidate(now),
+                Role::PreCandidate => self.become_candidate(now, false),
                 _ => self.become_leader(now),
             }
-        } else if rejected >= self.cfg.quorum() {
+        } else if rejected >= quorum {
             self.become_follower(now, self.term, None);
         }
     }
@@ -130,13 +141,8 @@ impl Raft {
         self.role = Role::Leader;
         self.leader = Some(self.cfg.id);
         let next = self.log.last_index() + 1;
-        self.progress = self
-            .cfg
-            .voters
-            .iter()
-            .filter(|v| **v != self.cfg.id)
-            .map(|v| (*v, Progress::new(next)))
-            .collect();
+        self.progress.clear();
+        self.sync_progress();
         self.log.push(Entry {
             index: next,
             term: self.term,
@@ -146,9 +152,7 @@ impl Raft {
         self.heartbeat_deadline = now + self.cfg.heartbeat_interval;
         self.quorum_deadline = now + self.cfg.election_timeout;
         self.replicate_all();
-        if self.maybe_commit() {
-            self.broadcast_commit();
-        }
+        self.advance_commit(now);
     }
 
     pub(super) fn become_follower(&mut self, now: Instant, term: u64, leader: Option<NodeId>) {
@@ -164,6 +168,8 @@ impl Raft {
         }
         self.progress.clear();
         self.votes.clear();
+        self.transfer = None;
+        self.reads.clear();
         self.reset_election_timer(now);
     }
 

@@ -1,8 +1,14 @@
 //! The Raft state machine: its API, inputs, outputs and the durability gate. Elections are in
-//! `election.rs`, replication in `replication.rs`.
+//! `election.rs`, replication in `replication.rs`, configuration changes in `conf_change.rs`,
+//! leadership transfer in `transfer.rs`, reads without the log in `read.rs`.
 
+mod conf_change;
 mod election;
+mod read;
 mod replication;
+mod transfer;
+
+pub use transfer::TransferError;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -10,7 +16,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::log::RaftLog;
-use super::message::{Body, Entry, EntryKind, HardState, Message, NodeId};
+use super::membership::{ConfChangeError, Membership};
+use super::message::{Body, Entry, EntryKind, HardState, Message, NodeId, Snapshot};
 use super::progress::Progress;
 use crate::rng::Rng;
 use crate::time::Instant;
@@ -20,7 +27,9 @@ use crate::time::Instant;
 pub struct Config {
     /// This member.
     pub id: NodeId,
-    /// Every voter, this member included.
+    /// The initial voters: the configuration until the log or a snapshot carries one. The
+    /// members that start a group all get the same list; a member joining a running group
+    /// gets none (it neither campaigns nor votes until a configuration adds it).
     pub voters: Vec<NodeId>,
     /// Base election timeout; each timeout is drawn from `[base, 2 * base)`.
     pub election_timeout: Duration,
@@ -55,10 +64,6 @@ impl Config {
             max_inflight: 8,
         }
     }
-
-    fn quorum(&self) -> usize {
-        self.voters.len() / 2 + 1
-    }
 }
 
 /// A member's role.
@@ -76,16 +81,27 @@ pub enum Role {
 pub enum Output {
     /// Send `msg` to peer `to` (best effort: loss, delay and reordering are fine).
     Send { to: NodeId, msg: Message },
-    /// Make this durable, in order, then call [`Raft::persisted`] with `seq`. When
-    /// `entries` is not empty it replaces the log from `entries[0].index` on (later
-    /// entries on disk are discarded); `hard_state`, if any, replaces the stored one.
+    /// Make this durable, in order, then call [`Raft::persisted`] with `seq`.
+    /// `hard_state`, if any, replaces the stored one. A `snapshot` replaces the stored
+    /// snapshot and the whole stored log, and `entries` are then the log after it.
+    /// Otherwise non-empty `entries` replace the log from `entries[0].index` on (later
+    /// entries on disk are discarded). A write must be atomic: a crash leaves it whole or
+    /// not at all.
     Persist {
         seq: u64,
         hard_state: Option<HardState>,
+        snapshot: Option<Snapshot>,
         entries: Vec<Entry>,
     },
+    /// Replace the state machine with this snapshot (a leader's, installed because this
+    /// member lacked the entries it covers); later [`Output::Apply`]s continue after it.
+    Restore(Snapshot),
     /// Apply these committed entries to the state machine, in order.
     Apply(Vec<Entry>),
+    /// The read asked for with [`Raft::read_index`] and `ctx` may be answered now from the
+    /// state machine: this member still led when it came, and everything committed then
+    /// (up to `index`) has been handed out to apply.
+    ReadReady { ctx: u64, index: u64 },
 }
 
 /// Why a proposal was refused.
@@ -93,6 +109,22 @@ pub enum Output {
 pub enum ProposeError {
     /// Only the leader takes proposals; `leader` is the last one heard of.
     NotLeader { leader: Option<NodeId> },
+    /// A configuration change must wait: the last one is not committed yet, or this leader
+    /// has not committed an entry of its own term yet.
+    ChangeInProgress,
+    /// The change does not apply to the current configuration.
+    InvalidChange(ConfChangeError),
+    /// The leader is handing over to another member ([`Raft::transfer_leader`]).
+    Transferring,
+}
+
+/// Why [`Raft::compact`] did nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompactError {
+    /// The index is not applied yet (or past the log).
+    NotApplied { applied: u64 },
+    /// The log is already compacted up to `first_index - 1`, at or past the index.
+    Compacted { first_index: u64 },
 }
 
 /// Where a proposal went: it is committed once an entry with this index and term is applied
@@ -108,6 +140,8 @@ pub struct Proposed {
 #[derive(Debug)]
 pub struct Raft {
     cfg: Config,
+    /// The configuration while the log and snapshot carry none (from `cfg.voters`).
+    initial: Membership,
     rng: Rng,
     term: u64,
     vote: Option<NodeId>,
@@ -134,31 +168,38 @@ pub struct Raft {
     heartbeat_deadline: Instant,
     quorum_deadline: Instant,
     leader_heard: Option<Instant>,
+    /// A leadership transfer under way: the target, and when to give up.
+    transfer: Option<(NodeId, Instant)>,
+    /// Reads waiting for their round of confirmation and for the apply index.
+    reads: read::Reads,
 }
 
 impl Raft {
     /// A fresh member with an empty log.
     pub fn new(cfg: Config, seed: u64, now: Instant) -> Raft {
-        Raft::restore(cfg, seed, now, HardState::default(), Vec::new())
+        Raft::restore(cfg, seed, now, HardState::default(), None, Vec::new())
     }
 
-    /// A member recovered from what it persisted: its hard state and log (entries
-    /// consecutive from index 1). Commit and apply start again from 0.
+    /// A member recovered from what it persisted: its hard state, its snapshot (which the
+    /// caller loads into its state machine) and the log after it (consecutive entries, from
+    /// index 1 without a snapshot). Commit and apply start again from the snapshot.
     pub fn restore(
         cfg: Config,
         seed: u64,
         now: Instant,
         hs: HardState,
+        snapshot: Option<Snapshot>,
         entries: Vec<Entry>,
     ) -> Raft {
         let mut r = Raft {
+            initial: Membership::with_voters(cfg.voters.iter().copied()),
             cfg,
             rng: Rng::new(seed),
             term: hs.term,
             vote: hs.vote,
             role: Role::Follower,
             leader: None,
-            log: RaftLog::restore(entries),
+            log: RaftLog::restore(snapshot, entries),
             hs_dirty: false,
             next_seq: 1,
             persisted_seq: 0,
@@ -173,6 +214,8 @@ impl Raft {
             heartbeat_deadline: now,
             quorum_deadline: now,
             leader_heard: None,
+            transfer: None,
+            reads: read::Reads::default(),
         };
         r.reset_election_timer(now);
         r
@@ -206,6 +249,11 @@ impl Raft {
         &self.log
     }
 
+    /// The configuration in effect: the latest in the log, committed or not.
+    pub fn membership(&self) -> &Membership {
+        self.log.membership().map_or(&self.initial, |(_, m)| m)
+    }
+
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
@@ -228,44 +276,103 @@ impl Raft {
             if now >= self.heartbeat_deadline {
                 self.heartbeat_deadline = now + self.cfg.heartbeat_interval;
                 self.broadcast_heartbeat();
+                self.tick_transfer(now);
             }
             if self.cfg.check_quorum && now >= self.quorum_deadline {
                 self.quorum_deadline = now + self.cfg.election_timeout;
-                let active = 1 + self.progress.values().filter(|p| p.recent_active).count();
+                let m = self.membership();
+                let active = m.is_voter(self.cfg.id) as usize
+                    + self
+                        .progress
+                        .iter()
+                        .filter(|(id, p)| p.recent_active && m.is_voter(**id))
+                        .count();
+                let quorum = m.quorum();
                 for p in self.progress.values_mut() {
                     p.recent_active = false;
                 }
-                if active < self.cfg.quorum() {
+                if active < quorum {
                     self.become_follower(now, self.term, None);
                 }
             }
         } else if now >= self.election_deadline {
-            self.campaign(now);
+            if self.membership().is_voter(self.cfg.id) {
+                self.campaign(now);
+            } else {
+                self.reset_election_timer(now);
+            }
         }
         self.flush();
     }
 
     /// Proposes `data`; only a leader accepts.
     pub fn propose(&mut self, now: Instant, data: Bytes) -> Result<Proposed, ProposeError> {
-        let _ = now;
+        self.check_leader()?;
+        Ok(self.append(now, EntryKind::Normal, data))
+    }
+
+    fn check_leader(&self) -> Result<(), ProposeError> {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
             });
         }
+        if self.transfer.is_some() {
+            return Err(ProposeError::Transferring);
+        }
+        Ok(())
+    }
+
+    /// Appends an entry as leader, sends it on and issues its write.
+    fn append(&mut self, now: Instant, kind: EntryKind, data: Bytes) -> Proposed {
         let index = self.log.last_index() + 1;
         self.log.push(Entry {
             index,
             term: self.term,
-            kind: EntryKind::Normal,
+            kind,
             data,
         });
+        if kind == EntryKind::Config {
+            self.sync_progress();
+        }
         self.replicate_all();
+        self.advance_commit(now);
         self.flush();
-        Ok(Proposed {
+        Proposed {
             index,
             term: self.term,
-        })
+        }
+    }
+
+    /// The caller's state machine, having applied everything up to `index`, is `data`: the
+    /// log drops the entries up to there for a snapshot of it (written out with an
+    /// [`Output::Persist`], and sent to followers that need what was dropped). Compact at
+    /// a distance behind the applied index so that a briefly lagging follower still gets
+    /// entries rather than the whole snapshot.
+    pub fn compact(&mut self, now: Instant, index: u64, data: Bytes) -> Result<(), CompactError> {
+        let _ = now;
+        let applied = self.log.applied();
+        if index > applied {
+            return Err(CompactError::NotApplied { applied });
+        }
+        let first_index = self.log.first_index();
+        let Some(term) = self.log.term(index).filter(|_| index >= first_index) else {
+            return Err(CompactError::Compacted { first_index });
+        };
+        let snapshot = Snapshot {
+            index,
+            term,
+            membership: self
+                .log
+                .membership_at(index)
+                .unwrap_or(&self.initial)
+                .clone(),
+            data,
+        };
+        let compacted = self.log.compact(snapshot);
+        debug_assert!(compacted, "checked above");
+        self.flush();
+        Ok(())
     }
 
     /// The caller made every [`Output::Persist`] up to `seq` durable.
@@ -276,17 +383,18 @@ impl Raft {
         }
         self.log.persisted(self.persisted_seq);
         self.release_held();
-        if self.role == Role::Leader && self.maybe_commit() {
-            self.broadcast_commit();
+        if self.role == Role::Leader {
+            self.advance_commit(now);
         } else if self.role == Role::Candidate {
             self.tally(now);
         }
         self.flush();
     }
 
-    /// A message from peer `from`.
+    /// A message from peer `from` (whether a member or not: a leader may be one this member
+    /// has not yet learnt is in the configuration; only voters' votes count).
     pub fn step(&mut self, now: Instant, from: NodeId, msg: Message) {
-        if from == self.cfg.id || !self.cfg.voters.contains(&from) {
+        if from == self.cfg.id {
             return;
         }
         self.step_inner(now, from, msg);
@@ -300,17 +408,23 @@ impl Raft {
                     self.handle_vote(now, from, msg);
                     return;
                 }
-                Body::Vote { pre: false, .. } if self.in_lease(now) => return,
+                Body::Vote {
+                    pre: false,
+                    transfer: false,
+                    ..
+                } if self.in_lease(now) => return,
                 Body::VoteResp {
                     pre: true,
                     granted: true,
                 } => {}
-                Body::Append { .. } => self.become_follower(now, msg.term, Some(from)),
+                Body::Append { .. } | Body::InstallSnapshot { .. } => {
+                    self.become_follower(now, msg.term, Some(from))
+                }
                 _ => self.become_follower(now, msg.term, None),
             }
         } else if msg.term < self.term {
             let body = match msg.body {
-                Body::Append { .. } => Body::AppendResp {
+                Body::Append { .. } | Body::InstallSnapshot { .. } => Body::AppendResp {
                     success: false,
                     index: 0,
                     hint: None,
@@ -349,13 +463,17 @@ impl Raft {
                 }
             }
             Body::Append { .. } => self.handle_append(now, from, msg),
+            Body::InstallSnapshot { snapshot } => self.handle_snapshot(now, from, snapshot),
+            Body::TimeoutNow => self.handle_timeout_now(now, from),
+            Body::ReadIndex { seq } => self.handle_read_index(now, from, seq),
+            Body::ReadIndexResp { seq } => self.handle_read_index_resp(from, seq),
             Body::AppendResp {
                 success,
                 index,
                 hint,
             } => {
                 if self.role == Role::Leader {
-                    self.handle_append_resp(from, success, index, hint);
+                    self.handle_append_resp(now, from, success, index, hint);
                 }
             }
         }
@@ -393,8 +511,8 @@ impl Raft {
     /// Ends every input: issues the write for what changed, releases or holds the messages
     /// that wait for it, hands out newly committed entries.
     fn flush(&mut self) {
-        let entries = self.log.take_unstable(self.next_seq);
-        if !entries.is_empty() || self.hs_dirty {
+        let (snapshot, entries) = self.log.take_unstable(self.next_seq);
+        if snapshot.is_some() || !entries.is_empty() || self.hs_dirty {
             let seq = self.next_seq;
             self.next_seq += 1;
             let hard_state = self.hs_dirty.then(|| self.hard_state());
@@ -405,6 +523,7 @@ impl Raft {
             self.outputs.push_back(Output::Persist {
                 seq,
                 hard_state,
+                snapshot,
                 entries,
             });
         }
@@ -412,10 +531,14 @@ impl Raft {
             self.held.push((self.hs_seq, need, to, msg));
         }
         self.release_held();
+        if let Some(snapshot) = self.log.take_restore() {
+            self.outputs.push_back(Output::Restore(snapshot));
+        }
         let committed = self.log.take_committed();
         if !committed.is_empty() {
             self.outputs.push_back(Output::Apply(committed));
         }
+        self.release_reads();
     }
 }
 
@@ -423,5 +546,10 @@ impl Raft {
 impl Raft {
     pub(crate) fn cfg_mut_for_tests(&mut self) -> &mut Config {
         &mut self.cfg
+    }
+
+    /// The seq the next write will get.
+    pub(crate) fn next_seq_for_tests(&self) -> u64 {
+        self.next_seq
     }
 }

@@ -1,7 +1,7 @@
 //! Replication: appends and their answers, flow control, heartbeats, commit by quorum.
 
 use super::{Raft, Role};
-use crate::raft::message::{Body, ConflictHint, Message, NodeId};
+use crate::raft::message::{Body, ConflictHint, Message, NodeId, Snapshot};
 use crate::raft::progress::ProgressState;
 use crate::time::Instant;
 
@@ -16,33 +16,19 @@ impl Raft {
         else {
             return;
         };
-        if self.role == Role::Leader {
-            return; // Another leader in our term cannot exist.
+        if !self.follow(now, from) {
+            return;
         }
-        if self.role != Role::Follower {
-            self.become_follower(now, self.term, Some(from));
-        }
-        self.leader = Some(from);
-        self.leader_heard = Some(now);
-        self.reset_election_timer(now);
-        if self.log.matches(prev_index, prev_term) {
+        if prev_index < self.log.committed() {
+            // Stale or reaching below a compaction: what is committed here matches the
+            // leader (leader completeness); it sends on from there.
+            self.ack_committed(from);
+        } else if self.log.matches(prev_index, prev_term) {
             let Some(last) = self.log.append_after(prev_index, &entries) else {
                 return; // Contradicts the committed log: not from a correct leader.
             };
             self.log.commit_to(commit.min(last));
-            // Acknowledged only once everything written so far is durable.
-            self.send_gated(
-                from,
-                Message {
-                    term: self.term,
-                    body: Body::AppendResp {
-                        success: true,
-                        index: last,
-                        hint: None,
-                    },
-                },
-                last,
-            );
+            self.ack(from, last);
         } else {
             let hint = match self.log.term(prev_index) {
                 None => ConflictHint {
@@ -68,8 +54,63 @@ impl Raft {
         }
     }
 
+    /// A leader's snapshot: ignored if everything it covers is committed here, a commit
+    /// point if the log holds its last entry, otherwise it replaces the log (and the state
+    /// machine). Acknowledged at its index once durable.
+    pub(super) fn handle_snapshot(&mut self, now: Instant, from: NodeId, snapshot: Snapshot) {
+        if !self.follow(now, from) {
+            return;
+        }
+        let index = snapshot.index;
+        if index <= self.log.committed() {
+            self.ack_committed(from);
+            return;
+        }
+        if self.log.matches(index, snapshot.term) {
+            self.log.commit_to(index);
+        } else {
+            self.log.install(snapshot);
+        }
+        self.ack(from, index);
+    }
+
+    /// Follows `from`, the leader of the current term (false if this member leads it).
+    pub(super) fn follow(&mut self, now: Instant, from: NodeId) -> bool {
+        if self.role == Role::Leader {
+            return false; // Another leader in our term cannot exist.
+        }
+        if self.role != Role::Follower {
+            self.become_follower(now, self.term, Some(from));
+        }
+        self.leader = Some(from);
+        self.leader_heard = Some(now);
+        self.reset_election_timer(now);
+        true
+    }
+
+    fn ack_committed(&mut self, to: NodeId) {
+        self.ack(to, self.log.committed());
+    }
+
+    /// Tells the leader the log matches its own up to `index`, once durable up to there.
+    fn ack(&mut self, to: NodeId, index: u64) {
+        self.send_gated(
+            to,
+            Message {
+                term: self.term,
+                body: Body::AppendResp {
+                    success: true,
+                    index,
+                    hint: None,
+                },
+            },
+            index,
+        );
+    }
+
     pub(super) fn handle_append_resp(
         &mut self,
+        now: Instant,
         from: NodeId,
         success: bool,
         index: u64,
@@ -83,8 +124,11 @@ impl Raft {
             if index > last_index {
                 return; // Not an answer to this leader's log.
             }
-            if pr.ack(index) && self.maybe_commit() {
-                self.broadcast_commit();
+            if pr.ack(index) {
+                self.advance_commit(now);
+                if self.transferring_to() == Some(from) {
+                    self.send_timeout_now_if_caught_up();
+                }
             }
         } else {
             let stale = match pr.state {
@@ -127,7 +171,7 @@ impl Raft {
         let prev_index = pr.next - 1;
         let replicate = pr.state == ProgressState::Replicate;
         let Some(prev_term) = self.log.term(prev_index) else {
-            // Compacted away: InstallSnapshot goes here in a later increment.
+            self.send_snapshot(to);
             return false;
         };
         let mut entries = Vec::new();
@@ -161,6 +205,24 @@ impl Raft {
         let pr = self.progress.get_mut(&to).expect("checked");
         pr.sent(last);
         pr.state == ProgressState::Replicate && last < self.log.last_index()
+    }
+
+    /// Sends the snapshot to `to`, which needs entries compacted away, and waits for its
+    /// answer (or the next heartbeat, which sends it again) before anything else.
+    fn send_snapshot(&mut self, to: NodeId) {
+        let Some(snapshot) = self.log.snapshot().cloned() else {
+            return;
+        };
+        let pr = self.progress.get_mut(&to).expect("checked by the caller");
+        pr.probe(pr.next);
+        pr.sent(snapshot.index);
+        self.send(
+            to,
+            Message {
+                term: self.term,
+                body: Body::InstallSnapshot { snapshot },
+            },
+        );
     }
 
     /// A heartbeat: probes again where probing, restarts a stalled pipeline, and tells
@@ -223,10 +285,20 @@ impl Raft {
         }
     }
 
-    /// Commits the highest index a quorum holds durably, if it is of the current term.
-    pub(super) fn maybe_commit(&mut self) -> bool {
-        let mut matched: Vec<u64> = self
-            .cfg
+    /// Commits what a quorum holds, tells the followers, and steps down once the leader's
+    /// own removal is committed.
+    pub(super) fn advance_commit(&mut self, now: Instant) {
+        if self.maybe_commit() {
+            self.broadcast_commit();
+            self.step_down_if_removed(now);
+        }
+    }
+
+    /// Commits the highest index a quorum of voters holds durably, if it is of the current
+    /// term. The leader counts itself only while it is a voter.
+    fn maybe_commit(&mut self) -> bool {
+        let m = self.membership();
+        let mut matched: Vec<u64> = m
             .voters
             .iter()
             .map(|v| {
@@ -238,7 +310,9 @@ impl Raft {
             })
             .collect();
         matched.sort_unstable_by(|a, b| b.cmp(a));
-        let index = matched[self.cfg.quorum() - 1];
+        let Some(&index) = matched.get(m.quorum() - 1) else {
+            return false;
+        };
         if index > self.log.committed() && self.log.term(index) == Some(self.term) {
             self.log.commit_to(index)
         } else {

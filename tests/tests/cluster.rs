@@ -293,3 +293,49 @@ async fn the_three_node_example_config() {
     clients[0].publish("hello", "world".into()).await.unwrap();
     assert_eq!(next(&mut sub).await.payload, "world");
 }
+
+/// JetStream on one node serves the whole cluster: a client on another node makes a
+/// key-value bucket, writes and watches it, and pulls from a stream, all over routes.
+#[tokio::test]
+async fn jetstream_on_one_node_serves_the_cluster() {
+    let bin = rnats_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start(
+        &bin,
+        [
+            "-js",
+            "-sd",
+            dir.path().to_str().unwrap(),
+            "-m",
+            "-1",
+            "--cluster",
+            "nats://127.0.0.1:-1",
+            "--cluster_name",
+            "c1",
+        ],
+    )
+    .unwrap();
+    let b = node(&bin, "b", Some(route_port(&a)));
+    wait_mesh(&[&a, &b], 1).await;
+    let far = connect(&b).await;
+    wait_interest(&[connect(&a).await, far.clone()]).await;
+    let js = async_nats::jetstream::new(far);
+    let kv = within(
+        "create bucket",
+        js.create_key_value(async_nats::jetstream::kv::Config {
+            bucket: "cfg".into(),
+            history: 2,
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("create bucket over a route");
+    let mut watch = within("watch", kv.watch("mode")).await.unwrap();
+    within("put", kv.put("mode", "fast".into())).await.unwrap();
+    let seen = within("watched", watch.next()).await.unwrap().unwrap();
+    assert_eq!(seen.value, "fast");
+    assert_eq!(
+        within("get", kv.get("mode")).await.unwrap().as_deref(),
+        Some(&b"fast"[..])
+    );
+}

@@ -175,6 +175,11 @@ impl Node {
     /// queue group the sender named.
     pub(super) fn routed_msg(&mut self, id: ConnId, msg: &RoutedMsg) {
         let (subject, reply, header_len) = (msg.subject(), msg.reply(), msg.header_len);
+        // A JetStream delivery carries the subject to show after its ack reply.
+        let (shown, reply) = match reply.and_then(split_shown_subject) {
+            Some((reply, shown)) => (shown, Some(reply)),
+            None => (subject, reply),
+        };
         let payload = &msg.payload;
         let size = payload.len() as u64;
         let route = self.route_mut(id);
@@ -194,11 +199,11 @@ impl Node {
             return;
         };
         for &sub in &result.plain {
-            self.deliver(sub, subject, reply, header_len, body);
+            self.deliver(sub, shown, reply, header_len, body);
         }
         for group in result.queues.iter().filter(|_| msg.has_queues()) {
             if msg.queues().any(|q| q == &*group.name) {
-                self.deliver_to_one(id, true, &group.members, subject, reply, header_len, body);
+                self.deliver_to_one(id, true, &group.members, shown, reply, header_len, body);
             }
         }
         if self.internal_pending() {
@@ -315,6 +320,15 @@ impl Node {
     }
 }
 
+/// `$JS.ACK.<...>@<subject>`: the ack reply and the subject a JetStream delivery shows.
+fn split_shown_subject(reply: &[u8]) -> Option<(&[u8], &[u8])> {
+    if !reply.starts_with(b"$JS.ACK.") {
+        return None;
+    }
+    let at = memchr::memrchr(b'@', reply)?;
+    (at + 1 < reply.len()).then(|| (&reply[..at], &reply[at + 1..]))
+}
+
 /// `RS+ account subject [queue weight]` or, when nothing is left, `RS- account subject
 /// [queue]`.
 fn interest_line(account: &str, subject: &[u8], queue: Option<&Bytes>, n: u32) -> Vec<u8> {
@@ -382,4 +396,22 @@ fn encode_rmsg(
     push_num(out, size);
     out.push_slice(b"\r\n");
     size
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jetstream_deliveries_carry_their_subject_after_the_ack_reply() {
+        let tagged = b"$JS.ACK.S.C.1.2.3.4.0@orders.new";
+        let (reply, shown) = split_shown_subject(tagged).unwrap();
+        assert_eq!(
+            (reply, shown),
+            (&b"$JS.ACK.S.C.1.2.3.4.0"[..], &b"orders.new"[..])
+        );
+        assert_eq!(split_shown_subject(b"_INBOX.a@b"), None, "only ack replies");
+        assert_eq!(split_shown_subject(b"$JS.ACK.S.C.1.2.3.4.0"), None);
+        assert_eq!(split_shown_subject(b"$JS.ACK.x@"), None);
+    }
 }

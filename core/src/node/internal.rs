@@ -157,6 +157,14 @@ impl Node {
             self.deliver_all(INTERNAL, true, result, &d.subject, reply, header_len, body);
         }
         if self.clustered() {
+            // Delivered under another subject than it is routed by (a JetStream consumer's
+            // deliver subject): the subject to show travels after the reply, as
+            // `<reply>@<subject>`, as the reference sends it.
+            let tagged = match reply {
+                Some(r) if d.subject != d.to => Some([r, b"@", &d.subject[..]].concat()),
+                _ => None,
+            };
+            let reply = tagged.as_deref().or(reply);
             let local = result.as_deref();
             self.forward_to_routes(account, &d.to, reply, header_len, body, local);
         }

@@ -28,6 +28,15 @@ const LIST_PAGE: usize = 256;
 
 const API_PREFIX: &str = "$JS.API.";
 
+/// One API request and its answer, for `$JS.EVENT.ADVISORY.API`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiAudit {
+    pub subject: String,
+    pub request: String,
+    pub response: String,
+}
+
+/// JetStream in one account.
 pub struct JetStream {
     pub(super) streams: BTreeMap<String, Stream>,
     new_store: NewStore,
@@ -43,6 +52,10 @@ pub struct JetStream {
     pub(super) touched: std::collections::BTreeSet<String>,
     /// The JetStream domain, named in answers.
     pub(super) domain: Option<String>,
+    /// Whether someone listens for API audit advisories: then requests and their answers
+    /// are kept in `audits` for the node to publish with the requester's details.
+    pub audit: bool,
+    pub audits: Vec<ApiAudit>,
     pub(super) limits: AccountLimits,
 }
 
@@ -320,6 +333,8 @@ impl JetStream {
             touched: Default::default(),
             limits: AccountLimits::default(),
             domain: None,
+            audit: false,
+            audits: Vec::new(),
         }
     }
 

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::advisory::Action;
-use super::api::{JetStream, MsgGetRequest};
+use super::api::{ApiAudit, JetStream, MsgGetRequest};
 use super::api_error::ApiError;
 use super::config::{Retention, Storage};
 use super::consumer::ack::{parse_ack_body, parse_ack_subject, AckKind};
@@ -113,6 +113,13 @@ impl JetStream {
         let Some(answer) = self.request(subject, body, now) else {
             return false;
         };
+        if self.audit {
+            self.audits.push(ApiAudit {
+                subject: subject.to_string(),
+                request: String::from_utf8_lossy(body).into_owned(),
+                response: answer.clone(),
+            });
+        }
         if let Some(reply) = reply {
             self.outbox.push(Delivery::answer(reply, answer));
         }

@@ -199,7 +199,7 @@ impl Node {
             return;
         };
         for &sub in &result.plain {
-            self.deliver(sub, shown, reply, header_len, body);
+            self.deliver(id, sub, shown, reply, header_len, body);
         }
         for group in result.queues.iter().filter(|_| msg.has_queues()) {
             if msg.queues().any(|q| q == &*group.name) {

@@ -42,6 +42,8 @@ pub(super) struct InternalSub {
 
 /// A message for an internal subscription, waiting to be handled.
 pub(super) struct Inbound {
+    /// Who published it: a client, a route, or the server itself.
+    pub from: ConnId,
     pub slot: u32,
     pub subject: Bytes,
     pub reply: Option<Bytes>,
@@ -101,6 +103,7 @@ impl Node {
     /// carried it is done.
     pub(super) fn deliver_internal(
         &mut self,
+        from: ConnId,
         slot: u32,
         subject: &[u8],
         reply: Option<&[u8]>,
@@ -110,6 +113,7 @@ impl Node {
         let bytes = message.as_slice();
         let h = header_len.unwrap_or(0).min(bytes.len());
         self.internal.inbox.push_back(Inbound {
+            from,
             slot,
             subject: Bytes::copy_from_slice(subject),
             reply: reply.map(Bytes::copy_from_slice),

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::internal::{Inbound, InternalSub, Target};
+use super::system::API_AUDIT_SUBJECT;
 use super::Node;
 use crate::jetstream::api::{not_enabled_answer, JetStream, NewStore, Report};
 use crate::jetstream::config::Storage;
@@ -121,6 +122,9 @@ impl Node {
         }
         match &sub.target {
             Target::JsApi => {
+                let audited = API_AUDIT_SUBJECT.as_bytes();
+                let acc = &mut self.accounts[account];
+                let audit = acc.sublist.has_interest(audited) || acc.routed.has_interest(audited);
                 let Some(js) = self.jetstream(account) else {
                     let answer = not_enabled_answer(&subject);
                     if let (Some(reply), Some(answer)) = (&msg.reply, answer) {
@@ -128,10 +132,14 @@ impl Node {
                     }
                     return;
                 };
-                if js.on_api(&subject, msg.reply.as_deref(), &msg.data, wall) {
+                js.audit = audit;
+                let changed = js.on_api(&subject, msg.reply.as_deref(), &msg.data, wall);
+                let audits = std::mem::take(&mut js.audits);
+                if changed {
                     self.sync_stream_subscriptions(account);
                     self.deliver_consumers(account, wall);
                 }
+                self.publish_api_audits(account, msg.from, audits);
             }
             Target::JsAck => {
                 if let Some(js) = self.jetstream(account) {

@@ -625,7 +625,8 @@ impl Node {
     ) -> usize {
         let mut delivered = 0;
         for &sub in &result.plain {
-            if (echo || sub.conn != from) && self.deliver(sub, subject, reply, header_len, message)
+            if (echo || sub.conn != from)
+                && self.deliver(from, sub, subject, reply, header_len, message)
             {
                 delivered += 1;
             }
@@ -664,7 +665,8 @@ impl Node {
         // cannot take the message (our own, without echo) passes it to the next.
         for i in 0..members.len() {
             let sub = members[(start + i) % members.len()];
-            if (echo || sub.conn != from) && self.deliver(sub, subject, reply, header_len, message)
+            if (echo || sub.conn != from)
+                && self.deliver(from, sub, subject, reply, header_len, message)
             {
                 return 1;
             }
@@ -677,9 +679,10 @@ impl Node {
         self.cluster.as_ref().is_some_and(|c| !c.remotes.is_empty())
     }
 
-    /// Queues one message for one subscription; whether it was queued.
+    /// Queues one message from `from` for one subscription; whether it was queued.
     fn deliver(
         &mut self,
+        from: ConnId,
         sub: SubRef,
         subject: &[u8],
         reply: Option<&[u8]>,
@@ -687,7 +690,7 @@ impl Node {
         message: Body<'_>,
     ) -> bool {
         if sub.conn == internal::INTERNAL {
-            return self.deliver_internal(sub.slot, subject, reply, header_len, message);
+            return self.deliver_internal(from, sub.slot, subject, reply, header_len, message);
         }
         let max_pending = self.opts.max_pending as usize;
         let Some(client) = self.clients.get_mut(&sub.conn) else {

@@ -12,10 +12,13 @@ use serde::Serialize;
 use super::client::Client;
 use super::internal::{Inbound, Target};
 use super::{CloseReason, ConnId, Node, Output};
+use crate::jetstream::api::ApiAudit;
 use crate::jetstream::consumer::Delivery;
 use crate::jetstream::time::rfc3339;
 
 const PING: &str = "$SYS.REQ.SERVER.PING";
+/// Where JetStream API requests are audited, in the requester's account.
+pub(super) const API_AUDIT_SUBJECT: &str = "$JS.EVENT.ADVISORY.API";
 
 /// Who sent an event or answer.
 #[derive(Serialize)]
@@ -237,27 +240,7 @@ impl Node {
         id: String,
     ) -> String {
         let wall = self.wall();
-        let now = self.now;
-        let at = |i: crate::time::Instant| {
-            rfc3339(wall.saturating_sub(now.saturating_since(i).as_nanos() as u64))
-        };
-        let user = c.user.map(|u| self.opts.auth.users[u].name.as_str());
-        let client = ClientBlock {
-            start: at(c.start),
-            host: &c.ip,
-            id: c.id,
-            acc: &self.accounts[c.account].name,
-            user,
-            name: c.opts.name.as_deref().filter(|s| !s.is_empty()),
-            lang: c.opts.lang.as_deref().filter(|s| !s.is_empty()),
-            ver: c.opts.version.as_deref().filter(|s| !s.is_empty()),
-            rtt: reason
-                .and(c.rtt.or(c.connect_rtt))
-                .map(|d| d.as_nanos() as u64),
-            stop: reason.map(|_| rfc3339(wall)),
-            kind: "Client",
-            client_type: "nats",
-        };
+        let client = self.client_block(c, reason);
         let (kind, sent, received) = match reason {
             None => ("io.nats.server.advisory.v1.client_connect", None, None),
             Some(_) => (
@@ -283,6 +266,77 @@ impl Node {
             reason: reason.map(|r| r.to_string()),
         };
         serde_json::to_string(&event).expect("event serializes")
+    }
+
+    /// What events say of a client (`client` in their JSON); with the round trip and the
+    /// end when it has gone, for `reason`.
+    fn client_block<'a>(&'a self, c: &'a Client, reason: Option<CloseReason>) -> ClientBlock<'a> {
+        let wall = self.wall();
+        let now = self.now;
+        let at = |i: crate::time::Instant| {
+            rfc3339(wall.saturating_sub(now.saturating_since(i).as_nanos() as u64))
+        };
+        ClientBlock {
+            start: at(c.start),
+            host: &c.ip,
+            id: c.id,
+            acc: &self.accounts[c.account].name,
+            user: c.user.map(|u| self.opts.auth.users[u].name.as_str()),
+            name: c.opts.name.as_deref().filter(|s| !s.is_empty()),
+            lang: c.opts.lang.as_deref().filter(|s| !s.is_empty()),
+            ver: c.opts.version.as_deref().filter(|s| !s.is_empty()),
+            rtt: reason
+                .and(c.rtt.or(c.connect_rtt))
+                .map(|d| d.as_nanos() as u64),
+            stop: reason.map(|_| rfc3339(wall)),
+            kind: "Client",
+            client_type: "nats",
+        }
+    }
+
+    /// Publishes `$JS.EVENT.ADVISORY.API` for JetStream API requests answered in
+    /// `account` (the reference's `api_audit`), naming the requester when it is a client
+    /// of this server.
+    pub(super) fn publish_api_audits(
+        &mut self,
+        account: usize,
+        from: ConnId,
+        audits: Vec<ApiAudit>,
+    ) {
+        #[derive(Serialize)]
+        struct Audit<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            id: String,
+            timestamp: String,
+            server: &'a str,
+            client: Option<ClientBlock<'a>>,
+            subject: &'a str,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            request: &'a str,
+            response: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            domain: Option<&'a str>,
+        }
+        for audit in audits {
+            let id = self.event_id();
+            let json = serde_json::to_string(&Audit {
+                kind: "io.nats.jetstream.advisory.v1.api_audit",
+                id,
+                timestamp: rfc3339(self.wall()),
+                server: &self.info.server_name,
+                client: self.clients.get(&from).map(|c| self.client_block(c, None)),
+                subject: &audit.subject,
+                request: &audit.request,
+                response: &audit.response,
+                domain: self.opts.js.domain.as_deref(),
+            })
+            .expect("audit serializes");
+            self.publish_internal(
+                account,
+                Delivery::answer(API_AUDIT_SUBJECT.as_bytes(), json),
+            );
+        }
     }
 
     /// How many connections `account` has now, on both subjects the reference uses.

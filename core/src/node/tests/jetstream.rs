@@ -517,3 +517,31 @@ fn a_domain_answers_under_its_prefix_and_names_itself() {
         "{ack}"
     );
 }
+
+#[test]
+fn api_requests_are_audited_for_those_who_listen() {
+    let (mut h, c) = js_harness();
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    assert!(
+        !h.take(c).contains("ADVISORY.API"),
+        "nobody listens: nothing sent"
+    );
+    h.send(c, "SUB $JS.EVENT.ADVISORY.API 7\r\n");
+    let got = request(&mut h, c, "$JS.API.STREAM.INFO.S", "");
+    let audit = got
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with("MSG $JS.EVENT.ADVISORY.API 7 "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{got}"));
+    let audit: serde_json::Value = serde_json::from_str(audit).unwrap();
+    assert_eq!(audit["type"], "io.nats.jetstream.advisory.v1.api_audit");
+    assert_eq!(audit["subject"], "$JS.API.STREAM.INFO.S");
+    assert_eq!(audit["client"]["id"], c);
+    assert_eq!(audit["client"]["acc"], "$G");
+    let response: serde_json::Value =
+        serde_json::from_str(audit["response"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        response["type"],
+        "io.nats.jetstream.api.v1.stream_info_response"
+    );
+}

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::advisory::Action;
 use super::api_error::ApiError;
-use super::config::{StreamConfig, API_OVERLAP};
+use super::config::{Storage, StreamConfig, API_OVERLAP};
 use super::consumer::Delivery;
 use super::options::AccountLimits;
 use super::store::{Store, StoreState, StoredMsg};
@@ -290,6 +290,14 @@ pub fn not_enabled_answer(subject: &str) -> Option<String> {
         ("CONSUMER.PAUSE.", "consumer_pause_response"),
         ("CONSUMER.NAMES.", "consumer_names_response"),
         ("CONSUMER.LIST.", "consumer_list_response"),
+        ("STREAM.LEADER.STEPDOWN.", "stream_leader_stepdown_response"),
+        ("STREAM.PEER.REMOVE.", "stream_remove_peer_response"),
+        ("STREAM.SNAPSHOT.", "stream_snapshot_response"),
+        ("STREAM.RESTORE.", "stream_restore_response"),
+        (
+            "CONSUMER.LEADER.STEPDOWN.",
+            "consumer_leader_stepdown_response",
+        ),
     ];
     let (_, kind) = kinds.iter().find(|(prefix, _)| op.starts_with(prefix))?;
     Some(error_answer(kind, &ApiError::not_enabled_for_account()))
@@ -452,6 +460,20 @@ impl JetStream {
             "STREAM.PURGE" => self.purge(name, body),
             "STREAM.MSG.GET" => self.msg_get(name, body),
             "STREAM.MSG.DELETE" => self.msg_delete(name, body),
+            "STREAM.LEADER.STEPDOWN" => Err((
+                "stream_leader_stepdown_response",
+                ApiError::clustering_required(),
+            )),
+            "STREAM.PEER.REMOVE" => Err((
+                "stream_remove_peer_response",
+                ApiError::clustering_required(),
+            )),
+            "STREAM.SNAPSHOT" => Err(("stream_snapshot_response", self.snapshot_refusal(name))),
+            // Said plainly rather than left unanswered: the client would wait for chunks.
+            "STREAM.RESTORE" => Err((
+                "stream_restore_response",
+                ApiError::restore_failed("not supported by rnats yet"),
+            )),
             _ => {
                 self.api_total -= 1;
                 return None;
@@ -461,6 +483,18 @@ impl JetStream {
             self.api_errors += 1;
             error_answer(kind, &e)
         }))
+    }
+
+    /// Why a stream cannot be snapshot: as the reference for memory streams (which it
+    /// cannot snapshot either); file streams are not supported by rnats yet.
+    fn snapshot_refusal(&self, name: &str) -> ApiError {
+        match self.streams.get(name) {
+            None => ApiError::stream_not_found(),
+            Some(s) if s.config().storage == Storage::Memory => {
+                ApiError::snapshot_failed("no impl")
+            }
+            Some(_) => ApiError::snapshot_failed("not supported by rnats yet"),
+        }
     }
 
     fn account_info(&self) -> String {

@@ -251,6 +251,19 @@ impl ApiError {
         ApiError::new(500, 10110, "stream purge not permitted")
     }
 
+    /// Leader and peer operations, which only a clustered JetStream has.
+    pub fn clustering_required() -> ApiError {
+        ApiError::new(503, 10010, "JetStream clustering support required")
+    }
+
+    pub fn snapshot_failed(why: &str) -> ApiError {
+        ApiError::new(500, 10064, format!("snapshot failed: {why}"))
+    }
+
+    pub fn restore_failed(why: &str) -> ApiError {
+        ApiError::new(500, 10062, format!("restore failed: {why}"))
+    }
+
     pub fn not_enabled_for_account() -> ApiError {
         ApiError::new(503, 10039, "JetStream not enabled for account")
     }

@@ -40,6 +40,10 @@ impl JetStream {
             ["DELETE", stream, name] => self.delete_consumer(stream, name, now),
             ["NAMES", stream] => self.consumer_names(stream, body),
             ["LIST", stream] => self.consumer_list(stream, body, now),
+            ["LEADER", "STEPDOWN", _, _] => Err((
+                "consumer_leader_stepdown_response",
+                ApiError::clustering_required(),
+            )),
             _ => return None,
         };
         Some(result.unwrap_or_else(|(kind, e)| {

@@ -545,3 +545,41 @@ fn api_requests_are_audited_for_those_who_listen() {
         "io.nats.jetstream.api.v1.stream_info_response"
     );
 }
+
+#[test]
+fn clustered_only_requests_are_refused_as_the_reference_refuses_them() {
+    let (mut h, c) = js_harness();
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
+    let durable = r#"{"stream_name":"S","config":{"durable_name":"D"}}"#;
+    request(&mut h, c, "$JS.API.CONSUMER.DURABLE.CREATE.S.D", durable);
+    for (subject, kind) in [
+        (
+            "$JS.API.STREAM.LEADER.STEPDOWN.S",
+            "stream_leader_stepdown_response",
+        ),
+        (
+            "$JS.API.STREAM.PEER.REMOVE.S",
+            "stream_remove_peer_response",
+        ),
+        (
+            "$JS.API.CONSUMER.LEADER.STEPDOWN.S.D",
+            "consumer_leader_stepdown_response",
+        ),
+    ] {
+        let got = request(&mut h, c, subject, "");
+        let expected = format!(
+            r#"{{"type":"io.nats.jetstream.api.v1.{kind}","error":{{"code":503,"err_code":10010,"description":"JetStream clustering support required"}}}}"#
+        );
+        assert!(got.contains(&expected), "{subject}: {got}");
+    }
+    let snap = request(
+        &mut h,
+        c,
+        "$JS.API.STREAM.SNAPSHOT.S",
+        r#"{"deliver_subject":"x"}"#,
+    );
+    assert!(
+        snap.contains(r#""err_code":10064,"description":"snapshot failed: no impl""#),
+        "{snap}"
+    );
+}

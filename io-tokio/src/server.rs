@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use crate::disk::{read_streams, Disk};
+use crate::disk::{read_streams, BlockFiles, Disk};
 use crate::log::Logger;
 use crate::monitor::Monitor;
 use crate::tls::Tls;
@@ -173,6 +173,8 @@ impl Shared {
                 }
             })
             .map_err(|e| e.to_string())?;
+        let reader = Arc::new(BlockFiles::new(root.clone()));
+        self.with_node(|n| n.set_block_reader(reader));
         let streams = read_streams(&root)
             .map_err(|e| format!("could not read storage directory {}: {e}", root.display()))?;
         for s in streams {

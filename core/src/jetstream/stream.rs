@@ -202,9 +202,19 @@ impl Stream {
         }
     }
 
-    /// What the store has to write since the last call.
-    pub fn take_store_ops(&mut self) -> Vec<super::filestore::FileOp> {
-        self.store.take_ops()
+    /// What the store has to write since the last call, going out in batch `batch`.
+    pub fn take_store_ops(&mut self, batch: u64) -> Vec<super::filestore::FileOp> {
+        self.store.take_ops(batch)
+    }
+
+    /// Write batches up to `batch` are on disk (see [`Store::written`]).
+    pub fn store_written(&mut self, batch: u64) {
+        self.store.written(batch);
+    }
+
+    /// Damage the store found reading back (see [`Store::take_faults`]).
+    pub fn take_store_faults(&mut self) -> Vec<super::filestore::Corruption> {
+        self.store.take_faults()
     }
 
     /// Remembers the `Nats-Msg-Id`s of the messages still within the duplicate window at

@@ -4,6 +4,7 @@
 //! outstanding, for the batch that makes it durable.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -12,10 +13,10 @@ use super::Node;
 use crate::jetstream::api::{not_enabled_answer, JetStream, NewStore, Report};
 use crate::jetstream::config::Storage;
 use crate::jetstream::consumer::Delivery;
-use crate::jetstream::filestore::{FileStore, Recovery};
+use crate::jetstream::filestore::{BlockReader, FileStore, Recovery};
 use crate::jetstream::memstore::MemStore;
 use crate::jetstream::options::AccountLimits;
-use crate::jetstream::persist::{ConsumerFiles, DiskOp};
+use crate::jetstream::persist::{stream_source, ConsumerFiles, DiskOp};
 use crate::time::Instant;
 
 const API_SUBJECT: &[u8] = b"$JS.API.>";
@@ -36,13 +37,24 @@ pub(super) struct JsNode {
     /// What JetStream publishes while writes are outstanding waits for them, with the
     /// batch it waits for and its account: an ack is only ever sent for what is durable.
     held: VecDeque<(u64, usize, Delivery)>,
+    /// How file streams read their blocks back, once the shell handed it in.
+    reader: Option<Arc<dyn BlockReader>>,
 }
 
-/// Where new streams are kept, as their configuration asks.
-fn new_store() -> NewStore {
-    Box::new(|config| match config.storage {
+/// Where new streams of account `account` are kept, as their configuration asks; file
+/// streams read their blocks back through `reader` (without one they keep everything in
+/// memory).
+fn new_store(account: &str, reader: Option<Arc<dyn BlockReader>>) -> NewStore {
+    let account = account.to_string();
+    Box::new(move |config| match config.storage {
         Storage::Memory => Ok(Box::new(MemStore::new(config.limits())) as _),
-        Storage::File => Ok(Box::new(FileStore::new(config.limits())) as _),
+        Storage::File => {
+            let store = FileStore::new(config.limits());
+            Ok(Box::new(match &reader {
+                Some(r) => store.with_source(stream_source(r.clone(), &account, &config.name)),
+                None => store,
+            }) as _)
+        }
     })
 }
 
@@ -56,13 +68,15 @@ impl Node {
             writing: None,
             next_batch: 1,
             held: VecDeque::new(),
+            reader: None,
         };
         let names: Vec<String> = self.accounts.iter().map(|a| a.name.clone()).collect();
         for name in names {
             let limits = self.account_limits(&name);
             let seed = self.rng.next_u64();
+            let new_store = new_store(&name, None);
             js.accounts
-                .push(limits.map(|l| JetStream::new(new_store(), seed).with_limits(l)));
+                .push(limits.map(|l| JetStream::new(new_store, seed).with_limits(l)));
         }
         self.js = Some(js);
         for account in 0..self.accounts.len() {
@@ -91,6 +105,18 @@ impl Node {
             .iter()
             .find(|a| a.name == name)
             .and_then(|a| a.jetstream)
+    }
+
+    /// Lets file streams read their blocks back from disk through `reader`, so they keep
+    /// only a few blocks in memory; needed before streams are recovered.
+    pub fn set_block_reader(&mut self, reader: Arc<dyn BlockReader>) {
+        let Some(js) = self.js.as_mut() else { return };
+        for (j, account) in js.accounts.iter_mut().zip(&self.accounts) {
+            if let Some(j) = j {
+                j.set_new_store(new_store(&account.name, Some(reader.clone())));
+            }
+        }
+        js.reader = Some(reader);
     }
 
     fn jetstream(&mut self, account: usize) -> Option<&mut JetStream> {
@@ -164,12 +190,24 @@ impl Node {
     fn publish_outboxes(&mut self) {
         let mut out = Vec::new();
         for account in 0..self.accounts.len() {
+            // What is taken now goes out in the next batch.
+            let batch = self.js.as_ref().map_or(0, |js| js.next_batch);
             let Some(js) = self.jetstream(account) else {
                 continue;
             };
             js.drain_outbox(&mut out);
-            let ops = js.take_disk_ops();
+            let ops = js.take_disk_ops(batch);
+            let faults = js.take_faults();
             let name = &self.accounts[account].name;
+            for (stream, c) in faults {
+                self.outputs.push_back(super::Output::Log {
+                    level: super::Level::Error,
+                    text: format!(
+                        "Stream '{name} > {stream}': damage in {} at offset {}, not served: {:?}",
+                        c.file, c.offset, c.damage
+                    ),
+                });
+            }
             let node = self.js.as_mut().expect("checked above");
             node.open.extend(ops.into_iter().map(|op| op.under(name)));
             let waits_for = if !node.open.is_empty() {
@@ -219,6 +257,9 @@ impl Node {
         }
         match result {
             Ok(()) => {
+                for account in js.accounts.iter_mut().flatten() {
+                    account.written(batch);
+                }
                 for (_, account, d) in released {
                     self.publish_internal(account, d);
                 }
@@ -236,17 +277,23 @@ impl Node {
     }
 
     /// Brings back a file-backed stream of account `account` from its directory (see
-    /// [`crate::jetstream::persist`]); logs what it restored as the reference does.
+    /// [`crate::jetstream::persist`]): `files` are the names of the files in it, read
+    /// through the reader set by [`Node::set_block_reader`].
     pub fn recover_stream(
         &mut self,
         now: Instant,
         account: &str,
         meta: &[u8],
-        files: Vec<(String, Bytes)>,
+        files: Vec<String>,
         consumers: Vec<ConsumerFiles>,
     ) -> Result<Recovery, String> {
         self.now = now;
         let wall = self.wall();
+        let reader = self
+            .js
+            .as_ref()
+            .and_then(|js| js.reader.clone())
+            .ok_or("no way to read the store directory was set")?;
         let index = self
             .accounts
             .iter()
@@ -255,7 +302,7 @@ impl Node {
         let js = self
             .jetstream(index)
             .ok_or_else(|| format!("JetStream is not enabled for account {account:?}"))?;
-        let recovery = js.recover_stream(meta, files, consumers, wall)?;
+        let recovery = js.recover_stream(account, meta, files, reader, consumers, wall)?;
         self.sync_stream_subscriptions(index);
         self.publish_outboxes();
         Ok(recovery)

@@ -342,7 +342,7 @@ impl Consumer {
     }
 
     /// The first message at or after `seq` that the consumer's filters take.
-    fn next_matching<'s>(&self, store: &'s dyn Store, seq: u64) -> Option<&'s StoredMsg> {
+    fn next_matching(&self, store: &dyn Store, seq: u64) -> Option<StoredMsg> {
         let filters = self.config.filters();
         if filters.len() == 1 {
             return store.load_next(filters[0].as_bytes(), seq);
@@ -554,17 +554,17 @@ impl Consumer {
             match store.load(seq) {
                 Some(m) => {
                     let count = self.redelivered.get(&seq).copied().unwrap_or(1) + 1;
-                    return Some((m.clone(), count));
+                    return Some((m, count));
                 }
                 None => self.forget(seq),
             }
         }
         while let Some(seq) = self.initial.pop_first() {
             if let Some(m) = store.load(seq) {
-                return Some((m.clone(), 1));
+                return Some((m, 1));
             }
         }
-        let m = self.next_matching(store, self.next_seq)?.clone();
+        let m = self.next_matching(store, self.next_seq)?;
         self.next_seq = m.seq + 1;
         if let Some(n) = self.num_pending.as_mut() {
             *n = n.saturating_sub(1);

@@ -22,13 +22,20 @@ pub(super) fn block_number(name: &str) -> Option<u64> {
     (digits == n.to_string()).then_some(n)
 }
 
+/// Where a record lies in its block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Rec {
+    pub at: u64,
+    pub len: u64,
+}
+
 /// What one block holds, as far as the store needs to know.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Block {
     /// Bytes in the file.
     pub len: u64,
-    /// Every message record in the file, live or not: sequence and record size.
-    pub msgs: BTreeMap<u64, u64>,
+    /// Every message record in the file, live or not: sequence and where it lies.
+    pub msgs: BTreeMap<u64, Rec>,
     /// How many of `msgs` are still in the stream.
     pub live: u64,
     /// Record bytes of messages no longer in the stream: what a rewrite would save.

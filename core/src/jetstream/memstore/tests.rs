@@ -217,7 +217,7 @@ proptest! {
                 Step::Expire(at) => { s.expire(u64::from(at)); }
             }
             let st = s.state();
-            let held: Vec<&StoredMsg> = (st.first_seq..=st.last_seq).filter_map(|q| s.load(q)).collect();
+            let held: Vec<StoredMsg> = (st.first_seq..=st.last_seq).filter_map(|q| s.load(q)).collect();
             prop_assert_eq!(st.msgs, held.len() as u64);
             prop_assert_eq!(st.bytes, held.iter().map(|m| m.size()).sum::<u64>());
             prop_assert_eq!(st.last_seq, last_seq);

@@ -48,7 +48,9 @@ impl Cache {
     }
 
     /// The bytes `at..at + len` of block `n`, if it is cached and they lie within one
-    /// piece (they always do for a whole record).
+    /// piece (they always do for a whole record). A copy when they are part of a larger
+    /// piece: what is handed out (a message sitting in a slow client's buffer, say) must
+    /// not keep a whole block alive after it is evicted.
     pub fn get(&mut self, n: u64, at: u64, len: u64) -> Option<Bytes> {
         self.clock += 1;
         let block = self.blocks.get_mut(&n)?;
@@ -57,7 +59,10 @@ impl Cache {
         let (start, piece) = block.pieces.get(i.checked_sub(1)?)?;
         let from = usize::try_from(at - start).ok()?;
         let to = from.checked_add(usize::try_from(len).ok()?)?;
-        (to <= piece.len()).then(|| piece.slice(from..to))
+        match piece.get(from..to)? {
+            whole if whole.len() == piece.len() => Some(piece.clone()),
+            part => Some(Bytes::copy_from_slice(part)),
+        }
     }
 
     /// Block `n` as read back from disk.

@@ -247,6 +247,14 @@ impl<M: Entry> MemStore<M> {
             .map(|(&seq, m)| (seq, m))
     }
 
+    /// See [`Store::seq_from_time`].
+    pub fn seq_from_time(&self, time: u64) -> Option<u64> {
+        self.msgs
+            .iter()
+            .find(|(_, m)| m.time() >= time)
+            .map(|(&seq, _)| seq)
+    }
+
     /// The sequence of the last message whose subject matches `filter`.
     pub fn last_matching(&self, filter: &[u8]) -> Option<u64> {
         self.subjects
@@ -424,6 +432,10 @@ impl Store for MemStore {
 
     fn holds(&self, seq: u64) -> bool {
         self.get(seq).is_some()
+    }
+
+    fn seq_from_time(&self, time: u64) -> Option<u64> {
+        MemStore::seq_from_time(self, time)
     }
 
     fn remove(&mut self, seq: u64) -> bool {

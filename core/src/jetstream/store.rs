@@ -123,6 +123,10 @@ pub trait Store {
     /// Whether message `seq` is held, without reading it.
     fn holds(&self, seq: u64) -> bool;
 
+    /// The first message held, in sequence order, stored at or after `time`, without
+    /// reading the ones before: every message before it is older.
+    fn seq_from_time(&self, time: u64) -> Option<u64>;
+
     /// Removes one message; whether it was held.
     fn remove(&mut self, seq: u64) -> bool;
 

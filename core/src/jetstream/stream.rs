@@ -222,7 +222,9 @@ impl Stream {
     pub fn recover_dedupe(&mut self, now: u64) {
         let window = u64::try_from(self.config.duplicate_window).unwrap_or(0);
         let cutoff = now.saturating_sub(window);
-        let mut seq = self.store.state().first_seq;
+        let Some(mut seq) = self.store.seq_from_time(cutoff.saturating_add(1)) else {
+            return;
+        };
         while let Some(m) = self.store.load_next(b">", seq) {
             seq = m.seq + 1;
             if m.time <= cutoff {

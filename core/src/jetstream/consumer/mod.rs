@@ -254,14 +254,7 @@ impl Consumer {
             DeliverPolicy::ByStartSequence => self.config.opt_start_seq.max(1),
             DeliverPolicy::ByStartTime => {
                 let start = self.config.start_time().unwrap_or(0);
-                let mut seq = first;
-                while let Some(m) = store.load_next(b">", seq) {
-                    if m.time >= start {
-                        break;
-                    }
-                    seq = m.seq + 1;
-                }
-                seq
+                store.seq_from_time(start).unwrap_or(after_last)
             }
             DeliverPolicy::LastPerSubject => {
                 for filter in self.filters() {

@@ -223,16 +223,16 @@ impl FileStore {
             offset: rec.at,
             damage,
         };
-        let cached = self.cache.borrow_mut().get(n, rec.at, rec.len);
-        let bytes = match cached {
-            Some(bytes) => bytes,
-            None => {
-                self.load_block(n)?;
-                let read = self.cache.borrow_mut().get(n, rec.at, rec.len);
-                self.evict(Some(n));
-                read.ok_or(damage(Damage::Cut))?
-            }
+        // A cached block is never read again: it may hold writes not yet on disk.
+        let bytes = if self.cache.borrow().contains(n) {
+            self.cache.borrow_mut().get(n, rec.at, rec.len)
+        } else {
+            self.load_block(n)?;
+            let read = self.cache.borrow_mut().get(n, rec.at, rec.len);
+            self.evict(Some(n));
+            read
         };
+        let bytes = bytes.ok_or(damage(Damage::Cut))?;
         match decode(&bytes, 0) {
             Ok((Record::Msg(m), end)) if m.seq == seq && end == bytes.len() => Ok((bytes, m)),
             Ok(_) => Err(damage(Damage::Misplaced)),
@@ -588,6 +588,10 @@ impl Store for FileStore {
 
     fn holds(&self, seq: u64) -> bool {
         self.msgs.get(seq).is_some()
+    }
+
+    fn seq_from_time(&self, time: u64) -> Option<u64> {
+        self.msgs.seq_from_time(time)
     }
 
     fn remove(&mut self, seq: u64) -> bool {

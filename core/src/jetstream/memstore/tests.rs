@@ -127,6 +127,22 @@ fn lookups_by_filter() {
 }
 
 #[test]
+fn lookups_by_time() {
+    let mut s = MemStore::new(Limits::default());
+    for time in [10, 20, 15, 30] {
+        s.store(b"a", b"", b"x", time).unwrap();
+    }
+    assert_eq!(s.seq_from_time(0), Some(1));
+    assert_eq!(s.seq_from_time(11), Some(2));
+    assert_eq!(s.seq_from_time(20), Some(2));
+    assert_eq!(s.seq_from_time(21), Some(4));
+    assert_eq!(s.seq_from_time(31), None);
+    s.remove(2);
+    assert_eq!(s.seq_from_time(11), Some(3));
+    assert!(s.holds(3) && !s.holds(2));
+}
+
+#[test]
 fn purge_options() {
     let fill = || {
         let mut s = MemStore::new(Limits::default());

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use madsim::rand::{thread_rng, Rng};
 use rnats_core::jetstream::filestore::{is_store_file, BlockReader, FileOp};
-use rnats_core::jetstream::persist::{ConsumerFiles, DiskOp};
+use rnats_core::jetstream::persist::{ConsumerFiles, DiskOp, Paging};
 use rnats_core::node::Node;
 use rnats_core::time::Instant;
 
@@ -98,6 +98,13 @@ pub async fn apply(disk: &Disk, ops: &[DiskOp], max_sync: Duration) {
     w.sync().await;
 }
 
+/// The file stores' block size in the simulator: small, so that streams of a few
+/// messages span many blocks and crashes land among block rollovers and compactions.
+const BLOCK_SIZE: u64 = 4 << 10;
+/// Their cache budget: two blocks, so most reads go back to the disk, and a read that
+/// missed a write not yet on disk would be caught.
+const CACHE_BUDGET: u64 = 2 * BLOCK_SIZE;
+
 /// Reads block files back from the disk for the file stores, as the production shell
 /// reads them from the file system: what the disk holds now, synced or not.
 struct BlockFiles(Disk);
@@ -152,7 +159,11 @@ fn sort_file(found: &mut BTreeMap<(String, String), Found>, rel: &str, read: imp
 /// streams whose creation never became durable, are skipped; so are consumers without
 /// one). Returns what recovery reported, for the log.
 pub fn recover(disk: &Disk, node: &mut Node, now: Instant) -> Vec<String> {
-    node.set_block_reader(Arc::new(BlockFiles(disk.clone())));
+    node.set_paging(Paging {
+        reader: Arc::new(BlockFiles(disk.clone())),
+        block_size: BLOCK_SIZE,
+        cache_budget: CACHE_BUDGET,
+    });
     let prefix = format!("{ROOT}/");
     let mut found = BTreeMap::new();
     for p in disk.paths() {

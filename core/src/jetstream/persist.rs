@@ -14,7 +14,9 @@ use super::consumer::config::ConsumerConfig;
 use super::consumer::{Consumer, ConsumerState};
 use std::sync::Arc;
 
-use super::filestore::{BlockReader, Corruption, FileOp, FileStore, Recovery, Source};
+use super::filestore::{
+    BlockReader, Corruption, FileOp, FileStore, Recovery, Source, BLOCK_SIZE, CACHE_BUDGET,
+};
 use super::stream::Stream;
 
 /// One thing for the shell to do; directories are relative (to the account's directory
@@ -72,9 +74,41 @@ fn stream_dir(stream: &str) -> String {
     format!("streams/{stream}")
 }
 
-/// Where the file store of stream `stream` of account `account` reads its blocks back.
-pub fn stream_source(reader: Arc<dyn BlockReader>, account: &str, stream: &str) -> Source {
-    Source::new(reader, format!("{account}/{}", stream_dir(stream)))
+/// How the node's file streams keep their messages: in blocks of `block_size`, of which
+/// `cache_budget` bytes stay cached (see [`super::filestore`]), read back through
+/// `reader` from their directories.
+#[derive(Clone)]
+pub struct Paging {
+    pub reader: Arc<dyn BlockReader>,
+    pub block_size: u64,
+    pub cache_budget: u64,
+}
+
+impl Paging {
+    /// The default sizes, [`BLOCK_SIZE`] and [`CACHE_BUDGET`].
+    pub fn new(reader: Arc<dyn BlockReader>) -> Paging {
+        Paging {
+            reader,
+            block_size: BLOCK_SIZE,
+            cache_budget: CACHE_BUDGET,
+        }
+    }
+
+    /// Where the file store of stream `stream` of account `account` reads back from.
+    fn source(&self, account: &str, stream: &str) -> Source {
+        Source::new(
+            self.reader.clone(),
+            format!("{account}/{}", stream_dir(stream)),
+        )
+    }
+
+    /// `store`, the file store of stream `stream` of account `account`, paging this way.
+    pub fn apply(&self, store: FileStore, account: &str, stream: &str) -> FileStore {
+        store
+            .with_block_size(self.block_size)
+            .with_cache_budget(self.cache_budget)
+            .with_source(self.source(account, stream))
+    }
 }
 
 fn consumer_dir(stream: &str, consumer: &str) -> String {
@@ -189,15 +223,15 @@ impl JetStream {
     }
 
     /// Brings back a file-backed stream of account `account` from its directory: `meta`
-    /// is its `meta.json`, `files` the names of its message blocks, read through
-    /// `reader`, `consumers` its consumers' files. What recovery found in the blocks is
+    /// is its `meta.json`, `files` the names of its message blocks, read as `paging`
+    /// says, `consumers` its consumers' files. What recovery found in the blocks is
     /// returned for the log.
     pub fn recover_stream(
         &mut self,
         account: &str,
         meta: &[u8],
         files: Vec<String>,
-        reader: Arc<dyn BlockReader>,
+        paging: &Paging,
         consumers: Vec<ConsumerFiles>,
         now: u64,
     ) -> Result<Recovery, String> {
@@ -207,8 +241,9 @@ impl JetStream {
         if self.streams.contains_key(&name) {
             return Err(format!("stream {name:?} exists twice"));
         }
-        let source = stream_source(reader, account, &name);
+        let source = paging.source(account, &name);
         let (store, recovery) = FileStore::recover(meta.config.limits(), files, source);
+        let store = paging.apply(store, account, &name);
         let mut stream = Stream::new(meta.config, Box::new(store), meta.created);
         stream.recover_dedupe(now);
         stream.recover_sourced();

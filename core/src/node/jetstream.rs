@@ -4,7 +4,6 @@
 //! outstanding, for the batch that makes it durable.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -13,10 +12,10 @@ use super::Node;
 use crate::jetstream::api::{not_enabled_answer, JetStream, NewStore, Report};
 use crate::jetstream::config::Storage;
 use crate::jetstream::consumer::Delivery;
-use crate::jetstream::filestore::{BlockReader, FileStore, Recovery};
+use crate::jetstream::filestore::{FileStore, Recovery};
 use crate::jetstream::memstore::MemStore;
 use crate::jetstream::options::AccountLimits;
-use crate::jetstream::persist::{stream_source, ConsumerFiles, DiskOp};
+use crate::jetstream::persist::{ConsumerFiles, DiskOp, Paging};
 use crate::time::Instant;
 
 const API_SUBJECT: &[u8] = b"$JS.API.>";
@@ -37,21 +36,20 @@ pub(super) struct JsNode {
     /// What JetStream publishes while writes are outstanding waits for them, with the
     /// batch it waits for and its account: an ack is only ever sent for what is durable.
     held: VecDeque<(u64, usize, Delivery)>,
-    /// How file streams read their blocks back, once the shell handed it in.
-    reader: Option<Arc<dyn BlockReader>>,
+    /// How file streams page their messages to and from disk, once the shell said.
+    paging: Option<Paging>,
 }
 
 /// Where new streams of account `account` are kept, as their configuration asks; file
-/// streams read their blocks back through `reader` (without one they keep everything in
-/// memory).
-fn new_store(account: &str, reader: Option<Arc<dyn BlockReader>>) -> NewStore {
+/// streams page as `paging` says (without it they keep everything in memory).
+fn new_store(account: &str, paging: Option<Paging>) -> NewStore {
     let account = account.to_string();
     Box::new(move |config| match config.storage {
         Storage::Memory => Ok(Box::new(MemStore::new(config.limits())) as _),
         Storage::File => {
             let store = FileStore::new(config.limits());
-            Ok(Box::new(match &reader {
-                Some(r) => store.with_source(stream_source(r.clone(), &account, &config.name)),
+            Ok(Box::new(match &paging {
+                Some(p) => p.apply(store, &account, &config.name),
                 None => store,
             }) as _)
         }
@@ -68,7 +66,7 @@ impl Node {
             writing: None,
             next_batch: 1,
             held: VecDeque::new(),
-            reader: None,
+            paging: None,
         };
         let names: Vec<String> = self.accounts.iter().map(|a| a.name.clone()).collect();
         for name in names {
@@ -107,16 +105,16 @@ impl Node {
             .and_then(|a| a.jetstream)
     }
 
-    /// Lets file streams read their blocks back from disk through `reader`, so they keep
+    /// Lets file streams read their blocks back from disk as `paging` says, so they keep
     /// only a few blocks in memory; needed before streams are recovered.
-    pub fn set_block_reader(&mut self, reader: Arc<dyn BlockReader>) {
+    pub fn set_paging(&mut self, paging: Paging) {
         let Some(js) = self.js.as_mut() else { return };
         for (j, account) in js.accounts.iter_mut().zip(&self.accounts) {
             if let Some(j) = j {
-                j.set_new_store(new_store(&account.name, Some(reader.clone())));
+                j.set_new_store(new_store(&account.name, Some(paging.clone())));
             }
         }
-        js.reader = Some(reader);
+        js.paging = Some(paging);
     }
 
     fn jetstream(&mut self, account: usize) -> Option<&mut JetStream> {
@@ -278,7 +276,7 @@ impl Node {
 
     /// Brings back a file-backed stream of account `account` from its directory (see
     /// [`crate::jetstream::persist`]): `files` are the names of the files in it, read
-    /// through the reader set by [`Node::set_block_reader`].
+    /// as set by [`Node::set_paging`].
     pub fn recover_stream(
         &mut self,
         now: Instant,
@@ -289,10 +287,10 @@ impl Node {
     ) -> Result<Recovery, String> {
         self.now = now;
         let wall = self.wall();
-        let reader = self
+        let paging = self
             .js
             .as_ref()
-            .and_then(|js| js.reader.clone())
+            .and_then(|js| js.paging.clone())
             .ok_or("no way to read the store directory was set")?;
         let index = self
             .accounts
@@ -302,7 +300,7 @@ impl Node {
         let js = self
             .jetstream(index)
             .ok_or_else(|| format!("JetStream is not enabled for account {account:?}"))?;
-        let recovery = js.recover_stream(account, meta, files, reader, consumers, wall)?;
+        let recovery = js.recover_stream(account, meta, files, &paging, consumers, wall)?;
         self.sync_stream_subscriptions(index);
         self.publish_outboxes();
         Ok(recovery)

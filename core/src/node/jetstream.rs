@@ -276,7 +276,7 @@ impl Node {
 
     /// Brings back a file-backed stream of account `account` from its directory (see
     /// [`crate::jetstream::persist`]): `files` are the names of the files in it, read
-    /// as set by [`Node::set_paging`].
+    /// as set by [`Node::set_paging`]; logs what it restored as the reference does.
     pub fn recover_stream(
         &mut self,
         now: Instant,

@@ -15,7 +15,9 @@
 //! ([`Store::take_faults`]) and the message not served. A block is cached from its first
 //! write until the batch carrying that write is reported on disk ([`Store::written`]), so
 //! a read never goes to disk for something not there yet. Without a reader, nothing is
-//! evicted.
+//! evicted. A batch that failed is never reported written: its blocks stay cached until a
+//! later batch is, and should what it carried be missing on disk then, reading it back
+//! finds damage and reports it rather than serve anything else.
 //!
 //! # On disk
 //!

@@ -10,7 +10,7 @@
 //! behind it, or anything wrong in an older block) is corruption: the block is used up to that point only, the
 //! damage is reported, and the block is left on disk untouched. Nothing is ever read past
 //! damage, nothing is allocated from a length that was not checked against the input, and
-//! every payload served is a slice of a record whose checksum matched.
+//! every payload served comes from a record whose checksum matched.
 //!
 //! Blocks are read one at a time through the store's [`Source`] and let go once scanned:
 //! what stays is the index (subjects shared, no payload), so a stream much larger than

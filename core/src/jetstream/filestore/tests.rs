@@ -488,6 +488,31 @@ fn damage_in_an_older_block_is_corruption_even_at_its_end() {
 }
 
 #[test]
+fn a_block_that_cannot_be_read_is_reported() {
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    store_n(&mut s, "a", 3, 0);
+    sync(&mut s, &mut disk);
+    // A block listed but gone by the time it is read.
+    let mut names = disk.names();
+    names.push("2.blk".into());
+    let (mut r, report) = FileStore::recover(Limits::default(), names, disk.source());
+    let gone = Corruption {
+        file: "2.blk".into(),
+        offset: 0,
+        damage: Damage::Unreadable,
+    };
+    assert_eq!(report.corruption, vec![gone]);
+    assert_eq!(held(&r), held(&s));
+    // Nothing is written after it: new records go to a new block.
+    r.store(b"a", b"", b"x", 9).unwrap();
+    let ops = r.take_ops(1);
+    assert!(ops
+        .iter()
+        .all(|op| matches!(op, FileOp::Append { file, .. } if file == "3.blk")));
+}
+
+#[test]
 fn other_files_are_ignored() {
     assert!(is_store_file("12.blk"));
     assert!(!is_store_file("meta.json"));

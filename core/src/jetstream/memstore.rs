@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::headers::{ttl, Ttl};
 use super::store::{msg_size, Discard, Limits, Store, StoreError, StoreState, StoredMsg};
-use crate::subject::matches;
+use crate::subject::{is_valid_literal_subject, matches};
 
 /// What the store keeps of one message.
 pub trait Entry: Clone + std::fmt::Debug {
@@ -255,8 +255,11 @@ impl<M: Entry> MemStore<M> {
             .map(|(&seq, _)| seq)
     }
 
-    /// The sequence of the last message whose subject matches `filter`.
-    pub fn last_matching(&self, filter: &[u8]) -> Option<u64> {
+    /// See [`Store::last_seq`]. A subject without wildcards is looked up directly.
+    pub fn last_seq(&self, filter: &[u8]) -> Option<u64> {
+        if is_valid_literal_subject(filter) {
+            return self.subjects.get(filter)?.last().copied();
+        }
         self.subjects
             .iter()
             .filter(|(subject, _)| matches(filter, subject))
@@ -427,7 +430,7 @@ impl Store for MemStore {
     }
 
     fn load_last(&self, filter: &[u8]) -> Option<StoredMsg> {
-        self.last_matching(filter).and_then(|seq| self.load(seq))
+        self.load(MemStore::last_seq(self, filter)?)
     }
 
     fn holds(&self, seq: u64) -> bool {
@@ -436,6 +439,10 @@ impl Store for MemStore {
 
     fn seq_from_time(&self, time: u64) -> Option<u64> {
         MemStore::seq_from_time(self, time)
+    }
+
+    fn last_seq(&self, filter: &[u8]) -> Option<u64> {
+        MemStore::last_seq(self, filter)
     }
 
     fn remove(&mut self, seq: u64) -> bool {

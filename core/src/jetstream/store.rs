@@ -120,6 +120,10 @@ pub trait Store {
     /// The last message whose subject matches `filter`.
     fn load_last(&self, filter: &[u8]) -> Option<StoredMsg>;
 
+    /// The sequence of the last message whose subject matches `filter`, without reading
+    /// it.
+    fn last_seq(&self, filter: &[u8]) -> Option<u64>;
+
     /// Whether message `seq` is held, without reading it.
     fn holds(&self, seq: u64) -> bool;
 

@@ -279,7 +279,7 @@ impl Stream {
                 msg_id = Some(id);
             }
             if let Some(want) = header(headers, EXPECTED_LAST_SUBJECT_SEQ).map(number) {
-                let last = self.store.load_last(subject).map_or(0, |m| m.seq);
+                let last = self.store.last_seq(subject).unwrap_or(0);
                 if last != want {
                     return Err(ApiError::wrong_last_sequence(last));
                 }

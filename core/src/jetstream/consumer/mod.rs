@@ -248,7 +248,7 @@ impl Consumer {
             DeliverPolicy::Last => self
                 .filters()
                 .iter()
-                .filter_map(|f| store.load_last(f.as_bytes()).map(|m| m.seq))
+                .filter_map(|f| store.last_seq(f.as_bytes()))
                 .max()
                 .unwrap_or(after_last),
             DeliverPolicy::ByStartSequence => self.config.opt_start_seq.max(1),
@@ -259,8 +259,8 @@ impl Consumer {
             DeliverPolicy::LastPerSubject => {
                 for filter in self.filters() {
                     for (subject, _) in store.subjects(filter.as_bytes()) {
-                        if let Some(m) = store.load_last(&subject) {
-                            self.initial.insert(m.seq);
+                        if let Some(seq) = store.last_seq(&subject) {
+                            self.initial.insert(seq);
                         }
                     }
                 }

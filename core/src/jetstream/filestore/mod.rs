@@ -585,7 +585,7 @@ impl Store for FileStore {
     }
 
     fn load_last(&self, filter: &[u8]) -> Option<StoredMsg> {
-        self.read(self.msgs.last_matching(filter)?)
+        self.read(self.msgs.last_seq(filter)?)
     }
 
     fn holds(&self, seq: u64) -> bool {
@@ -594,6 +594,10 @@ impl Store for FileStore {
 
     fn seq_from_time(&self, time: u64) -> Option<u64> {
         self.msgs.seq_from_time(time)
+    }
+
+    fn last_seq(&self, filter: &[u8]) -> Option<u64> {
+        self.msgs.last_seq(filter)
     }
 
     fn remove(&mut self, seq: u64) -> bool {

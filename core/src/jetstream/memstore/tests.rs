@@ -124,6 +124,9 @@ fn lookups_by_filter() {
     assert_eq!(s.load_last(b"orders.*").unwrap().seq, 4);
     assert_eq!(s.load_last(b"users.1").unwrap().seq, 3);
     assert_eq!(s.load_last(b"nothing"), None);
+    assert_eq!(s.last_seq(b"orders.1"), Some(4));
+    assert_eq!(s.last_seq(b"users.*"), Some(3));
+    assert_eq!(s.last_seq(b"orders"), None);
 }
 
 #[test]

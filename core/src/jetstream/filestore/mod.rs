@@ -210,7 +210,7 @@ impl FileStore {
     fn read(&self, seq: u64) -> Option<StoredMsg> {
         self.msgs.get(seq)?;
         let n = *self.index.get(&seq)?;
-        let rec = *self.blocks.get(&n)?.msgs.get(&seq)?;
+        let rec = self.blocks.get(&n)?.msgs.get(seq)?;
         self.read_record(n, seq, rec)
             .map_err(|c| self.fault(c))
             .ok()
@@ -403,7 +403,7 @@ impl FileStore {
         };
         if let Some(b) = self.blocks.get_mut(&n) {
             b.live = b.live.saturating_sub(1);
-            b.dead_bytes += b.msgs.get(&seq).map_or(0, |r| r.len);
+            b.dead_bytes += b.msgs.get(seq).map_or(0, |r| r.len);
             self.check.insert(n);
         }
     }
@@ -475,7 +475,7 @@ impl FileStore {
             self.write_delete(t);
         }
         if let Some(b) = self.blocks.remove(&n) {
-            self.forget(n, &b.tombs, b.msgs.keys().copied());
+            self.forget(n, &b.tombs, b.msgs.seqs());
         }
         self.cache.get_mut().remove(n);
         self.ops.push(FileOp::Remove {
@@ -493,25 +493,24 @@ impl FileStore {
         };
         let mut out = BytesMut::new();
         let mut block = Block::default();
-        for (&seq, &rec) in &old.msgs {
-            if self.msgs.get(seq).is_none() {
-                continue;
+        let live = old
+            .msgs
+            .iter()
+            .filter(|&(seq, _)| self.msgs.get(seq).is_some());
+        let copied = live.map(|(seq, rec)| {
+            let (bytes, _) = self.read_record(n, seq, rec)?;
+            let at = out.len() as u64;
+            out.extend_from_slice(&bytes);
+            block.msgs.insert(seq, Rec { at, ..rec });
+            block.live += 1;
+            Ok(())
+        });
+        if let Err(c) = copied.collect::<Result<(), Corruption>>() {
+            self.fault(c);
+            if let Some(b) = self.blocks.get_mut(&n) {
+                b.damaged = true;
             }
-            match self.read_record(n, seq, rec) {
-                Ok((bytes, _)) => {
-                    let at = out.len() as u64;
-                    out.extend_from_slice(&bytes);
-                    block.msgs.insert(seq, Rec { at, ..rec });
-                    block.live += 1;
-                }
-                Err(c) => {
-                    self.fault(c);
-                    if let Some(b) = self.blocks.get_mut(&n) {
-                        b.damaged = true;
-                    }
-                    return;
-                }
-            }
+            return;
         }
         let Some(old) = self.blocks.remove(&n) else {
             return;
@@ -523,9 +522,8 @@ impl FileStore {
         block.len = out.len() as u64;
         let gone: Vec<u64> = old
             .msgs
-            .keys()
-            .copied()
-            .filter(|&seq| !block.msgs.contains_key(&seq))
+            .seqs()
+            .filter(|&seq| !block.msgs.contains(seq))
             .collect();
         self.forget(n, &old.tombs, gone);
         for t in needed {

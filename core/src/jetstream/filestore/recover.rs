@@ -232,7 +232,7 @@ impl Scan {
         let floor = self.disk.first;
         let dead = |seq: u64| seq < floor || tombstoned.contains(&seq);
         for block in self.blocks.values_mut() {
-            for (&seq, rec) in &block.msgs {
+            for (seq, rec) in block.msgs.iter() {
                 if dead(seq) {
                     block.dead_bytes += rec.len;
                 } else {

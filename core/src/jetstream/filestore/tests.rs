@@ -810,7 +810,7 @@ fn damage_in_a_block_read_back_is_reported_not_served() {
     let mut s = paged(FileStore::new(Limits::default()), &live);
     store_paged(&mut s, &live, 100);
     assert!(!s.cache.borrow().contains(1));
-    let rec = s.blocks[&1].msgs[&2];
+    let rec = s.blocks[&1].msgs.get(2).unwrap();
     // Flip a bit of message 2's data in the file.
     let at = (rec.at + rec.len - 6) as usize;
     live.disk.lock().unwrap().0.get_mut("1.blk").unwrap()[at] ^= 0x20;
@@ -827,7 +827,7 @@ fn damage_in_a_block_read_back_is_reported_not_served() {
     assert_eq!(s.load_next(b">", 2).map(|m| m.seq), Some(3));
     assert_eq!(s.take_faults(), vec![bad]);
     // A block file gone is reported too.
-    let last_in_2 = *s.blocks[&2].msgs.keys().last().unwrap();
+    let last_in_2 = s.blocks[&2].msgs.seqs().last().unwrap();
     s.cache.borrow_mut().remove(2);
     live.disk.lock().unwrap().0.remove("2.blk");
     assert_eq!(s.load(last_in_2), None);

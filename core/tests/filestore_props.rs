@@ -1,49 +1,99 @@
 //! The file store against the memory store as a model: random operations applied to both
 //! must leave the same state and messages, and so must recovering the file store from its
 //! operations carried out on an in-memory directory, at any point, including in the middle
-//! of a batch of operations cut short by a crash.
+//! of a batch of operations cut short by a crash. The file store keeps only a few blocks
+//! in memory (the cache budget is small), so most reads go back to the directory.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use rnats_core::jetstream::filestore::{FileOp, FileStore};
-use rnats_core::jetstream::memstore::MemStore;
-use rnats_core::jetstream::store::{Discard, Limits, Store, StoredMsg};
+use rnats_core::jetstream::filestore::{BlockReader, FileOp, FileStore, Source};
+use rnats_core::jetstream::memstore::{Entry, MemStore};
+use rnats_core::jetstream::store::{file_msg_size, Discard, Limits, Store, StoreState, StoredMsg};
 
-/// A directory in memory.
+/// A directory in memory, shared with the store reading it back.
 #[derive(Clone, Debug, Default)]
-struct Disk(BTreeMap<String, Vec<u8>>);
+struct Disk(Arc<Mutex<BTreeMap<String, Vec<u8>>>>);
 
 impl Disk {
-    fn apply(&mut self, op: &FileOp) {
+    fn files(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.0.lock().unwrap()
+    }
+
+    fn apply(&self, op: &FileOp) {
+        let mut files = self.files();
         match op {
-            FileOp::Append { file, data } => self
-                .0
+            FileOp::Append { file, data } => files
                 .entry(file.clone())
                 .or_default()
                 .extend_from_slice(data),
             FileOp::Replace { file, data } => {
-                self.0.insert(file.clone(), data.to_vec());
+                files.insert(file.clone(), data.to_vec());
             }
             FileOp::Truncate { file, len } => {
-                if let Some(f) = self.0.get_mut(file) {
+                if let Some(f) = files.get_mut(file) {
                     f.truncate(*len as usize);
                 }
             }
             FileOp::Remove { file } => {
-                self.0.remove(file);
+                files.remove(file);
             }
         }
     }
 
-    fn files(&self) -> Vec<(String, Bytes)> {
-        self.0
-            .iter()
-            .map(|(n, d)| (n.clone(), Bytes::from(d.clone())))
-            .collect()
+    /// A copy of the directory as it is now, to crash.
+    fn copy(&self) -> Disk {
+        Disk(Arc::new(Mutex::new(self.files().clone())))
+    }
+
+    /// The file store on this directory, recovered from it.
+    fn recover(&self, limits: Limits) -> (FileStore, rnats_core::jetstream::filestore::Recovery) {
+        let names = self.files().keys().cloned().collect();
+        FileStore::recover(limits, names, self.source())
+    }
+
+    fn source(&self) -> Source {
+        Source::new(Arc::new(self.clone()), String::new())
     }
 }
+
+impl BlockReader for Disk {
+    fn read(&self, _dir: &str, file: &str) -> io::Result<Bytes> {
+        let data = self
+            .files()
+            .get(file)
+            .cloned()
+            .ok_or(io::ErrorKind::NotFound)?;
+        Ok(Bytes::from(data))
+    }
+}
+
+/// The model keeps whole messages, accounted at their file store size.
+#[derive(Clone, Debug)]
+struct FileSized(StoredMsg);
+
+impl Entry for FileSized {
+    fn new(seq: u64, subject: Bytes, headers: &[u8], data: &[u8], time: u64) -> FileSized {
+        FileSized(<StoredMsg as Entry>::new(seq, subject, headers, data, time))
+    }
+
+    fn subject(&self) -> &Bytes {
+        &self.0.subject
+    }
+
+    fn time(&self) -> u64 {
+        self.0.time
+    }
+
+    fn size(&self) -> u64 {
+        file_msg_size(&self.0.subject, &self.0.headers, &self.0.data)
+    }
+}
+
+type Model = MemStore<FileSized>;
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -93,29 +143,35 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn held(s: &impl Store) -> Vec<StoredMsg> {
-    let st = s.state();
-    (st.first_seq..=st.last_seq)
-        .filter_map(|q| s.load(q).cloned())
-        .collect()
+/// The messages held, between the first and last sequence of `st`.
+fn messages(st: StoreState, load: impl Fn(u64) -> Option<StoredMsg>) -> Vec<StoredMsg> {
+    (st.first_seq..=st.last_seq).filter_map(load).collect()
 }
 
-fn same(model: &MemStore, fs: &FileStore) -> Result<(), TestCaseError> {
+fn held(s: &impl Store) -> Vec<StoredMsg> {
+    messages(s.state(), |q| s.load(q))
+}
+
+fn model_held(m: &Model) -> Vec<StoredMsg> {
+    messages(m.state(), |q| m.get(q).map(|e| e.0.clone()))
+}
+
+fn same(model: &Model, fs: &FileStore) -> Result<(), TestCaseError> {
     prop_assert_eq!(fs.state(), model.state());
-    prop_assert_eq!(held(fs), held(model));
+    prop_assert_eq!(held(fs), model_held(model));
     prop_assert_eq!(fs.subjects(b">"), model.subjects(b">"));
     prop_assert_eq!(fs.next_expiry(), model.next_expiry());
     Ok(())
 }
 
-fn seqs(s: &impl Store) -> BTreeSet<u64> {
-    held(s).into_iter().map(|m| m.seq).collect()
+fn seqs(held: Vec<StoredMsg>) -> BTreeSet<u64> {
+    held.into_iter().map(|m| m.seq).collect()
 }
 
 /// Runs `step` on both stores.
 fn run(
     step: &Step,
-    model: &mut MemStore,
+    model: &mut Model,
     fs: &mut FileStore,
     clock: u64,
 ) -> Result<(), TestCaseError> {
@@ -164,12 +220,16 @@ fn run(
 fn recover_mid_step(
     crashed: &Disk,
     limits: Limits,
-    pre: &MemStore,
-    post: &MemStore,
+    pre: &Model,
+    post: &Model,
 ) -> Result<FileStore, TestCaseError> {
-    let (r, report) = FileStore::recover(limits, crashed.files());
+    let (r, report) = crashed.recover(limits);
     prop_assert_eq!(report.corruption, vec![]);
-    let (before, after, got) = (seqs(pre), seqs(post), seqs(&r));
+    let (before, after, got) = (
+        seqs(model_held(pre)),
+        seqs(model_held(post)),
+        seqs(held(&r)),
+    );
     prop_assert!(
         before.intersection(&after).all(|q| got.contains(q)),
         "lost: {:?} {:?}",
@@ -182,7 +242,8 @@ fn recover_mid_step(
         got
     );
     for m in held(&r) {
-        prop_assert_eq!(Some(&m), post.load(m.seq).or(pre.load(m.seq)));
+        let stored = post.get(m.seq).or(pre.get(m.seq));
+        prop_assert_eq!(Some(&m), stored.map(|e| &e.0));
     }
     prop_assert!(r.state().last_seq >= pre.state().last_seq);
     Ok(r)
@@ -195,32 +256,35 @@ proptest! {
     fn file_store_matches_memory_store(
         initial in limits(),
         block_size in 64u64..600,
+        cache_budget in 0u64..1200,
         steps in proptest::collection::vec(step(), 1..120),
     ) {
         let mut limits = initial;
-        let mut model = MemStore::new(limits).with_file_sizes();
-        let mut fs = FileStore::new(limits).with_block_size(block_size);
+        let mut model = Model::empty(limits);
         let mut disk = Disk::default();
+        let sized = |fs: FileStore| fs.with_block_size(block_size).with_cache_budget(cache_budget);
+        let mut fs = sized(FileStore::new(limits).with_source(disk.source()));
         let mut torn: Option<(usize, usize)> = None;
         for (i, step) in steps.iter().enumerate() {
             let clock = 1000 + 10 * i as u64;
+            let batch = i as u64 + 1;
             if let Step::SetLimits(l) = step {
                 limits = *l;
             }
             let pre = model.clone();
             run(step, &mut model, &mut fs, clock)?;
             same(&model, &fs)?;
-            let ops = fs.take_ops();
+            let ops = fs.take_ops(batch);
             if let Some((keep, cut)) = torn.take() {
                 // Crash with only part of this step's operations carried out: after each
                 // whole one, and once within one.
                 for whole in 0..ops.len() {
-                    let mut crashed = disk.clone();
+                    let crashed = disk.copy();
                     ops[..whole].iter().for_each(|op| crashed.apply(op));
                     recover_mid_step(&crashed, limits, &pre, &model)?;
                 }
                 let keep = keep % (ops.len() + 1);
-                let mut crashed = disk.clone();
+                let crashed = disk.copy();
                 ops[..keep].iter().for_each(|op| crashed.apply(op));
                 if let Some(FileOp::Append { file, data }) = ops.get(keep) {
                     let part = data.slice(..cut % data.len());
@@ -230,37 +294,44 @@ proptest! {
                 // Go on from the crash when it left the state before or after the step.
                 let adopt = if matches!(step, Step::SetLimits(_)) {
                     None
-                } else if r.state() == pre.state() && held(&r) == held(&pre) {
+                } else if r.state() == pre.state() && held(&r) == model_held(&pre) {
                     Some(pre)
-                } else if r.state() == model.state() && held(&r) == held(&model) {
+                } else if r.state() == model.state() && held(&r) == model_held(&model) {
                     Some(model.clone())
                 } else {
                     None
                 };
                 if let Some(m) = adopt {
                     model = m;
-                    r.take_ops().iter().for_each(|op| crashed.apply(op));
-                    fs = r.with_block_size(block_size);
+                    r.take_ops(batch).iter().for_each(|op| crashed.apply(op));
+                    r.written(batch);
+                    fs = sized(r);
                     disk = crashed;
+                    same(&model, &fs)?;
                     continue;
                 }
             }
             ops.iter().for_each(|op| disk.apply(op));
+            fs.written(batch);
             match step {
                 Step::Crash => {
-                    let (mut r, report) = FileStore::recover(limits, disk.files());
+                    let (mut r, report) = disk.recover(limits);
                     prop_assert_eq!(report.corruption, vec![]);
                     prop_assert_eq!(report.torn_tail, None);
                     prop_assert_eq!(report.messages, model.state().msgs);
-                    r.take_ops().iter().for_each(|op| disk.apply(op));
-                    fs = r.with_block_size(block_size);
+                    r.take_ops(batch).iter().for_each(|op| disk.apply(op));
+                    r.written(batch);
+                    fs = sized(r);
                     same(&model, &fs)?;
                 }
                 Step::TornCrash(keep, cut) => torn = Some((*keep, *cut)),
                 _ => {}
             }
+            // What was evicted reads back the same.
+            same(&model, &fs)?;
+            prop_assert_eq!(fs.take_faults(), vec![]);
         }
-        let (r, report) = FileStore::recover(limits, disk.files());
+        let (r, report) = disk.recover(limits);
         prop_assert_eq!(report.corruption, vec![]);
         same(&model, &r)?;
     }

@@ -7,14 +7,26 @@
 #![no_main]
 
 use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use rnats_core::jetstream::filestore::{FileOp, FileStore};
+use rnats_core::jetstream::filestore::{BlockReader, FileOp, FileStore, Recovery, Source};
 use rnats_core::jetstream::store::{Limits, Store};
 
 type Dir = BTreeMap<String, Vec<u8>>;
+
+/// The directory as it was when a store was recovered from it, to read back from.
+struct Snapshot(Dir);
+
+impl BlockReader for Snapshot {
+    fn read(&self, _dir: &str, file: &str) -> io::Result<Bytes> {
+        let data = self.0.get(file).ok_or(io::ErrorKind::NotFound)?;
+        Ok(Bytes::from(data.clone()))
+    }
+}
 
 #[derive(Arbitrary, Debug)]
 enum Input {
@@ -57,10 +69,10 @@ fn apply(dir: &mut Dir, ops: Vec<FileOp>) {
     }
 }
 
-fn files(dir: &Dir) -> Vec<(String, Bytes)> {
-    dir.iter()
-        .map(|(n, d)| (n.clone(), Bytes::from(d.clone())))
-        .collect()
+fn recover(dir: &Dir) -> (FileStore, Recovery) {
+    let names = dir.keys().cloned().collect();
+    let source = Source::new(Arc::new(Snapshot(dir.clone())), String::new());
+    FileStore::recover(Limits::default(), names, source)
 }
 
 fn built(ops: Vec<Op>, damage: Vec<Damage>) -> Dir {
@@ -85,7 +97,7 @@ fn built(ops: Vec<Op>, damage: Vec<Damage>) -> Dir {
             }
         }
     }
-    apply(&mut dir, store.take_ops());
+    apply(&mut dir, store.take_ops(1));
     let names: Vec<String> = dir.keys().cloned().collect();
     for d in damage.into_iter().take(4) {
         let pick = |file: u8| names.get(usize::from(file) % names.len().max(1)).cloned();
@@ -123,14 +135,14 @@ fuzz_target!(|input: Input| {
             .collect(),
         Input::Built { ops, damage } => built(ops, damage),
     };
-    let (mut store, _) = FileStore::recover(Limits::default(), files(&dir));
+    let (mut store, _) = recover(&dir);
     let st = store.state();
     let held: Vec<_> = (st.first_seq..=st.last_seq.min(st.first_seq.saturating_add(10_000)))
-        .filter_map(|q| store.load(q).cloned())
+        .filter_map(|q| store.load(q))
         .collect();
-    apply(&mut dir, store.take_ops());
-    let (again, report) = FileStore::recover(Limits::default(), files(&dir));
+    apply(&mut dir, store.take_ops(1));
+    let (again, report) = recover(&dir);
     assert_eq!(again.state(), st);
-    assert!(held.iter().all(|m| again.load(m.seq) == Some(m)));
+    assert!(held.iter().all(|m| again.load(m.seq).as_ref() == Some(m)));
     assert_eq!(report.torn_tail, None);
 });

@@ -1,5 +1,5 @@
-//! JetStream's files: carrying out the node's writes durably, and reading the store
-//! directory back at start.
+//! JetStream's files: carrying out the node's writes durably, reading the store directory
+//! back at start, and reading message blocks back for the file stores ([`BlockFiles`]).
 //!
 //! Writes come in batches ([`Output::Persist`](rnats_core::node::Output)); a batch is
 //! applied in order and made durable before the node hears of it: appended files are
@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use rnats_core::jetstream::filestore::{is_store_file, FileOp};
+use rnats_core::jetstream::filestore::{is_store_file, BlockReader, FileOp};
 use rnats_core::jetstream::persist::{ConsumerFiles, DiskOp};
 
 /// The JetStream directory and the files kept open for appending.
@@ -192,6 +192,26 @@ fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
     }
 }
 
+/// Reads block files of the JetStream directory for the file stores, which keep only a
+/// few blocks in memory. Called on the node's thread while the disk thread may be writing:
+/// a store only reads back blocks whose writes were reported done, and a replaced file is
+/// renamed into place whole, so a read never sees a block half written.
+pub struct BlockFiles {
+    root: PathBuf,
+}
+
+impl BlockFiles {
+    pub fn new(root: PathBuf) -> BlockFiles {
+        BlockFiles { root }
+    }
+}
+
+impl BlockReader for BlockFiles {
+    fn read(&self, dir: &str, file: &str) -> io::Result<Bytes> {
+        fs::read(self.root.join(dir).join(file)).map(Bytes::from)
+    }
+}
+
 /// Where JetStream keeps its files: `jetstream` under the store directory (`-sd`), or
 /// under `nats` in the system's temporary directory, as the reference.
 pub fn jetstream_dir(opts: &rnats_core::options::Options) -> PathBuf {
@@ -207,7 +227,8 @@ pub struct StreamFiles {
     pub account: String,
     pub name: String,
     pub meta: Bytes,
-    pub blocks: Vec<(String, Bytes)>,
+    /// The names of its message blocks, read by the store through [`BlockFiles`].
+    pub blocks: Vec<String>,
     pub consumers: Vec<ConsumerFiles>,
 }
 
@@ -226,7 +247,7 @@ pub fn read_streams(root: &Path) -> io::Result<Vec<StreamFiles>> {
                 let entry = entry?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if is_store_file(&name) {
-                    blocks.push((name, Bytes::from(fs::read(entry.path())?)));
+                    blocks.push(name);
                 }
             }
             blocks.sort();
@@ -320,10 +341,9 @@ mod tests {
         assert_eq!(streams.len(), 1);
         let s = &streams[0];
         assert_eq!((s.account.as_str(), s.name.as_str()), ("$G", "S"));
-        assert_eq!(
-            s.blocks,
-            vec![("1.blk".to_string(), Bytes::from_static(b"abcd"))]
-        );
+        assert_eq!(s.blocks, vec!["1.blk".to_string()]);
+        let read = BlockFiles::new(root.clone()).read("$G/streams/S", "1.blk");
+        assert_eq!(read.unwrap(), Bytes::from_static(b"abcd"));
         assert_eq!(s.consumers.len(), 1);
         assert_eq!(&s.consumers[0].meta[..], b"{\"c\":1}");
         disk.apply(&[DiskOp::RemoveDir {

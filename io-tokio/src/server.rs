@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use rnats_core::jetstream::persist::DiskOp;
+use rnats_core::jetstream::persist::{DiskOp, Paging};
 use rnats_core::node::{CloseReason, ConnId, Level, Node, Output};
 use rnats_core::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use crate::disk::{read_streams, Disk};
+use crate::disk::{read_streams, BlockFiles, Disk};
 use crate::log::Logger;
 use crate::monitor::Monitor;
 use crate::tls::{RouteTls, Tls};
@@ -178,6 +178,8 @@ impl Shared {
                 }
             })
             .map_err(|e| e.to_string())?;
+        let paging = Paging::new(Arc::new(BlockFiles::new(root.clone())));
+        self.with_node(|n| n.set_paging(paging));
         let streams = read_streams(&root)
             .map_err(|e| format!("could not read storage directory {}: {e}", root.display()))?;
         for s in streams {

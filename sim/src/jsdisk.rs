@@ -13,12 +13,14 @@
 //! before an fsync that completed).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use madsim::rand::{thread_rng, Rng};
-use rnats_core::jetstream::filestore::{is_store_file, FileOp};
-use rnats_core::jetstream::persist::{ConsumerFiles, DiskOp};
+use rnats_core::jetstream::filestore::{is_store_file, BlockReader, FileOp};
+use rnats_core::jetstream::persist::{ConsumerFiles, DiskOp, Paging};
 use rnats_core::node::Node;
 use rnats_core::time::Instant;
 
@@ -96,18 +98,39 @@ pub async fn apply(disk: &Disk, ops: &[DiskOp], max_sync: Duration) {
     w.sync().await;
 }
 
+/// The file stores' block size in the simulator: small, so that streams of a few
+/// messages span many blocks and crashes land among block rollovers and compactions.
+const BLOCK_SIZE: u64 = 4 << 10;
+/// Their cache budget: two blocks, so most reads go back to the disk, and a read that
+/// missed a write not yet on disk would be caught.
+const CACHE_BUDGET: u64 = 2 * BLOCK_SIZE;
+
+/// Reads block files back from the disk for the file stores, as the production shell
+/// reads them from the file system: what the disk holds now, synced or not.
+struct BlockFiles(Disk);
+
+impl BlockReader for BlockFiles {
+    fn read(&self, dir: &str, file: &str) -> io::Result<Bytes> {
+        let data = self.0.read(&path(dir, Some(file)), 0, usize::MAX);
+        data.map(Bytes::from)
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
+    }
+}
+
 /// One stream directory's files as found on the disk.
 #[derive(Default)]
 struct Found {
     meta: Option<Bytes>,
-    blocks: Vec<(String, Bytes)>,
+    /// The names of its message blocks.
+    blocks: Vec<String>,
     /// Consumer name to its `meta.json` and `state.json`.
     consumers: BTreeMap<String, (Option<Bytes>, Option<Bytes>)>,
 }
 
 /// Sorts one file under [`ROOT`] into its stream's [`Found`], by its path
-/// `<account>/streams/<stream>/<file>` or `.../obs/<consumer>/<file>`.
-fn sort_file(found: &mut BTreeMap<(String, String), Found>, rel: &str, data: Bytes) {
+/// `<account>/streams/<stream>/<file>` or `.../obs/<consumer>/<file>`; `read` reads it
+/// (blocks are not read here: the store reads them).
+fn sort_file(found: &mut BTreeMap<(String, String), Found>, rel: &str, read: impl Fn() -> Bytes) {
     let parts: Vec<&str> = rel.split('/').collect();
     let (account, stream, rest) = match parts.as_slice() {
         [account, "streams", stream, rest @ ..] => (*account, *stream, rest),
@@ -117,13 +140,13 @@ fn sort_file(found: &mut BTreeMap<(String, String), Found>, rel: &str, data: Byt
         .entry((account.to_string(), stream.to_string()))
         .or_default();
     match rest {
-        ["meta.json"] => entry.meta = Some(data),
-        [block] if is_store_file(block) => entry.blocks.push((block.to_string(), data)),
+        ["meta.json"] => entry.meta = Some(read()),
+        [block] if is_store_file(block) => entry.blocks.push(block.to_string()),
         ["obs", consumer, file] => {
             let c = entry.consumers.entry(consumer.to_string()).or_default();
             match *file {
-                "meta.json" => c.0 = Some(data),
-                "state.json" => c.1 = Some(data),
+                "meta.json" => c.0 = Some(read()),
+                "state.json" => c.1 = Some(read()),
                 _ => {}
             }
         }
@@ -131,18 +154,24 @@ fn sort_file(found: &mut BTreeMap<(String, String), Found>, rel: &str, data: Byt
     }
 }
 
-/// Reads every stream directory on `disk` and restores it into `node` (directories
-/// without a `meta.json`, streams whose creation never became durable, are skipped;
-/// so are consumers without one). Returns what recovery reported, for the log.
+/// Lets `node`'s file stores read their blocks back from `disk`, then reads every stream
+/// directory on it and restores it into `node` (directories without a `meta.json`,
+/// streams whose creation never became durable, are skipped; so are consumers without
+/// one). Returns what recovery reported, for the log.
 pub fn recover(disk: &Disk, node: &mut Node, now: Instant) -> Vec<String> {
+    node.set_paging(Paging {
+        reader: Arc::new(BlockFiles(disk.clone())),
+        block_size: BLOCK_SIZE,
+        cache_budget: CACHE_BUDGET,
+    });
     let prefix = format!("{ROOT}/");
     let mut found = BTreeMap::new();
     for p in disk.paths() {
         let Some(rel) = p.strip_prefix(&prefix) else {
             continue;
         };
-        let data = disk.read(&p, 0, usize::MAX).unwrap_or_default();
-        sort_file(&mut found, rel, Bytes::from(data));
+        let read = || Bytes::from(disk.read(&p, 0, usize::MAX).unwrap_or_default());
+        sort_file(&mut found, rel, read);
     }
     let mut report = Vec::new();
     for ((account, stream), f) in found {

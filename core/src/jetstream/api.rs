@@ -146,7 +146,7 @@ pub(super) struct MsgGetRequest {
 impl MsgGetRequest {
     /// The message it asks for: by sequence, the last on a subject, or the first on a
     /// subject at or after a sequence.
-    pub(super) fn find<'s>(&self, store: &'s dyn Store) -> Option<&'s StoredMsg> {
+    pub(super) fn find(&self, store: &dyn Store) -> Option<StoredMsg> {
         match (&self.last_by_subj, &self.next_by_subj) {
             (Some(subject), _) => store.load_last(subject.as_bytes()),
             (None, Some(subject)) => store.load_next(subject.as_bytes(), self.seq),
@@ -344,6 +344,12 @@ impl JetStream {
             audit: false,
             audits: Vec::new(),
         }
+    }
+
+    /// Keeps new streams where `new_store` says from now on (the shell handed in a way
+    /// to read blocks back after JetStream was set up).
+    pub fn set_new_store(&mut self, new_store: NewStore) {
+        self.new_store = new_store;
     }
 
     /// The stream that captures messages published to `subject`, if any.
@@ -669,7 +675,7 @@ impl JetStream {
         if req.deleted_details && info.state.num_deleted > 0 {
             let store = stream.store();
             let state = store.state();
-            let gone = (state.first_seq..=state.last_seq).filter(|&seq| store.load(seq).is_none());
+            let gone = (state.first_seq..=state.last_seq).filter(|&seq| !store.holds(seq));
             info.state.deleted = Some(gone.collect());
         }
         // Subject details, a page of them, when asked for and there are any.
@@ -744,7 +750,7 @@ impl JetStream {
             .ok_or((KIND, ApiError::no_message_found()))?;
         Ok(answer(
             KIND,
-            serde_json::json!({ "message": MessageJson::from(msg) }),
+            serde_json::json!({ "message": MessageJson::from(&msg) }),
         ))
     }
 

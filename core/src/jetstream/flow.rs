@@ -302,7 +302,7 @@ impl JetStream {
             }
             Retention::Interest => {
                 for seq in acked {
-                    let Some(subject) = stream.store().load(seq).map(|m| m.subject.clone()) else {
+                    let Some(subject) = stream.store().load(seq).map(|m| m.subject) else {
                         continue;
                     };
                     if !stream.consumers.values().any(|c| c.needs(seq, &subject)) {
@@ -358,7 +358,7 @@ impl JetStream {
     /// Copies message `seq` of stream `origin` into stream `target`, if `target`'s source
     /// takes it; its sequence in `target`.
     fn copy(&mut self, target: &str, origin: &str, seq: u64) -> Option<u64> {
-        let msg = self.streams.get(origin)?.store().load(seq)?.clone();
+        let msg = self.streams.get(origin)?.store().load(seq)?;
         let stream = self.streams.get_mut(target)?;
         let source = stream.config().source(origin)?;
         let subject = source.takes(msg.seq, msg.time, &msg.subject)?;

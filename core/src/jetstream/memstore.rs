@@ -3,21 +3,59 @@
 //! Messages sit in a map ordered by sequence; each subject keeps the set of its sequences,
 //! for `max_msgs_per_subject`, last-by-subject lookups and per-subject purges. Ordered maps
 //! throughout, so iteration (and everything built on it) is deterministic.
+//!
+//! What is kept of each message is an [`Entry`]: the whole message for a memory stream;
+//! for the file store, which keeps this store as its index, only the subject, time and
+//! size, the payloads staying on disk. Everything here (limits, expiry, purges, state,
+//! lookups by subject) needs no more than that, so both share this one implementation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
 use super::headers::{ttl, Ttl};
-use super::store::{
-    file_msg_size, msg_size, Discard, Limits, Store, StoreError, StoreState, StoredMsg,
-};
-use crate::subject::matches;
+use super::store::{msg_size, Discard, Limits, Store, StoreError, StoreState, StoredMsg};
+use crate::subject::{is_valid_literal_subject, matches};
 
-#[derive(Clone, Debug, Default)]
-pub struct MemStore {
+/// What the store keeps of one message.
+pub trait Entry: Clone + std::fmt::Debug {
+    /// The entry of a message being stored; `subject` is shared with the messages before
+    /// it on the same subject.
+    fn new(seq: u64, subject: Bytes, headers: &[u8], data: &[u8], time: u64) -> Self;
+    fn subject(&self) -> &Bytes;
+    fn time(&self) -> u64;
+    /// The size it is accounted at (`max_bytes`, `bytes` in the state).
+    fn size(&self) -> u64;
+}
+
+impl Entry for StoredMsg {
+    fn new(seq: u64, subject: Bytes, headers: &[u8], data: &[u8], time: u64) -> StoredMsg {
+        StoredMsg {
+            seq,
+            subject,
+            headers: Bytes::copy_from_slice(headers),
+            data: Bytes::copy_from_slice(data),
+            time,
+        }
+    }
+
+    fn subject(&self) -> &Bytes {
+        &self.subject
+    }
+
+    fn time(&self) -> u64 {
+        self.time
+    }
+
+    fn size(&self) -> u64 {
+        msg_size(&self.subject, &self.headers, &self.data)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MemStore<M = StoredMsg> {
     limits: Limits,
-    msgs: BTreeMap<u64, StoredMsg>,
+    msgs: BTreeMap<u64, M>,
     subjects: BTreeMap<Bytes, BTreeSet<u64>>,
     bytes: u64,
     /// The sequence the next message gets.
@@ -28,9 +66,6 @@ pub struct MemStore {
     /// Sequences removed since [`MemStore::take_removed`] was last called, when journaling
     /// is on: the file store wraps a memory store and writes a record for each.
     removed: Option<Vec<u64>>,
-    /// Whether messages are accounted at their file store size ([`file_msg_size`]), as
-    /// when this store holds a file store's messages.
-    file_sizes: bool,
     /// Messages with a time to live of their own (`Nats-TTL`): (expiry, sequence), and
     /// each one's expiry by sequence.
     ttls: BTreeSet<(u64, u64)>,
@@ -41,72 +76,71 @@ pub struct MemStore {
 
 impl MemStore {
     pub fn new(limits: Limits) -> MemStore {
-        MemStore {
-            limits,
-            next_seq: 1,
-            ..MemStore::default()
-        }
+        MemStore::empty(limits)
+    }
+}
+
+impl<M: Entry> MemStore<M> {
+    /// An empty store keeping `M` of each message.
+    pub fn empty(limits: Limits) -> MemStore<M> {
+        MemStore::restore(limits, [], 1, 0)
     }
 
-    /// The same store, accounting messages at their file store size.
-    pub fn with_file_sizes(mut self) -> MemStore {
-        self.file_sizes = true;
-        self.bytes = self.msgs.values().map(|m| self.size_of(m)).sum();
-        self
-    }
-
-    fn size(&self, subject: &[u8], headers: &[u8], data: &[u8]) -> u64 {
-        if self.file_sizes {
-            file_msg_size(subject, headers, data)
-        } else {
-            msg_size(subject, headers, data)
-        }
-    }
-
-    fn size_of(&self, m: &StoredMsg) -> u64 {
-        self.size(&m.subject, &m.headers, &m.data)
-    }
-
-    /// A store holding `msgs` (in sequence order) as recovered from disk, whose next
-    /// sequence is `next_seq` and last message was stored at `last_time`. Limits are not
-    /// applied: the caller does, through [`Store::set_limits`], so what they discard is seen.
+    /// A store holding `entries` (sequence, entry, its `Nats-TTL` if valid) as recovered
+    /// from disk, whose next sequence is `next_seq` and last message was stored at
+    /// `last_time`. Limits are not applied: the caller does, through
+    /// [`MemStore::set_limits`], so what they discard is seen.
     pub(crate) fn restore(
         limits: Limits,
-        msgs: impl IntoIterator<Item = StoredMsg>,
+        entries: impl IntoIterator<Item = (u64, M, Option<Ttl>)>,
         next_seq: u64,
         last_time: u64,
-    ) -> MemStore {
+    ) -> MemStore<M> {
         let mut s = MemStore {
             limits,
+            msgs: BTreeMap::new(),
+            subjects: BTreeMap::new(),
+            bytes: 0,
             next_seq,
             last_time,
-            ..MemStore::default()
+            removed: None,
+            ttls: BTreeSet::new(),
+            expiry_of: BTreeMap::new(),
+            immortal: BTreeSet::new(),
         };
-        for msg in msgs {
-            s.bytes += msg.size();
+        for (seq, entry, ttl) in entries {
+            s.bytes += entry.size();
             s.subjects
-                .entry(msg.subject.clone())
+                .entry(entry.subject().clone())
                 .or_default()
-                .insert(msg.seq);
-            s.note_ttl(&msg);
-            s.msgs.insert(msg.seq, msg);
+                .insert(seq);
+            s.note_ttl(seq, entry.time(), ttl);
+            s.msgs.insert(seq, entry);
         }
         s
     }
 
     /// Remembers when a message with a `Nats-TTL` of its own expires.
-    fn note_ttl(&mut self, msg: &StoredMsg) {
-        match ttl(&msg.headers) {
-            Some(Ok(Ttl::After(nanos))) => {
-                let at = msg.time.saturating_add(nanos);
-                self.ttls.insert((at, msg.seq));
-                self.expiry_of.insert(msg.seq, at);
+    fn note_ttl(&mut self, seq: u64, time: u64, ttl: Option<Ttl>) {
+        match ttl {
+            Some(Ttl::After(nanos)) => {
+                let at = time.saturating_add(nanos);
+                self.ttls.insert((at, seq));
+                self.expiry_of.insert(seq, at);
             }
-            Some(Ok(Ttl::Never)) => {
-                self.immortal.insert(msg.seq);
+            Some(Ttl::Never) => {
+                self.immortal.insert(seq);
             }
-            _ => {}
+            None => {}
         }
+    }
+
+    /// The subject as a shared copy: the one already held for it, if any, so messages on
+    /// one subject keep one allocation of it.
+    pub(crate) fn intern(&self, subject: &[u8]) -> Bytes {
+        self.subjects
+            .get_key_value(subject)
+            .map_or_else(|| Bytes::copy_from_slice(subject), |(s, _)| s.clone())
     }
 
     /// Starts recording removed sequences for [`MemStore::take_removed`].
@@ -171,65 +205,71 @@ impl MemStore {
             self.remove(first);
         }
     }
-}
 
-impl Store for MemStore {
-    fn store(
+    /// See [`Store::store`].
+    pub fn store(
         &mut self,
         subject: &[u8],
         headers: &[u8],
         data: &[u8],
         time: u64,
     ) -> Result<u64, StoreError> {
-        let size = self.size(subject, headers, data);
-        if let Some(refused) = self.refusal(subject, size) {
+        let seq = self.next_seq;
+        let entry = M::new(seq, self.intern(subject), headers, data, time);
+        if let Some(refused) = self.refusal(subject, entry.size()) {
             return Err(refused);
         }
-        let seq = self.next_seq;
         self.next_seq += 1;
         self.last_time = time;
-        let subject = Bytes::copy_from_slice(subject);
         self.subjects
-            .entry(subject.clone())
+            .entry(entry.subject().clone())
             .or_default()
             .insert(seq);
-        self.bytes += size;
-        let msg = StoredMsg {
-            seq,
-            subject,
-            headers: Bytes::copy_from_slice(headers),
-            data: Bytes::copy_from_slice(data),
-            time,
-        };
+        self.bytes += entry.size();
         if !headers.is_empty() {
-            self.note_ttl(&msg);
+            self.note_ttl(seq, time, ttl(headers).and_then(Result::ok));
         }
-        self.msgs.insert(seq, msg);
+        self.msgs.insert(seq, entry);
         self.enforce();
         Ok(seq)
     }
 
-    fn load(&self, seq: u64) -> Option<&StoredMsg> {
+    /// What is kept of message `seq`, if held.
+    pub fn get(&self, seq: u64) -> Option<&M> {
         self.msgs.get(&seq)
     }
 
-    fn load_next(&self, filter: &[u8], start: u64) -> Option<&StoredMsg> {
+    /// The first message at or after `start` whose subject matches `filter`.
+    pub fn next_matching(&self, filter: &[u8], start: u64) -> Option<(u64, &M)> {
         self.msgs
             .range(start..)
-            .map(|(_, m)| m)
-            .find(|m| matches(filter, &m.subject))
+            .find(|(_, m)| matches(filter, m.subject()))
+            .map(|(&seq, m)| (seq, m))
     }
 
-    fn load_last(&self, filter: &[u8]) -> Option<&StoredMsg> {
+    /// See [`Store::seq_from_time`].
+    pub fn seq_from_time(&self, time: u64) -> Option<u64> {
+        self.msgs
+            .iter()
+            .find(|(_, m)| m.time() >= time)
+            .map(|(&seq, _)| seq)
+    }
+
+    /// See [`Store::last_seq`]. A subject without wildcards is looked up directly.
+    pub fn last_seq(&self, filter: &[u8]) -> Option<u64> {
+        if is_valid_literal_subject(filter) {
+            return self.subjects.get(filter)?.last().copied();
+        }
         self.subjects
             .iter()
             .filter(|(subject, _)| matches(filter, subject))
             .filter_map(|(_, seqs)| seqs.last())
             .max()
-            .and_then(|seq| self.msgs.get(seq))
+            .copied()
     }
 
-    fn remove(&mut self, seq: u64) -> bool {
+    /// See [`Store::remove`].
+    pub fn remove(&mut self, seq: u64) -> bool {
         let Some(msg) = self.msgs.remove(&seq) else {
             return false;
         };
@@ -237,20 +277,21 @@ impl Store for MemStore {
             self.ttls.remove(&(at, seq));
         }
         self.immortal.remove(&seq);
-        self.bytes -= self.size_of(&msg);
+        self.bytes -= msg.size();
         if let Some(removed) = &mut self.removed {
             removed.push(seq);
         }
-        if let Some(seqs) = self.subjects.get_mut(&msg.subject) {
+        if let Some(seqs) = self.subjects.get_mut(msg.subject()) {
             seqs.remove(&seq);
             if seqs.is_empty() {
-                self.subjects.remove(&msg.subject);
+                self.subjects.remove(msg.subject());
             }
         }
         true
     }
 
-    fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
+    /// See [`Store::purge`].
+    pub fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
         let below = |seq: u64| upto.is_none_or(|upto| seq < upto);
         let doomed: Vec<u64> = match filter {
             Some(filter) => self
@@ -279,7 +320,8 @@ impl Store for MemStore {
         doomed.len() as u64
     }
 
-    fn expire(&mut self, now: u64) -> u64 {
+    /// See [`Store::expire`].
+    pub fn expire(&mut self, now: u64) -> u64 {
         let mut old: Vec<u64> = self
             .ttls
             .iter()
@@ -290,12 +332,12 @@ impl Store for MemStore {
             let cutoff = now.saturating_sub(max_age);
             old.extend(
                 self.msgs
-                    .values()
-                    .take_while(|m| m.time <= cutoff)
-                    .filter(|m| {
-                        !self.immortal.contains(&m.seq) && !self.expiry_of.contains_key(&m.seq)
-                    })
-                    .map(|m| m.seq),
+                    .iter()
+                    .take_while(|(_, m)| m.time() <= cutoff)
+                    .map(|(&seq, _)| seq)
+                    .filter(|seq| {
+                        !self.immortal.contains(seq) && !self.expiry_of.contains_key(seq)
+                    }),
             );
         }
         for &seq in &old {
@@ -304,30 +346,34 @@ impl Store for MemStore {
         old.len() as u64
     }
 
-    fn next_expiry(&self) -> Option<u64> {
+    /// See [`Store::next_expiry`].
+    pub fn next_expiry(&self) -> Option<u64> {
         let own = self.ttls.first().map(|&(at, _)| at);
         let by_age = self.limits.max_age.and_then(|max_age| {
-            let first = self.msgs.values().find(|m| {
-                !self.immortal.contains(&m.seq) && !self.expiry_of.contains_key(&m.seq)
+            let (_, first) = self.msgs.iter().find(|(seq, _)| {
+                !self.immortal.contains(seq) && !self.expiry_of.contains_key(seq)
             })?;
-            Some(first.time + max_age)
+            Some(first.time() + max_age)
         });
         own.into_iter().chain(by_age).min()
     }
 
-    fn set_limits(&mut self, limits: Limits) {
+    /// See [`Store::set_limits`].
+    pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
         self.enforce();
     }
 
-    fn skip_to(&mut self, seq: u64) {
+    /// See [`Store::skip_to`].
+    pub fn skip_to(&mut self, seq: u64) {
         self.next_seq = self.next_seq.max(seq);
     }
 
-    fn state(&self) -> StoreState {
+    /// See [`Store::state`].
+    pub fn state(&self) -> StoreState {
         let last_seq = self.next_seq - 1;
-        let (first_seq, first_time) = match self.msgs.values().next() {
-            Some(m) => (m.seq, m.time),
+        let (first_seq, first_time) = match self.msgs.iter().next() {
+            Some((&seq, m)) => (seq, m.time()),
             // A stream that never held a message reports 0, one emptied since the next.
             None if self.next_seq == 1 => (0, 0),
             None => (self.next_seq, 0),
@@ -349,12 +395,82 @@ impl Store for MemStore {
         }
     }
 
-    fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {
+    /// See [`Store::subjects`].
+    pub fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {
         self.subjects
             .iter()
             .filter(|(subject, _)| matches(filter, subject))
             .map(|(subject, seqs)| (subject.clone(), seqs.len() as u64))
             .collect()
+    }
+}
+
+/// A memory stream: the store's own methods, with the whole message at hand.
+impl Store for MemStore {
+    fn store(
+        &mut self,
+        subject: &[u8],
+        headers: &[u8],
+        data: &[u8],
+        time: u64,
+    ) -> Result<u64, StoreError> {
+        MemStore::store(self, subject, headers, data, time)
+    }
+
+    fn skip_to(&mut self, seq: u64) {
+        MemStore::skip_to(self, seq)
+    }
+
+    fn load(&self, seq: u64) -> Option<StoredMsg> {
+        self.get(seq).cloned()
+    }
+
+    fn load_next(&self, filter: &[u8], start: u64) -> Option<StoredMsg> {
+        self.next_matching(filter, start).map(|(_, m)| m.clone())
+    }
+
+    fn load_last(&self, filter: &[u8]) -> Option<StoredMsg> {
+        self.load(MemStore::last_seq(self, filter)?)
+    }
+
+    fn holds(&self, seq: u64) -> bool {
+        self.get(seq).is_some()
+    }
+
+    fn seq_from_time(&self, time: u64) -> Option<u64> {
+        MemStore::seq_from_time(self, time)
+    }
+
+    fn last_seq(&self, filter: &[u8]) -> Option<u64> {
+        MemStore::last_seq(self, filter)
+    }
+
+    fn remove(&mut self, seq: u64) -> bool {
+        MemStore::remove(self, seq)
+    }
+
+    fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
+        MemStore::purge(self, filter, upto, keep)
+    }
+
+    fn expire(&mut self, now: u64) -> u64 {
+        MemStore::expire(self, now)
+    }
+
+    fn next_expiry(&self) -> Option<u64> {
+        MemStore::next_expiry(self)
+    }
+
+    fn set_limits(&mut self, limits: Limits) {
+        MemStore::set_limits(self, limits)
+    }
+
+    fn state(&self) -> StoreState {
+        MemStore::state(self)
+    }
+
+    fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {
+        MemStore::subjects(self, filter)
     }
 }
 

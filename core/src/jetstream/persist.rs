@@ -12,7 +12,11 @@ use super::api::JetStream;
 use super::config::{Storage, StreamConfig};
 use super::consumer::config::ConsumerConfig;
 use super::consumer::{Consumer, ConsumerState};
-use super::filestore::{FileOp, FileStore, Recovery};
+use std::sync::Arc;
+
+use super::filestore::{
+    BlockReader, Corruption, FileOp, FileStore, Recovery, Source, BLOCK_SIZE, CACHE_BUDGET,
+};
 use super::stream::Stream;
 
 /// One thing for the shell to do; directories are relative (to the account's directory
@@ -68,6 +72,43 @@ pub struct ConsumerFiles {
 
 fn stream_dir(stream: &str) -> String {
     format!("streams/{stream}")
+}
+
+/// How the node's file streams keep their messages: in blocks of `block_size`, of which
+/// `cache_budget` bytes stay cached (see [`super::filestore`]), read back through
+/// `reader` from their directories.
+#[derive(Clone)]
+pub struct Paging {
+    pub reader: Arc<dyn BlockReader>,
+    pub block_size: u64,
+    pub cache_budget: u64,
+}
+
+impl Paging {
+    /// The default sizes, [`BLOCK_SIZE`] and [`CACHE_BUDGET`].
+    pub fn new(reader: Arc<dyn BlockReader>) -> Paging {
+        Paging {
+            reader,
+            block_size: BLOCK_SIZE,
+            cache_budget: CACHE_BUDGET,
+        }
+    }
+
+    /// Where the file store of stream `stream` of account `account` reads back from.
+    fn source(&self, account: &str, stream: &str) -> Source {
+        Source::new(
+            self.reader.clone(),
+            format!("{account}/{}", stream_dir(stream)),
+        )
+    }
+
+    /// `store`, the file store of stream `stream` of account `account`, paging this way.
+    pub fn apply(&self, store: FileStore, account: &str, stream: &str) -> FileStore {
+        store
+            .with_block_size(self.block_size)
+            .with_cache_budget(self.cache_budget)
+            .with_source(self.source(account, stream))
+    }
 }
 
 fn consumer_dir(stream: &str, consumer: &str) -> String {
@@ -136,15 +177,15 @@ impl JetStream {
     }
 
     /// Everything to write for the changes since the last call, in order: configurations
-    /// and removals, then messages, then consumer states.
-    pub fn take_disk_ops(&mut self) -> Vec<DiskOp> {
+    /// and removals, then messages, then consumer states. They go out in batch `batch`.
+    pub fn take_disk_ops(&mut self, batch: u64) -> Vec<DiskOp> {
         let mut ops = std::mem::take(&mut self.disk);
         for (name, stream) in self.streams.iter_mut() {
             if !on_disk(stream) {
                 continue;
             }
             let dir = stream_dir(name);
-            for op in stream.take_store_ops() {
+            for op in stream.take_store_ops(batch) {
                 ops.push(DiskOp::File {
                     dir: dir.clone(),
                     op,
@@ -160,13 +201,37 @@ impl JetStream {
         ops
     }
 
-    /// Brings back a file-backed stream from its directory: `meta` is its `meta.json`,
-    /// `files` its message blocks, `consumers` its consumers' files. What recovery found
-    /// in the blocks is returned for the log.
+    /// Every write batch up to `batch` is on disk.
+    pub fn written(&mut self, batch: u64) {
+        for stream in self.streams.values_mut() {
+            stream.store_written(batch);
+        }
+    }
+
+    /// Damage found reading messages back from disk since the last call, by stream.
+    pub fn take_faults(&mut self) -> Vec<(String, Corruption)> {
+        let mut faults = Vec::new();
+        for (name, stream) in self.streams.iter_mut() {
+            faults.extend(
+                stream
+                    .take_store_faults()
+                    .into_iter()
+                    .map(|c| (name.clone(), c)),
+            );
+        }
+        faults
+    }
+
+    /// Brings back a file-backed stream of account `account` from its directory: `meta`
+    /// is its `meta.json`, `files` the names of its message blocks, read as `paging`
+    /// says, `consumers` its consumers' files. What recovery found in the blocks is
+    /// returned for the log.
     pub fn recover_stream(
         &mut self,
+        account: &str,
         meta: &[u8],
-        files: Vec<(String, Bytes)>,
+        files: Vec<String>,
+        paging: &Paging,
         consumers: Vec<ConsumerFiles>,
         now: u64,
     ) -> Result<Recovery, String> {
@@ -176,7 +241,9 @@ impl JetStream {
         if self.streams.contains_key(&name) {
             return Err(format!("stream {name:?} exists twice"));
         }
-        let (store, recovery) = FileStore::recover(meta.config.limits(), files);
+        let source = paging.source(account, &name);
+        let (store, recovery) = FileStore::recover(meta.config.limits(), files, source);
+        let store = paging.apply(store, account, &name);
         let mut stream = Stream::new(meta.config, Box::new(store), meta.created);
         stream.recover_dedupe(now);
         stream.recover_sourced();

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::filestore::FileOp;
+use super::filestore::{Corruption, FileOp};
 
 /// Stream limits a store enforces. `None` means unlimited (the reference's `-1`); `max_age`
 /// and timestamps are nanoseconds of wall-clock time given by the caller.
@@ -108,15 +108,28 @@ pub trait Store {
     /// ones between are never used (a mirror keeps its origin's sequence numbers).
     fn skip_to(&mut self, seq: u64);
 
-    /// The message with sequence `seq`, if held.
-    fn load(&self, seq: u64) -> Option<&StoredMsg>;
+    /// The message with sequence `seq`, if held (and, for a store that reads it back from
+    /// disk, readable: see [`Store::take_faults`]). Owned, as a file store may have read it
+    /// just now; its parts are shared slices, cheap to clone.
+    fn load(&self, seq: u64) -> Option<StoredMsg>;
 
     /// The first message at or after `start` whose subject matches `filter` (a subject
     /// pattern; `>` for all).
-    fn load_next(&self, filter: &[u8], start: u64) -> Option<&StoredMsg>;
+    fn load_next(&self, filter: &[u8], start: u64) -> Option<StoredMsg>;
 
     /// The last message whose subject matches `filter`.
-    fn load_last(&self, filter: &[u8]) -> Option<&StoredMsg>;
+    fn load_last(&self, filter: &[u8]) -> Option<StoredMsg>;
+
+    /// The sequence of the last message whose subject matches `filter`, without reading
+    /// it.
+    fn last_seq(&self, filter: &[u8]) -> Option<u64>;
+
+    /// Whether message `seq` is held, without reading it.
+    fn holds(&self, seq: u64) -> bool;
+
+    /// The first message held, in sequence order, stored at or after `time`, without
+    /// reading the ones before: every message before it is older.
+    fn seq_from_time(&self, time: u64) -> Option<u64>;
 
     /// Removes one message; whether it was held.
     fn remove(&mut self, seq: u64) -> bool;
@@ -142,8 +155,18 @@ pub trait Store {
     fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)>;
 
     /// What to write to disk for the changes since the last call, in order; nothing for a
-    /// store that keeps nothing on disk.
-    fn take_ops(&mut self) -> Vec<FileOp> {
+    /// store that keeps nothing on disk. They go out in write batch `batch`.
+    fn take_ops(&mut self, _batch: u64) -> Vec<FileOp> {
+        Vec::new()
+    }
+
+    /// Every write batch up to `batch` is on disk: what they carry may now be read back
+    /// from there instead of being kept in memory.
+    fn written(&mut self, _batch: u64) {}
+
+    /// Damage found since the last call in data read back from disk; the messages it hit
+    /// were not served.
+    fn take_faults(&mut self) -> Vec<Corruption> {
         Vec::new()
     }
 }

@@ -202,9 +202,19 @@ impl Stream {
         }
     }
 
-    /// What the store has to write since the last call.
-    pub fn take_store_ops(&mut self) -> Vec<super::filestore::FileOp> {
-        self.store.take_ops()
+    /// What the store has to write since the last call, going out in batch `batch`.
+    pub fn take_store_ops(&mut self, batch: u64) -> Vec<super::filestore::FileOp> {
+        self.store.take_ops(batch)
+    }
+
+    /// Write batches up to `batch` are on disk (see [`Store::written`]).
+    pub fn store_written(&mut self, batch: u64) {
+        self.store.written(batch);
+    }
+
+    /// Damage the store found reading back (see [`Store::take_faults`]).
+    pub fn take_store_faults(&mut self) -> Vec<super::filestore::Corruption> {
+        self.store.take_faults()
     }
 
     /// Remembers the `Nats-Msg-Id`s of the messages still within the duplicate window at
@@ -212,7 +222,9 @@ impl Stream {
     pub fn recover_dedupe(&mut self, now: u64) {
         let window = u64::try_from(self.config.duplicate_window).unwrap_or(0);
         let cutoff = now.saturating_sub(window);
-        let mut seq = self.store.state().first_seq;
+        let Some(mut seq) = self.store.seq_from_time(cutoff.saturating_add(1)) else {
+            return;
+        };
         while let Some(m) = self.store.load_next(b">", seq) {
             seq = m.seq + 1;
             if m.time <= cutoff {
@@ -267,7 +279,7 @@ impl Stream {
                 msg_id = Some(id);
             }
             if let Some(want) = header(headers, EXPECTED_LAST_SUBJECT_SEQ).map(number) {
-                let last = self.store.load_last(subject).map_or(0, |m| m.seq);
+                let last = self.store.last_seq(subject).unwrap_or(0);
                 if last != want {
                     return Err(ApiError::wrong_last_sequence(last));
                 }

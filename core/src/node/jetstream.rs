@@ -16,7 +16,7 @@ use crate::jetstream::consumer::Delivery;
 use crate::jetstream::filestore::{FileStore, Recovery};
 use crate::jetstream::memstore::MemStore;
 use crate::jetstream::options::AccountLimits;
-use crate::jetstream::persist::{ConsumerFiles, DiskOp};
+use crate::jetstream::persist::{ConsumerFiles, DiskOp, Paging};
 use crate::time::Instant;
 
 const API_SUBJECT: &[u8] = b"$JS.API.>";
@@ -37,13 +37,23 @@ pub(super) struct JsNode {
     /// What JetStream publishes while writes are outstanding waits for them, with the
     /// batch it waits for and its account: an ack is only ever sent for what is durable.
     held: VecDeque<(u64, usize, Delivery)>,
+    /// How file streams page their messages to and from disk, once the shell said.
+    paging: Option<Paging>,
 }
 
-/// Where new streams are kept, as their configuration asks.
-fn new_store() -> NewStore {
-    Box::new(|config| match config.storage {
+/// Where new streams of account `account` are kept, as their configuration asks; file
+/// streams page as `paging` says (without it they keep everything in memory).
+fn new_store(account: &str, paging: Option<Paging>) -> NewStore {
+    let account = account.to_string();
+    Box::new(move |config| match config.storage {
         Storage::Memory => Ok(Box::new(MemStore::new(config.limits())) as _),
-        Storage::File => Ok(Box::new(FileStore::new(config.limits())) as _),
+        Storage::File => {
+            let store = FileStore::new(config.limits());
+            Ok(Box::new(match &paging {
+                Some(p) => p.apply(store, &account, &config.name),
+                None => store,
+            }) as _)
+        }
     })
 }
 
@@ -57,14 +67,16 @@ impl Node {
             writing: None,
             next_batch: 1,
             held: VecDeque::new(),
+            paging: None,
         };
         let names: Vec<String> = self.accounts.iter().map(|a| a.name.clone()).collect();
         for name in names {
             let limits = self.account_limits(&name);
             let seed = self.rng.next_u64();
+            let new_store = new_store(&name, None);
             let domain = self.opts.js.domain.clone();
             js.accounts.push(limits.map(|l| {
-                JetStream::new(new_store(), seed)
+                JetStream::new(new_store, seed)
                     .with_limits(l)
                     .with_domain(domain)
             }));
@@ -102,6 +114,18 @@ impl Node {
             .iter()
             .find(|a| a.name == name)
             .and_then(|a| a.jetstream)
+    }
+
+    /// Lets file streams read their blocks back from disk as `paging` says, so they keep
+    /// only a few blocks in memory; needed before streams are recovered.
+    pub fn set_paging(&mut self, paging: Paging) {
+        let Some(js) = self.js.as_mut() else { return };
+        for (j, account) in js.accounts.iter_mut().zip(&self.accounts) {
+            if let Some(j) = j {
+                j.set_new_store(new_store(&account.name, Some(paging.clone())));
+            }
+        }
+        js.paging = Some(paging);
     }
 
     fn jetstream(&mut self, account: usize) -> Option<&mut JetStream> {
@@ -189,12 +213,24 @@ impl Node {
     fn publish_outboxes(&mut self) {
         let mut out = Vec::new();
         for account in 0..self.accounts.len() {
+            // What is taken now goes out in the next batch.
+            let batch = self.js.as_ref().map_or(0, |js| js.next_batch);
             let Some(js) = self.jetstream(account) else {
                 continue;
             };
             js.drain_outbox(&mut out);
-            let ops = js.take_disk_ops();
+            let ops = js.take_disk_ops(batch);
+            let faults = js.take_faults();
             let name = &self.accounts[account].name;
+            for (stream, c) in faults {
+                self.outputs.push_back(super::Output::Log {
+                    level: super::Level::Error,
+                    text: format!(
+                        "Stream '{name} > {stream}': damage in {} at offset {}, not served: {:?}",
+                        c.file, c.offset, c.damage
+                    ),
+                });
+            }
             let node = self.js.as_mut().expect("checked above");
             node.open.extend(ops.into_iter().map(|op| op.under(name)));
             let waits_for = if !node.open.is_empty() {
@@ -244,6 +280,9 @@ impl Node {
         }
         match result {
             Ok(()) => {
+                for account in js.accounts.iter_mut().flatten() {
+                    account.written(batch);
+                }
                 for (_, account, d) in released {
                     self.publish_internal(account, d);
                 }
@@ -261,17 +300,23 @@ impl Node {
     }
 
     /// Brings back a file-backed stream of account `account` from its directory (see
-    /// [`crate::jetstream::persist`]); logs what it restored as the reference does.
+    /// [`crate::jetstream::persist`]): `files` are the names of the files in it, read
+    /// as set by [`Node::set_paging`]; logs what it restored as the reference does.
     pub fn recover_stream(
         &mut self,
         now: Instant,
         account: &str,
         meta: &[u8],
-        files: Vec<(String, Bytes)>,
+        files: Vec<String>,
         consumers: Vec<ConsumerFiles>,
     ) -> Result<Recovery, String> {
         self.now = now;
         let wall = self.wall();
+        let paging = self
+            .js
+            .as_ref()
+            .and_then(|js| js.paging.clone())
+            .ok_or("no way to read the store directory was set")?;
         let index = self
             .accounts
             .iter()
@@ -280,7 +325,7 @@ impl Node {
         let js = self
             .jetstream(index)
             .ok_or_else(|| format!("JetStream is not enabled for account {account:?}"))?;
-        let recovery = js.recover_stream(meta, files, consumers, wall)?;
+        let recovery = js.recover_stream(account, meta, files, &paging, consumers, wall)?;
         self.sync_stream_subscriptions(index);
         self.publish_outboxes();
         Ok(recovery)

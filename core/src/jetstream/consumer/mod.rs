@@ -267,26 +267,19 @@ impl Consumer {
             DeliverPolicy::Last => self
                 .filters()
                 .iter()
-                .filter_map(|f| store.load_last(f.as_bytes()).map(|m| m.seq))
+                .filter_map(|f| store.last_seq(f.as_bytes()))
                 .max()
                 .unwrap_or(after_last),
             DeliverPolicy::ByStartSequence => self.config.opt_start_seq.max(1),
             DeliverPolicy::ByStartTime => {
                 let start = self.config.start_time().unwrap_or(0);
-                let mut seq = first;
-                while let Some(m) = store.load_next(b">", seq) {
-                    if m.time >= start {
-                        break;
-                    }
-                    seq = m.seq + 1;
-                }
-                seq
+                store.seq_from_time(start).unwrap_or(after_last)
             }
             DeliverPolicy::LastPerSubject => {
                 for filter in self.filters() {
                     for (subject, _) in store.subjects(filter.as_bytes()) {
-                        if let Some(m) = store.load_last(&subject) {
-                            self.initial.insert(m.seq);
+                        if let Some(seq) = store.last_seq(&subject) {
+                            self.initial.insert(seq);
                         }
                     }
                 }
@@ -364,7 +357,7 @@ impl Consumer {
     }
 
     /// The first message at or after `seq` that the consumer's filters take.
-    fn next_matching<'s>(&self, store: &'s dyn Store, seq: u64) -> Option<&'s StoredMsg> {
+    fn next_matching(&self, store: &dyn Store, seq: u64) -> Option<StoredMsg> {
         let filters = self.config.filters();
         if filters.len() == 1 {
             return store.load_next(filters[0].as_bytes(), seq);
@@ -584,17 +577,17 @@ impl Consumer {
             match store.load(seq) {
                 Some(m) => {
                     let count = self.redelivered.get(&seq).copied().unwrap_or(1) + 1;
-                    return Some((m.clone(), count));
+                    return Some((m, count));
                 }
                 None => self.forget(seq),
             }
         }
         while let Some(seq) = self.initial.pop_first() {
             if let Some(m) = store.load(seq) {
-                return Some((m.clone(), 1));
+                return Some((m, 1));
             }
         }
-        let m = self.next_matching(store, self.next_seq)?.clone();
+        let m = self.next_matching(store, self.next_seq)?;
         self.next_seq = m.seq + 1;
         if let Some(n) = self.num_pending.as_mut() {
             *n = n.saturating_sub(1);

@@ -1,8 +1,23 @@
-//! A stream kept in files (`storage: file`), as a pure state machine: the store holds its
-//! messages in memory exactly like [`MemStore`] (it wraps one and answers every read from
-//! it) and turns every change into [`FileOp`]s on the stream's directory, which the shell
-//! carries out, fsyncs and only then lets the node acknowledge. After a crash or a clean
-//! stop, [`FileStore::recover`] rebuilds the same store from the files as found.
+//! A stream kept in files (`storage: file`), as a pure state machine: the store turns
+//! every change into [`FileOp`]s on the stream's directory, which the shell carries out,
+//! fsyncs and only then lets the node acknowledge. After a crash or a clean stop,
+//! [`FileStore::recover`] rebuilds the same store from the files as found.
+//!
+//! # In memory
+//!
+//! Of each message only an index entry stays in memory (subject, time, size, and where
+//! its record is): a [`MemStore`] of them enforces the limits, expiry and purges and
+//! answers state and subject lookups exactly as a memory stream would. The payloads stay
+//! on disk; the bytes of a few blocks are cached (`cache.rs`), at most
+//! [`CACHE_BUDGET`] by default besides the active block and blocks whose writes are not
+//! yet on disk. A message of a block not cached is read back through the [`BlockReader`]
+//! the caller hands in, its record's checksum verified; damage found then is reported
+//! ([`Store::take_faults`]) and the message not served. A block is cached from its first
+//! write until the batch carrying that write is reported on disk ([`Store::written`]), so
+//! a read never goes to disk for something not there yet. Without a reader, nothing is
+//! evicted. A batch that failed is never reported written: its blocks stay cached until a
+//! later batch is, and should what it carried be missing on disk then, reading it back
+//! finds damage and reports it rather than serve anything else.
 //!
 //! # On disk
 //!
@@ -55,25 +70,40 @@
 //! from is removed.
 
 mod block;
+mod cache;
 mod crc;
+mod indexed;
+mod reader;
 mod record;
 mod recover;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::{Bytes, BytesMut};
 
 use super::memstore::MemStore;
 use super::store::{Limits, Store, StoreError, StoreState, StoredMsg};
-use block::{block_name, Block};
-use record::{encode_delete, encode_floor, encode_msg, Floor};
+use block::{block_name, Block, Rec};
+use cache::Cache;
+use indexed::Indexed;
+use record::{decode, encode_delete, encode_floor, encode_msg, Floor, Record};
 
 pub use block::is_store_file;
+pub use reader::{BlockReader, Source};
 pub use record::Damage;
 pub use recover::{Corruption, Recovery, TornTail};
 
 /// The size past which the store starts a new block.
 pub const BLOCK_SIZE: u64 = 8 << 20;
+
+/// How many bytes of blocks a store keeps cached once they are on disk, besides its
+/// active block: two blocks, so a reader going through the stream in order finds its
+/// block in memory and two readers at different places do not take turns reading theirs,
+/// while a large stream costs about three blocks of memory, whatever its size (24 MiB:
+/// a 200 MiB stream read back whole keeps the server under 100 MiB resident, see
+/// `tests/tests/jetstream_memory.rs`).
+pub const CACHE_BUDGET: u64 = 2 * BLOCK_SIZE;
 
 /// One thing for the shell to do in the stream's directory, in order. Names are relative
 /// file names (no `/`).
@@ -102,8 +132,8 @@ pub enum FileOp {
 
 #[derive(Debug)]
 pub struct FileStore {
-    /// The messages, answering every read.
-    mem: MemStore,
+    /// What is kept in memory of each message held.
+    msgs: MemStore<Indexed>,
     block_size: u64,
     blocks: BTreeMap<u64, Block>,
     /// The block new records go to; `None` before the first write, or after recovery found
@@ -121,12 +151,20 @@ pub struct FileStore {
     /// be needed.
     check: BTreeSet<u64>,
     ops: Vec<FileOp>,
+    /// The blocks whose bytes are in memory. Reads fill it, hence the cell: loading a
+    /// message does not change the store.
+    cache: RefCell<Cache>,
+    cache_budget: u64,
+    /// Where blocks are read back from; without it, nothing is evicted.
+    source: Option<Source>,
+    /// Damage found reading blocks back, for [`Store::take_faults`].
+    faults: RefCell<Vec<Corruption>>,
 }
 
 impl FileStore {
     /// An empty stream, nothing on disk yet.
     pub fn new(limits: Limits) -> FileStore {
-        FileStore::restored(MemStore::new(limits))
+        FileStore::restored(MemStore::empty(limits), None)
     }
 
     /// The same store starting new blocks past `bytes` instead of [`BLOCK_SIZE`].
@@ -135,18 +173,22 @@ impl FileStore {
         self
     }
 
-    /// The file operations produced since the last call, in order. The shell applies
-    /// them, fsyncs, and only then may the node acknowledge the messages they hold.
-    pub fn take_ops(&mut self) -> Vec<FileOp> {
-        std::mem::take(&mut self.ops)
+    /// The same store reading evicted blocks back from `source`.
+    pub fn with_source(mut self, source: Source) -> FileStore {
+        self.source = Some(source);
+        self
     }
 
-    fn restored(mem: MemStore) -> FileStore {
-        // Sizes as the reference's file store accounts them (limits, state, usage).
-        let mut mem = mem.with_file_sizes();
-        mem.journal_removals();
+    /// The same store caching `bytes` of blocks instead of [`CACHE_BUDGET`].
+    pub fn with_cache_budget(mut self, bytes: u64) -> FileStore {
+        self.cache_budget = bytes;
+        self
+    }
+
+    fn restored(mut msgs: MemStore<Indexed>, source: Option<Source>) -> FileStore {
+        msgs.journal_removals();
         FileStore {
-            mem,
+            msgs,
             block_size: BLOCK_SIZE,
             blocks: BTreeMap::new(),
             active: None,
@@ -156,12 +198,100 @@ impl FileStore {
             disk: Floor::default(),
             check: BTreeSet::new(),
             ops: Vec::new(),
+            cache: RefCell::default(),
+            cache_budget: CACHE_BUDGET,
+            source,
+            faults: RefCell::default(),
         }
+    }
+
+    /// Message `seq` from its record, cached or read back; `None` if it is not held or
+    /// its record cannot be read (the damage is noted for [`Store::take_faults`]).
+    fn read(&self, seq: u64) -> Option<StoredMsg> {
+        self.msgs.get(seq)?;
+        let n = *self.index.get(&seq)?;
+        let rec = self.blocks.get(&n)?.msgs.get(seq)?;
+        self.read_record(n, seq, rec)
+            .map_err(|c| self.fault(c))
+            .ok()
+            .map(|(_, m)| m)
+    }
+
+    /// The record `rec` of message `seq` in block `n`, and the message it holds, checked:
+    /// a whole record with a good checksum, of that message.
+    fn read_record(&self, n: u64, seq: u64, rec: Rec) -> Result<(Bytes, StoredMsg), Corruption> {
+        let damage = |damage| Corruption {
+            file: block_name(n),
+            offset: rec.at,
+            damage,
+        };
+        // A cached block is never read again: it may hold writes not yet on disk.
+        let bytes = if self.cache.borrow().contains(n) {
+            self.cache.borrow_mut().get(n, rec.at, rec.len)
+        } else {
+            self.load_block(n)?;
+            let read = self.cache.borrow_mut().get(n, rec.at, rec.len);
+            self.evict(Some(n));
+            read
+        };
+        let bytes = bytes.ok_or(damage(Damage::Cut))?;
+        match decode(&bytes, 0) {
+            Ok((Record::Msg(m), end)) if m.seq == seq && end == bytes.len() => Ok((bytes, m)),
+            Ok(_) => Err(damage(Damage::Misplaced)),
+            Err(d) => Err(damage(d)),
+        }
+    }
+
+    /// Reads block `n` back into the cache, as long as the store knows it to be.
+    fn load_block(&self, n: u64) -> Result<(), Corruption> {
+        let damage = |offset, damage| Corruption {
+            file: block_name(n),
+            offset,
+            damage,
+        };
+        let source = self.source.as_ref().ok_or(damage(0, Damage::Unreadable))?;
+        let data = source
+            .read(&block_name(n))
+            .map_err(|_| damage(0, Damage::Unreadable))?;
+        let len = self.blocks.get(&n).map_or(0, |b| b.len);
+        if (data.len() as u64) < len {
+            return Err(damage(data.len() as u64, Damage::Cut));
+        }
+        // A torn tail found at recovery may still be there, its truncation not yet done.
+        self.cache
+            .borrow_mut()
+            .insert_read(n, data.slice(..len as usize));
+        Ok(())
+    }
+
+    /// Evicts blocks past the budget, never the active one nor `keep` (being read).
+    fn evict(&self, keep: Option<u64>) {
+        if self.source.is_some() {
+            let keep: Vec<u64> = self.active.into_iter().chain(keep).collect();
+            self.cache.borrow_mut().evict(self.cache_budget, &keep);
+        }
+    }
+
+    /// Notes damage found reading a block back, once while it is not taken.
+    fn fault(&self, c: Corruption) {
+        let mut faults = self.faults.borrow_mut();
+        if !faults.contains(&c) {
+            faults.push(c);
+        }
+    }
+
+    /// Whether block `n`'s bytes are in memory, read back if need be: appends extend the
+    /// cached bytes, so a block is only appended to while cached.
+    fn resident(&self, n: u64) -> bool {
+        if self.cache.borrow().contains(n) {
+            return true;
+        }
+        self.load_block(n).map_err(|c| self.fault(c)).is_ok()
     }
 
     /// What the stream knows now: its first sequence (the next one when empty) and last.
     fn floor_now(&self) -> Floor {
-        let st = self.mem.state();
+        let st = self.msgs.state();
         Floor {
             first: if st.msgs > 0 {
                 st.first_seq
@@ -173,16 +303,17 @@ impl FileStore {
         }
     }
 
-    /// Appends `data` to the active block, starting a new one when it would not fit; the
-    /// block it went to.
-    fn append(&mut self, data: Bytes) -> u64 {
+    /// Appends `data` to the active block, starting a new one when it would not fit (or
+    /// cannot be read back after a restart); the block it went to and where in it.
+    fn append(&mut self, data: Bytes) -> (u64, u64) {
         let fits = |b: &Block| b.len == 0 || b.len + data.len() as u64 <= self.block_size;
         let n = match self.active {
-            Some(n) if self.blocks.get(&n).is_some_and(fits) => n,
+            Some(n) if self.blocks.get(&n).is_some_and(fits) && self.resident(n) => n,
             _ => self.open_block(),
         };
+        let at = self.blocks.get(&n).map_or(0, |b| b.len);
         self.write(n, data);
-        n
+        (n, at)
     }
 
     /// Starts a new active block with a floor saying what the disk already says, so the
@@ -205,6 +336,7 @@ impl FileStore {
         if let Some(b) = self.blocks.get_mut(&n) {
             b.len += data.len() as u64;
         }
+        self.cache.get_mut().append(n, data.clone());
         self.ops.push(FileOp::Append {
             file: block_name(n),
             data,
@@ -213,10 +345,10 @@ impl FileStore {
 
     fn write_msg(&mut self, seq: u64, time: u64, subject: &[u8], headers: &[u8], data: &[u8]) {
         let rec = encode_msg(seq, time, subject, headers, data);
-        let size = rec.len() as u64;
-        let n = self.append(rec);
+        let len = rec.len() as u64;
+        let (n, at) = self.append(rec);
         if let Some(b) = self.blocks.get_mut(&n) {
-            b.msgs.insert(seq, size);
+            b.msgs.insert(seq, Rec { at, len });
             b.live += 1;
             b.last_seq = seq;
         }
@@ -226,7 +358,7 @@ impl FileStore {
     }
 
     fn write_delete(&mut self, seq: u64) {
-        let n = self.append(encode_delete(seq));
+        let (n, _) = self.append(encode_delete(seq));
         if let Some(b) = self.blocks.get_mut(&n) {
             b.tombs.insert(seq);
         }
@@ -234,7 +366,7 @@ impl FileStore {
     }
 
     fn write_floor(&mut self, f: Floor) {
-        let n = self.append(encode_floor(f));
+        let (n, _) = self.append(encode_floor(f));
         if let Some(b) = self.blocks.get_mut(&n) {
             b.floor = b.floor.max(f.first);
             b.last_seq = b.last_seq.max(f.last_seq);
@@ -248,7 +380,7 @@ impl FileStore {
     /// Writes what the wrapped store removed since the last call (a floor for those below
     /// the new first sequence, a tombstone for the others), then reclaims what it can.
     fn persist_removals(&mut self) {
-        let removed = self.mem.take_removed();
+        let removed = self.msgs.take_removed();
         let now = self.floor_now();
         for &seq in &removed {
             if seq >= now.first {
@@ -271,7 +403,7 @@ impl FileStore {
         };
         if let Some(b) = self.blocks.get_mut(&n) {
             b.live = b.live.saturating_sub(1);
-            b.dead_bytes += b.msgs.get(&seq).copied().unwrap_or(0);
+            b.dead_bytes += b.msgs.get(seq).map_or(0, |r| r.len);
             self.check.insert(n);
         }
     }
@@ -343,28 +475,46 @@ impl FileStore {
             self.write_delete(t);
         }
         if let Some(b) = self.blocks.remove(&n) {
-            self.forget(n, &b.tombs, b.msgs.keys().copied());
+            self.forget(n, &b.tombs, b.msgs.seqs());
         }
+        self.cache.get_mut().remove(n);
         self.ops.push(FileOp::Remove {
             file: block_name(n),
         });
     }
 
-    /// Rewrites block `n` with only what is still needed.
+    /// Rewrites block `n` with only what is still needed: its live messages' records as
+    /// they are (read back if need be) and the tombstones still needed. A block that cannot
+    /// be read back whole is left as it is, like one damaged at recovery.
     fn compact(&mut self, n: u64) {
         let needed = self.needed_tombs(n);
-        let Some(old) = self.blocks.remove(&n) else {
+        let Some(old) = self.blocks.get(&n) else {
             return;
         };
         let mut out = BytesMut::new();
         let mut block = Block::default();
-        for (&seq, &size) in &old.msgs {
-            if let Some(m) = self.mem.load(seq) {
-                out.extend_from_slice(&encode_msg(seq, m.time, &m.subject, &m.headers, &m.data));
-                block.msgs.insert(seq, size);
-                block.live += 1;
+        let live = old
+            .msgs
+            .iter()
+            .filter(|&(seq, _)| self.msgs.get(seq).is_some());
+        let copied = live.map(|(seq, rec)| {
+            let (bytes, _) = self.read_record(n, seq, rec)?;
+            let at = out.len() as u64;
+            out.extend_from_slice(&bytes);
+            block.msgs.insert(seq, Rec { at, ..rec });
+            block.live += 1;
+            Ok(())
+        });
+        if let Err(c) = copied.collect::<Result<(), Corruption>>() {
+            self.fault(c);
+            if let Some(b) = self.blocks.get_mut(&n) {
+                b.damaged = true;
             }
+            return;
         }
+        let Some(old) = self.blocks.remove(&n) else {
+            return;
+        };
         for &t in &needed {
             out.extend_from_slice(&encode_delete(t));
             block.tombs.insert(t);
@@ -372,18 +522,19 @@ impl FileStore {
         block.len = out.len() as u64;
         let gone: Vec<u64> = old
             .msgs
-            .keys()
-            .copied()
-            .filter(|&seq| !block.msgs.contains_key(&seq))
+            .seqs()
+            .filter(|&seq| !block.msgs.contains(seq))
             .collect();
         self.forget(n, &old.tombs, gone);
         for t in needed {
             self.tombs.insert((t, n));
         }
         self.blocks.insert(n, block);
+        let data = out.freeze();
+        self.cache.get_mut().replace(n, data.clone());
         self.ops.push(FileOp::Replace {
             file: block_name(n),
-            data: out.freeze(),
+            data,
         });
     }
 
@@ -409,67 +560,99 @@ impl Store for FileStore {
         data: &[u8],
         time: u64,
     ) -> Result<u64, StoreError> {
-        let seq = self.mem.store(subject, headers, data, time)?;
+        let seq = self.msgs.store(subject, headers, data, time)?;
         self.write_msg(seq, time, subject, headers, data);
         self.persist_removals();
         Ok(seq)
     }
 
-    fn load(&self, seq: u64) -> Option<&StoredMsg> {
-        self.mem.load(seq)
+    fn load(&self, seq: u64) -> Option<StoredMsg> {
+        self.read(seq)
     }
 
-    fn load_next(&self, filter: &[u8], start: u64) -> Option<&StoredMsg> {
-        self.mem.load_next(filter, start)
+    /// A message whose record cannot be read is passed over (and reported), as if gone.
+    fn load_next(&self, filter: &[u8], start: u64) -> Option<StoredMsg> {
+        let mut from = start;
+        loop {
+            let (seq, _) = self.msgs.next_matching(filter, from)?;
+            match self.read(seq) {
+                Some(m) => return Some(m),
+                None => from = seq.checked_add(1)?,
+            }
+        }
     }
 
-    fn load_last(&self, filter: &[u8]) -> Option<&StoredMsg> {
-        self.mem.load_last(filter)
+    fn load_last(&self, filter: &[u8]) -> Option<StoredMsg> {
+        self.read(self.msgs.last_seq(filter)?)
+    }
+
+    fn holds(&self, seq: u64) -> bool {
+        self.msgs.get(seq).is_some()
+    }
+
+    fn seq_from_time(&self, time: u64) -> Option<u64> {
+        self.msgs.seq_from_time(time)
+    }
+
+    fn last_seq(&self, filter: &[u8]) -> Option<u64> {
+        self.msgs.last_seq(filter)
     }
 
     fn remove(&mut self, seq: u64) -> bool {
-        let held = self.mem.remove(seq);
+        let held = self.msgs.remove(seq);
         self.persist_removals();
         held
     }
 
     fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
-        let n = self.mem.purge(filter, upto, keep);
+        let n = self.msgs.purge(filter, upto, keep);
         self.persist_removals();
         n
     }
 
     fn expire(&mut self, now: u64) -> u64 {
-        let n = self.mem.expire(now);
+        let n = self.msgs.expire(now);
         self.persist_removals();
         n
     }
 
     fn next_expiry(&self) -> Option<u64> {
-        self.mem.next_expiry()
+        self.msgs.next_expiry()
     }
 
     fn set_limits(&mut self, limits: Limits) {
-        self.mem.set_limits(limits);
+        self.msgs.set_limits(limits);
         self.persist_removals();
     }
 
     /// Only the memory side moves: the next message's record carries its sequence, and
     /// recovery takes the highest one it finds.
     fn skip_to(&mut self, seq: u64) {
-        self.mem.skip_to(seq);
+        self.msgs.skip_to(seq);
     }
 
     fn state(&self) -> StoreState {
-        self.mem.state()
+        self.msgs.state()
     }
 
     fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {
-        self.mem.subjects(filter)
+        self.msgs.subjects(filter)
     }
 
-    fn take_ops(&mut self) -> Vec<FileOp> {
-        FileStore::take_ops(self)
+    /// The shell applies them, fsyncs, and only then may the node acknowledge the
+    /// messages they hold.
+    fn take_ops(&mut self, batch: u64) -> Vec<FileOp> {
+        self.cache.get_mut().taken(batch);
+        std::mem::take(&mut self.ops)
+    }
+
+    fn written(&mut self, batch: u64) {
+        self.cache.get_mut().written(batch);
+        self.evict(None);
+    }
+
+    fn take_faults(&mut self) -> Vec<Corruption> {
+        std::mem::take(self.faults.get_mut())
     }
 }
 

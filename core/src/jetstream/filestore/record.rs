@@ -62,6 +62,11 @@ pub enum Damage {
     UnknownKind(u8),
     /// A checksummed record whose lengths do not fit its kind.
     BadLength,
+    /// The file could not be read.
+    Unreadable,
+    /// A whole record, but not the message the store knows to be there (read back after
+    /// the file changed behind the store's back).
+    Misplaced,
 }
 
 pub(super) fn encode_msg(

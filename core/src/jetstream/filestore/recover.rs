@@ -10,17 +10,23 @@
 //! behind it, or anything wrong in an older block) is corruption: the block is used up to that point only, the
 //! damage is reported, and the block is left on disk untouched. Nothing is ever read past
 //! damage, nothing is allocated from a length that was not checked against the input, and
-//! every payload served is a slice of a record whose checksum matched.
+//! every payload served comes from a record whose checksum matched.
+//!
+//! Blocks are read one at a time through the store's [`Source`] and let go once scanned:
+//! what stays is the index (subjects shared, no payload), so a stream much larger than
+//! memory comes back as it was.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::block::{block_name, block_number, Block};
+use super::block::{block_name, block_number, Block, Rec};
+use super::indexed::Indexed;
 use super::record::{claimed_end, decode, Damage, Floor, Record};
-use super::{FileOp, FileStore};
-use crate::jetstream::memstore::MemStore;
-use crate::jetstream::store::{Limits, Store, StoredMsg};
+use super::{FileOp, FileStore, Source};
+use crate::jetstream::headers::{ttl, Ttl};
+use crate::jetstream::memstore::{Entry, MemStore};
+use crate::jetstream::store::{Limits, Store};
 
 /// What recovery found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,22 +58,24 @@ pub struct Corruption {
 }
 
 impl FileStore {
-    /// Rebuilds the store from the files of its directory (name, full contents) as found
-    /// on disk after a crash or clean stop. Files that are not the store's are ignored.
-    /// The `Truncate` of a torn tail, and whatever applying `limits` and reclaiming space
-    /// writes, are queued for [`FileStore::take_ops`].
-    pub fn recover(limits: Limits, files: Vec<(String, Bytes)>) -> (FileStore, Recovery) {
-        let files: BTreeMap<u64, Bytes> = files
-            .into_iter()
-            .filter_map(|(name, data)| Some((block_number(&name)?, data)))
-            .collect();
-        let last_block = files.keys().next_back().copied();
+    /// Rebuilds the store from the files of its directory as found on disk after a crash
+    /// or clean stop: `files` are their names (those that are not the store's are
+    /// ignored), read through `source`, which the store goes on reading from. The
+    /// `Truncate` of a torn tail, and whatever applying `limits` and reclaiming space
+    /// writes, are queued for [`Store::take_ops`].
+    pub fn recover(limits: Limits, files: Vec<String>, source: Source) -> (FileStore, Recovery) {
+        let blocks: BTreeSet<u64> = files.iter().filter_map(|f| block_number(f)).collect();
+        let last_block = blocks.last().copied();
         let mut scan = Scan::default();
         let mut report = Recovery::default();
-        for (n, data) in &files {
-            scan.read_block(*n, data, Some(*n) == last_block, &mut report);
+        for &n in &blocks {
+            let is_last = Some(n) == last_block;
+            match source.read(&block_name(n)) {
+                Ok(data) => scan.read_block(n, &data, is_last, &mut report),
+                Err(_) => scan.unreadable(n, is_last, &mut report),
+            }
         }
-        let mut store = scan.into_store(limits, last_block);
+        let mut store = scan.into_store(limits, last_block, source);
         store.anchor();
         store.set_limits(limits);
         report.messages = store.state().msgs;
@@ -98,7 +106,10 @@ fn torn(data: &Bytes, pos: usize, damage: Damage) -> bool {
 #[derive(Default)]
 struct Scan {
     blocks: BTreeMap<u64, Block>,
-    msgs: BTreeMap<u64, StoredMsg>,
+    /// Each message's index entry and `Nats-TTL`.
+    msgs: BTreeMap<u64, (Indexed, Option<Ttl>)>,
+    /// The subjects seen, each kept once.
+    subjects: BTreeSet<Bytes>,
     index: BTreeMap<u64, u64>,
     tombs: BTreeSet<(u64, u64)>,
     /// The highest floor, and the highest last sequence with its time.
@@ -118,7 +129,11 @@ impl Scan {
         while pos < data.len() {
             match decode(data, pos) {
                 Ok((record, end)) => {
-                    self.add(n, &mut block, record, (end - pos) as u64);
+                    let rec = Rec {
+                        at: pos as u64,
+                        len: (end - pos) as u64,
+                    };
+                    self.add(n, &mut block, record, rec);
                     pos = end;
                 }
                 Err(damage) if is_last && torn(data, pos, damage) => {
@@ -135,13 +150,7 @@ impl Scan {
                     break;
                 }
                 Err(damage) => {
-                    block.damaged = true;
-                    self.last_damaged |= is_last;
-                    report.corruption.push(Corruption {
-                        file: block_name(n),
-                        offset: pos as u64,
-                        damage,
-                    });
+                    self.damaged(n, &mut block, pos as u64, damage, is_last, report);
                     break;
                 }
             }
@@ -149,7 +158,32 @@ impl Scan {
         self.blocks.insert(n, block);
     }
 
-    fn add(&mut self, n: u64, block: &mut Block, record: Record, size: u64) {
+    /// Block `n` could not be read at all: it is damaged from its start.
+    fn unreadable(&mut self, n: u64, is_last: bool, report: &mut Recovery) {
+        let mut block = Block::default();
+        self.damaged(n, &mut block, 0, Damage::Unreadable, is_last, report);
+        self.blocks.insert(n, block);
+    }
+
+    fn damaged(
+        &mut self,
+        n: u64,
+        block: &mut Block,
+        offset: u64,
+        damage: Damage,
+        is_last: bool,
+        report: &mut Recovery,
+    ) {
+        block.damaged = true;
+        self.last_damaged |= is_last;
+        report.corruption.push(Corruption {
+            file: block_name(n),
+            offset,
+            damage,
+        });
+    }
+
+    fn add(&mut self, n: u64, block: &mut Block, record: Record, rec: Rec) {
         match record {
             Record::Msg(m) => {
                 // A second record of a sequence can only come from damage; the first stands.
@@ -161,8 +195,19 @@ impl Scan {
                 }
                 self.index.insert(m.seq, n);
                 block.last_seq = block.last_seq.max(m.seq);
-                block.msgs.insert(m.seq, size);
-                self.msgs.insert(m.seq, m);
+                block.msgs.insert(m.seq, rec);
+                // Copied out of the block, which is let go once scanned.
+                let subject = match self.subjects.get(&m.subject) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = Bytes::copy_from_slice(&m.subject);
+                        self.subjects.insert(s.clone());
+                        s
+                    }
+                };
+                let entry = Indexed::new(m.seq, subject, &m.headers, &m.data, m.time);
+                let ttl = ttl(&m.headers).and_then(Result::ok);
+                self.msgs.insert(m.seq, (entry, ttl));
             }
             Record::Delete(seq) => {
                 self.highest_tomb = self.highest_tomb.max(seq);
@@ -182,14 +227,14 @@ impl Scan {
 
     /// The store the records describe: a message is held if it is at or above the highest
     /// floor and no tombstone names it.
-    fn into_store(mut self, limits: Limits, last_block: Option<u64>) -> FileStore {
+    fn into_store(mut self, limits: Limits, last_block: Option<u64>, source: Source) -> FileStore {
         let tombstoned: BTreeSet<u64> = self.tombs.iter().map(|&(seq, _)| seq).collect();
         let floor = self.disk.first;
         let dead = |seq: u64| seq < floor || tombstoned.contains(&seq);
         for block in self.blocks.values_mut() {
-            for (&seq, &size) in &block.msgs {
+            for (seq, rec) in block.msgs.iter() {
                 if dead(seq) {
-                    block.dead_bytes += size;
+                    block.dead_bytes += rec.len;
                 } else {
                     block.live += 1;
                 }
@@ -204,9 +249,13 @@ impl Scan {
         .into_iter()
         .max()
         .unwrap_or(1);
-        let live = self.msgs.into_values().filter(|m| !dead(m.seq));
-        let mem = MemStore::restore(limits, live, next_seq, self.disk.last_time);
-        let mut store = FileStore::restored(mem);
+        let live = self
+            .msgs
+            .into_iter()
+            .filter(|(seq, _)| !dead(*seq))
+            .map(|(seq, (entry, ttl))| (seq, entry, ttl));
+        let msgs = MemStore::restore(limits, live, next_seq, self.disk.last_time);
+        let mut store = FileStore::restored(msgs, Some(source));
         store.check = self.blocks.keys().copied().collect();
         store.blocks = self.blocks;
         store.index = self.index;

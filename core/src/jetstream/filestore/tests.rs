@@ -1,4 +1,7 @@
 use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::jetstream::store::Discard;
@@ -6,6 +9,13 @@ use crate::jetstream::store::Discard;
 /// A directory in memory that the store's operations are applied to.
 #[derive(Clone, Debug, Default)]
 struct Disk(BTreeMap<String, Vec<u8>>);
+
+impl BlockReader for Disk {
+    fn read(&self, _dir: &str, file: &str) -> io::Result<Bytes> {
+        let data = self.0.get(file).ok_or(io::ErrorKind::NotFound)?;
+        Ok(Bytes::from(data.clone()))
+    }
+}
 
 impl Disk {
     fn apply(&mut self, ops: Vec<FileOp>) {
@@ -29,16 +39,19 @@ impl Disk {
         }
     }
 
-    fn files(&self) -> Vec<(String, Bytes)> {
-        self.0
-            .iter()
-            .map(|(name, data)| (name.clone(), Bytes::from(data.clone())))
-            .collect()
+    fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+
+    /// The directory as it is now, to read back from. Enough for a store whose writes
+    /// are never reported written: it reads back only blocks it has not written to since.
+    fn source(&self) -> Source {
+        Source::new(Arc::new(self.clone()), String::new())
     }
 
     fn recover(&mut self, limits: Limits) -> (FileStore, Recovery) {
-        let (mut s, r) = FileStore::recover(limits, self.files());
-        self.apply(s.take_ops());
+        let (mut s, r) = FileStore::recover(limits, self.names(), self.source());
+        self.apply(s.take_ops(1));
         (s, r)
     }
 
@@ -53,13 +66,13 @@ fn small(limits: Limits) -> FileStore {
 }
 
 fn sync(s: &mut FileStore, disk: &mut Disk) {
-    disk.apply(s.take_ops());
+    disk.apply(s.take_ops(1));
 }
 
 fn held(s: &impl Store) -> Vec<StoredMsg> {
     let st = s.state();
     (st.first_seq..=st.last_seq)
-        .filter_map(|q| s.load(q).cloned())
+        .filter_map(|q| s.load(q))
         .collect()
 }
 
@@ -141,7 +154,7 @@ fn purge_of_everything_writes_one_record() {
     store_n(&mut s, "a", 100, 100);
     sync(&mut s, &mut disk);
     assert_eq!(s.purge(None, None, None), 100);
-    let ops = s.take_ops();
+    let ops = s.take_ops(1);
     let appended: usize = ops
         .iter()
         .map(|op| match op {
@@ -236,7 +249,7 @@ fn sparse_removals_compact_blocks() {
     for &seq in &in_two[1..] {
         s.remove(seq);
     }
-    let ops = s.take_ops();
+    let ops = s.take_ops(1);
     assert!(
         ops.iter()
             .any(|op| matches!(op, FileOp::Replace { file, .. } if file == "2.blk")),
@@ -288,7 +301,7 @@ fn torn_tail_at_every_offset() {
     for cut in whole.len()..full.len() {
         let mut torn = disk.clone();
         torn.0.insert("1.blk".into(), full[..cut].to_vec());
-        let (r, report) = FileStore::recover(Limits::default(), torn.files());
+        let (r, report) = FileStore::recover(Limits::default(), torn.names(), torn.source());
         let st = r.state();
         assert_eq!((st.msgs, st.last_seq), (5, 5), "cut at {cut}");
         assert_eq!(report.corruption, vec![]);
@@ -303,7 +316,7 @@ fn torn_tail_at_every_offset() {
         };
         assert_eq!(report.torn_tail, Some(tail));
         let mut r = r;
-        let ops = r.take_ops();
+        let ops = r.take_ops(1);
         assert_eq!(
             ops,
             vec![FileOp::Truncate {
@@ -314,7 +327,7 @@ fn torn_tail_at_every_offset() {
         // Once truncated, the next message goes where the torn one was.
         torn.apply(ops);
         assert_eq!(r.store(b"a", b"", b"again", 100), Ok(6));
-        torn.apply(r.take_ops());
+        torn.apply(r.take_ops(1));
         assert_recovers(&r, &mut torn, Limits::default());
     }
 }
@@ -387,7 +400,7 @@ fn a_torn_new_block_gets_its_floor_back() {
     // Store until a message starts a new block: its floor comes first.
     let (name, header) = loop {
         s.store(b"a", b"", &[b'x'; 40], 1).unwrap();
-        let ops = s.take_ops();
+        let ops = s.take_ops(1);
         if let [FileOp::Append { file, data }, ..] = &ops[..] {
             if !disk.0.contains_key(file) {
                 break (file.clone(), data.clone());
@@ -400,11 +413,11 @@ fn a_torn_new_block_gets_its_floor_back() {
     crashed
         .0
         .insert(name.clone(), header[..header.len() / 2].to_vec());
-    let (mut r, report) = FileStore::recover(Limits::default(), crashed.files());
+    let (mut r, report) = FileStore::recover(Limits::default(), crashed.names(), crashed.source());
     assert_eq!(report.torn_tail.map(|t| t.file), Some(name.clone()));
     // Truncated, then the floor written again, so the new block holds it before any
     // older block that does can go.
-    let ops = r.take_ops();
+    let ops = r.take_ops(1);
     assert_eq!(ops.len(), 2, "{ops:?}");
     assert_eq!(
         ops[0],
@@ -450,9 +463,9 @@ fn corruption_in_the_middle_is_reported_and_not_served() {
     assert!((2..=6).all(|seq| r.load(seq).is_none()));
     // The damaged block is left as it was, and new records go to a new block.
     let mut r = r;
-    assert_eq!(r.take_ops(), vec![]);
+    assert_eq!(r.take_ops(1), vec![]);
     r.store(b"a", b"", b"x", 50).unwrap();
-    bad.apply(r.take_ops());
+    bad.apply(r.take_ops(1));
     assert_eq!(bad.0["1.blk"].len(), len);
     assert!(bad.0.contains_key("2.blk"));
 }
@@ -472,6 +485,31 @@ fn damage_in_an_older_block_is_corruption_even_at_its_end() {
     assert_eq!(report.corruption[0].file, "1.blk");
     assert_eq!(report.corruption[0].damage, Damage::Cut);
     assert_eq!(r.state().last_seq, 20);
+}
+
+#[test]
+fn a_block_that_cannot_be_read_is_reported() {
+    let mut disk = Disk::default();
+    let mut s = FileStore::new(Limits::default());
+    store_n(&mut s, "a", 3, 0);
+    sync(&mut s, &mut disk);
+    // A block listed but gone by the time it is read.
+    let mut names = disk.names();
+    names.push("2.blk".into());
+    let (mut r, report) = FileStore::recover(Limits::default(), names, disk.source());
+    let gone = Corruption {
+        file: "2.blk".into(),
+        offset: 0,
+        damage: Damage::Unreadable,
+    };
+    assert_eq!(report.corruption, vec![gone]);
+    assert_eq!(held(&r), held(&s));
+    // Nothing is written after it: new records go to a new block.
+    r.store(b"a", b"", b"x", 9).unwrap();
+    let ops = r.take_ops(1);
+    assert!(ops
+        .iter()
+        .all(|op| matches!(op, FileOp::Append { file, .. } if file == "3.blk")));
 }
 
 #[test]
@@ -505,9 +543,9 @@ fn discard_new_refusals_write_nothing() {
     };
     let mut s = FileStore::new(limits);
     s.store(b"a", b"", b"x", 0).unwrap();
-    s.take_ops();
+    s.take_ops(1);
     assert_eq!(s.store(b"a", b"", b"x", 0), Err(StoreError::MaxMsgs));
-    assert_eq!(s.take_ops(), vec![]);
+    assert_eq!(s.take_ops(1), vec![]);
 }
 
 /// A fixed-seed xorshift, so the garbage is the same on every run.
@@ -586,4 +624,217 @@ fn message_ttls_survive_recovery() {
     assert_eq!(r.next_expiry(), Some(1_000 + 5_000_000_000));
     assert_eq!(r.expire(1_000 + 5_000_000_000), 1);
     assert_eq!(r.state().msgs, 1);
+}
+
+/// A directory the store reads back from while it goes on writing to it, counting reads.
+#[derive(Clone, Default)]
+struct Live {
+    disk: Arc<Mutex<Disk>>,
+    reads: Arc<AtomicU64>,
+    batches: Arc<AtomicU64>,
+}
+
+impl BlockReader for Live {
+    fn read(&self, dir: &str, file: &str) -> io::Result<Bytes> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.disk.lock().unwrap().read(dir, file)
+    }
+}
+
+impl Live {
+    fn source(&self) -> Source {
+        Source::new(Arc::new(self.clone()), String::new())
+    }
+
+    /// Carries out what the store wrote, as the next batch, and reports it written.
+    fn sync(&self, s: &mut FileStore) {
+        let batch = self.batches.fetch_add(1, Ordering::Relaxed) + 1;
+        let ops = s.take_ops(batch);
+        self.disk.lock().unwrap().apply(ops);
+        s.written(batch);
+    }
+
+    fn recover(&self) -> (FileStore, Recovery) {
+        let names = self.disk.lock().unwrap().names();
+        FileStore::recover(Limits::default(), names, self.source())
+    }
+
+    fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+}
+
+const PAGED_BLOCK: u64 = 1024;
+const PAGED_BUDGET: u64 = 2 * PAGED_BLOCK;
+
+/// A store of small blocks caching at most two of them, reading back from `live`.
+fn paged(s: FileStore, live: &Live) -> FileStore {
+    s.with_block_size(PAGED_BLOCK)
+        .with_cache_budget(PAGED_BUDGET)
+        .with_source(live.source())
+}
+
+fn payload(seq: u64) -> Vec<u8> {
+    format!("payload {seq};")
+        .repeat(seq as usize % 7 + 1)
+        .into_bytes()
+}
+
+/// Stores `n` messages on subjects `a.0` to `a.3` with their own payloads, reporting each
+/// ten written.
+fn store_paged(s: &mut FileStore, live: &Live, n: u64) {
+    for _ in 0..n {
+        let seq = s.state().last_seq + 1;
+        let subject = format!("a.{}", seq % 4);
+        assert_eq!(
+            s.store(subject.as_bytes(), b"", &payload(seq), seq),
+            Ok(seq)
+        );
+        if seq.is_multiple_of(10) {
+            live.sync(s);
+        }
+    }
+    live.sync(s);
+}
+
+/// Every message held reads back with its own payload, nothing is reported damaged, and
+/// no more than the budget and the active block stay cached.
+fn assert_reads_back(s: &mut FileStore) {
+    let st = s.state();
+    let mut held = 0;
+    for seq in st.first_seq..=st.last_seq {
+        match s.load(seq) {
+            Some(m) => {
+                assert_eq!((m.seq, m.data.as_ref()), (seq, &payload(seq)[..]));
+                assert_eq!(m.subject, format!("a.{}", seq % 4));
+                held += 1;
+            }
+            None => assert!(!s.holds(seq), "{seq} held but not served"),
+        }
+    }
+    assert_eq!(held, st.msgs);
+    assert_eq!(s.take_faults(), vec![]);
+    assert!(s.cache.borrow().held() <= PAGED_BUDGET + PAGED_BLOCK);
+}
+
+#[test]
+fn a_stream_larger_than_the_cache_is_read_back_from_disk() {
+    let live = Live::default();
+    let mut s = paged(FileStore::new(Limits::default()), &live);
+    store_paged(&mut s, &live, 600);
+    let blocks = live.disk.lock().unwrap().0.len() as u64;
+    assert!(blocks > 20, "{blocks} blocks");
+    assert!(s.cache.borrow().held() <= PAGED_BUDGET + PAGED_BLOCK);
+    assert_eq!(live.reads(), 0, "appends read nothing back");
+    assert_reads_back(&mut s);
+    // In order, each block evicted is read back once.
+    let after_forward = live.reads();
+    assert!(
+        after_forward > blocks - 4 && after_forward < blocks,
+        "{after_forward} reads"
+    );
+    assert_eq!(s.load_last(b"a.1").map(|m| m.seq), Some(597));
+    assert_eq!(s.load_next(b"a.2", 3).map(|m| m.seq), Some(6));
+    assert_eq!(s.load(1).map(|m| m.data), Some(Bytes::from(payload(1))));
+    assert_reads_back(&mut s);
+}
+
+#[test]
+fn blocks_stay_in_memory_until_written() {
+    let live = Live::default();
+    let mut s = paged(FileStore::new(Limits::default()), &live).with_cache_budget(0);
+    for seq in 1..=200 {
+        s.store(b"a.0", b"", &payload(seq), seq).unwrap();
+    }
+    // Nothing on disk yet, taken for a batch or not: every message is served from memory.
+    let ops = s.take_ops(1);
+    s.store(b"a.0", b"", &payload(201), 201).unwrap();
+    s.written(0);
+    for seq in 1..=201 {
+        assert_eq!(s.load(seq).map(|m| m.data), Some(Bytes::from(payload(seq))));
+    }
+    assert_eq!(live.reads(), 0);
+    // Batch 1 written: its blocks may go, but not the active block the next one goes to.
+    live.disk.lock().unwrap().apply(ops);
+    s.written(1);
+    let active = s.active.unwrap();
+    assert!(s.cache.borrow().contains(active));
+    assert!(s.cache.borrow().held() <= PAGED_BLOCK);
+    live.sync(&mut s);
+    for seq in 1..=201 {
+        assert_eq!(s.load(seq).map(|m| m.data), Some(Bytes::from(payload(seq))));
+    }
+    assert!(live.reads() > 0);
+}
+
+#[test]
+fn evicted_blocks_read_back_after_removals_compaction_and_purge() {
+    let live = Live::default();
+    let mut s = paged(FileStore::new(Limits::default()), &live);
+    store_paged(&mut s, &live, 600);
+    // Two in three gone from the first half: its blocks are rewritten from what is read
+    // back.
+    for seq in (1..300).filter(|seq| seq % 3 != 0) {
+        assert!(s.remove(seq));
+    }
+    let ops = s.take_ops(1000);
+    assert!(ops.iter().any(|op| matches!(op, FileOp::Replace { .. })));
+    live.disk.lock().unwrap().apply(ops);
+    s.written(1000);
+    assert_reads_back(&mut s);
+    let a1 = s.subjects(b"a.1")[0].1;
+    assert_eq!(s.purge(Some(b"a.1"), None, Some(3)), a1 - 3);
+    let below = (1..200).filter(|&seq| s.holds(seq)).count() as u64;
+    assert_eq!(s.purge(None, Some(200), None), below);
+    live.sync(&mut s);
+    assert_reads_back(&mut s);
+    store_paged(&mut s, &live, 100);
+    assert_reads_back(&mut s);
+    // And after a restart, with nothing cached until read.
+    let (r, report) = live.recover();
+    assert_eq!(report.corruption, vec![]);
+    let mut r = paged(r, &live);
+    assert_eq!(r.cache.borrow().held(), 0);
+    let mut r_held = held(&r);
+    assert_eq!(r_held, held(&s));
+    assert_reads_back(&mut r);
+    r.store(b"a.0", b"", b"after", 0).unwrap();
+    live.sync(&mut r);
+    r_held.push(r.load(r.state().last_seq).unwrap());
+    assert_eq!(held(&r), r_held);
+}
+
+#[test]
+fn damage_in_a_block_read_back_is_reported_not_served() {
+    let live = Live::default();
+    let mut s = paged(FileStore::new(Limits::default()), &live);
+    store_paged(&mut s, &live, 100);
+    assert!(!s.cache.borrow().contains(1));
+    let rec = s.blocks[&1].msgs.get(2).unwrap();
+    // Flip a bit of message 2's data in the file.
+    let at = (rec.at + rec.len - 6) as usize;
+    live.disk.lock().unwrap().0.get_mut("1.blk").unwrap()[at] ^= 0x20;
+    assert_eq!(s.load(2), None);
+    let bad = Corruption {
+        file: "1.blk".into(),
+        offset: rec.at,
+        damage: Damage::BadChecksum,
+    };
+    assert_eq!(s.take_faults(), vec![bad.clone()]);
+    assert!(s.holds(2));
+    // The others still are served; a scan passes over the damaged one.
+    assert_eq!(s.load(1).map(|m| m.data), Some(Bytes::from(payload(1))));
+    assert_eq!(s.load_next(b">", 2).map(|m| m.seq), Some(3));
+    assert_eq!(s.take_faults(), vec![bad]);
+    // A block file gone is reported too.
+    let last_in_2 = s.blocks[&2].msgs.seqs().last().unwrap();
+    s.cache.borrow_mut().remove(2);
+    live.disk.lock().unwrap().0.remove("2.blk");
+    assert_eq!(s.load(last_in_2), None);
+    let gone = Corruption {
+        file: "2.blk".into(),
+        offset: 0,
+        damage: Damage::Unreadable,
+    };
+    assert_eq!(s.take_faults(), vec![gone]);
 }

@@ -124,6 +124,25 @@ fn lookups_by_filter() {
     assert_eq!(s.load_last(b"orders.*").unwrap().seq, 4);
     assert_eq!(s.load_last(b"users.1").unwrap().seq, 3);
     assert_eq!(s.load_last(b"nothing"), None);
+    assert_eq!(s.last_seq(b"orders.1"), Some(4));
+    assert_eq!(s.last_seq(b"users.*"), Some(3));
+    assert_eq!(s.last_seq(b"orders"), None);
+}
+
+#[test]
+fn lookups_by_time() {
+    let mut s = MemStore::new(Limits::default());
+    for time in [10, 20, 15, 30] {
+        s.store(b"a", b"", b"x", time).unwrap();
+    }
+    assert_eq!(s.seq_from_time(0), Some(1));
+    assert_eq!(s.seq_from_time(11), Some(2));
+    assert_eq!(s.seq_from_time(20), Some(2));
+    assert_eq!(s.seq_from_time(21), Some(4));
+    assert_eq!(s.seq_from_time(31), None);
+    s.remove(2);
+    assert_eq!(s.seq_from_time(11), Some(3));
+    assert!(s.holds(3) && !s.holds(2));
 }
 
 #[test]
@@ -217,7 +236,7 @@ proptest! {
                 Step::Expire(at) => { s.expire(u64::from(at)); }
             }
             let st = s.state();
-            let held: Vec<&StoredMsg> = (st.first_seq..=st.last_seq).filter_map(|q| s.load(q)).collect();
+            let held: Vec<StoredMsg> = (st.first_seq..=st.last_seq).filter_map(|q| s.load(q)).collect();
             prop_assert_eq!(st.msgs, held.len() as u64);
             prop_assert_eq!(st.bytes, held.iter().map(|m| m.size()).sum::<u64>());
             prop_assert_eq!(st.last_seq, last_seq);

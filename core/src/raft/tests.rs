@@ -545,14 +545,7 @@ fn crash_loses_unsynced_entries_but_never_committed_ones() {
         net.restart(id);
     }
     net.advance(ms(1500));
-    let l = net.leader();
-    net.propose(l, b"after");
-    net.advance(ms(200));
-    for id in 1..=3 {
-        let d = net.data_applied(id);
-        assert_eq!(d.len(), 11, "node {id}");
-        assert_eq!(d[10], Bytes::from_static(b"after"));
-    }
+    carries_on_with_eleven(&mut net);
 }
 
 #[test]
@@ -823,14 +816,7 @@ fn compaction_writes_the_snapshot_and_survives_a_restart() {
     // Back from disk: the state machine is the snapshot, and the member carries on.
     net.restart(l);
     net.advance(ms(1500));
-    let l2 = net.leader();
-    net.propose(l2, b"after");
-    net.advance(ms(200));
-    for id in 1..=3 {
-        let d = net.data_applied(id);
-        assert_eq!(d.len(), 11, "node {id}");
-        assert_eq!(d[10], Bytes::from_static(b"after"));
-    }
+    carries_on_with_eleven(&mut net);
 }
 
 #[test]
@@ -1356,4 +1342,16 @@ fn read_index_of_a_new_leader_is_its_first_entry() {
     };
     r.step(now, 2, ack);
     assert_eq!(ready(&mut r), vec![Output::ReadReady { ctx: 5, index: 3 }]);
+}
+
+/// A leader is elected again and commits a new entry, the eleventh, on every node.
+fn carries_on_with_eleven(net: &mut Net) {
+    let l = net.leader();
+    net.propose(l, b"after");
+    net.advance(ms(200));
+    for id in 1..=3 {
+        let d = net.data_applied(id);
+        assert_eq!(d.len(), 11, "node {id}");
+        assert_eq!(d[10], Bytes::from_static(b"after"));
+    }
 }

@@ -311,12 +311,7 @@ impl Node {
         let route = &cluster.routes[&id];
         let mut info = route.remote.clone().expect("INFO received");
         if info.ip.is_empty() {
-            let host = route.peer.ip();
-            let hp = match host {
-                std::net::IpAddr::V6(h) => format!("[{h}]:{}", info.port),
-                std::net::IpAddr::V4(h) => format!("{h}:{}", info.port),
-            };
-            info.ip = format!("nats-route://{hp}/");
+            info.ip = format!("nats-route://{}/", peer_route_address(route, &info));
         }
         info.nonce.clear();
         let line = info::line("INFO", &info);
@@ -333,7 +328,8 @@ impl Node {
     }
 
     /// Another server's `INFO`, forwarded by a peer: dial it, unless it is this server,
-    /// already connected, configured (dialed anyway) or being dialed.
+    /// already connected, configured (dialed anyway) or being dialed (a dial given up on
+    /// is taken up again).
     pub(super) fn implicit_route(&mut self, info: RouteInfo) {
         if info.server_id == self.info.server_id {
             return;
@@ -353,23 +349,37 @@ impl Node {
         let Ok(mut url) = target else {
             return;
         };
-        let address = url.address();
-        if cluster.dials.iter().any(|d| d.url.address() == address) {
-            return;
-        }
         if info.auth_required {
             url.user = user;
             url.password = password;
         }
-        cluster.dials.push(Dial {
-            url,
-            explicit: false,
-            attempts: 0,
-            due: Some(now),
-            conn: None,
-            is_self: false,
-        });
+        self.dial_implicit(url, now);
         self.cluster_tick(now);
+    }
+
+    /// Dials `url`, a route learned through gossip, at `due`: a new dial, or one given up
+    /// on before; not one configured, under way or connected.
+    fn dial_implicit(&mut self, url: RouteUrl, due: Instant) {
+        let cluster = self.cluster_mut();
+        let address = url.address();
+        match cluster
+            .dials
+            .iter_mut()
+            .find(|d| d.url.address() == address)
+        {
+            Some(d) if !d.explicit && !d.is_self && d.due.is_none() && d.conn.is_none() => {
+                d.due = Some(due);
+            }
+            Some(_) => {}
+            None => cluster.dials.push(Dial {
+                url,
+                explicit: false,
+                attempts: 0,
+                due: Some(due),
+                conn: None,
+                is_self: false,
+            }),
+        }
     }
 
     /// A later `INFO` from a route's own server: its client URLs changed, or it entered
@@ -386,11 +396,16 @@ impl Node {
         self.update_client_urls();
     }
 
-    /// What a closed route leaves behind: its server's client URLs go, and a route this
-    /// server dialed is dialed again unless its server is still connected another way.
+    /// What a closed route leaves behind: its server's client URLs go, and the route is
+    /// dialed again unless its server is still connected another way: a configured one
+    /// for ever; one learned through gossip after it lost a collision with the route the
+    /// other server dialed (the other one may have gone too), or, as in the reference,
+    /// by the server with the smaller id (whichever side dialed it, so one of the two
+    /// always does), `connect_retries` more times if it fails.
     pub(super) fn route_closed(&mut self, route: &Route, reason: CloseReason) {
         let now = self.now;
         let jitter = Duration::from_millis(self.rng.below(REDIAL_JITTER_MS) as u64);
+        let me = self.info.server_id.clone();
         let cluster = self.cluster_mut();
         let remote = route.remote_id().map(str::to_string);
         if let Some(r) = &remote {
@@ -398,16 +413,36 @@ impl Node {
                 cluster.remotes.remove(r);
             }
         }
-        let still_connected = remote.is_some_and(|r| cluster.remotes.contains_key(&r));
+        let still_connected = remote
+            .as_ref()
+            .is_some_and(|r| cluster.remotes.contains_key(r));
+        let retry = route.registered && remote.is_some_and(|r| me < r);
         let stopping = cluster.stopping;
-        if let Some(d) = route.dial.and_then(|d| cluster.dials.get_mut(d)) {
-            d.conn = None;
-            // A route learned through gossip is redialed only when it lost a collision
-            // with the route the other server dialed: the other one may have gone too.
-            let redial = d.explicit || reason == CloseReason::DuplicateRoute;
-            if redial && !d.is_self && !still_connected && !stopping {
-                d.due = Some(now + jitter + if d.explicit { REDIAL } else { Duration::ZERO });
+        match route.dial.and_then(|d| cluster.dials.get_mut(d)) {
+            Some(d) => {
+                d.conn = None;
+                let redial = d.explicit || reason == CloseReason::DuplicateRoute || retry;
+                if redial && !d.is_self && !still_connected && !stopping {
+                    let pause = if d.explicit || retry {
+                        REDIAL
+                    } else {
+                        Duration::ZERO
+                    };
+                    d.due = Some(now + jitter + pause);
+                }
             }
+            None if retry && !still_connected && !stopping => {
+                let info = route.remote.as_ref().expect("registered");
+                let address = peer_route_address(route, info);
+                if let Ok(mut url) = RouteUrl::parse(&address) {
+                    if info.auth_required {
+                        url.user = self.opts.cluster.user.clone();
+                        url.password = self.opts.cluster.password.clone();
+                    }
+                    self.dial_implicit(url, now + jitter + REDIAL);
+                }
+            }
+            None => {}
         }
         if route.registered {
             self.update_client_urls();
@@ -475,6 +510,20 @@ impl Node {
         for id in ids {
             self.close_route(id, CloseReason::ServerShutdown);
         }
+    }
+}
+
+/// Where the server behind `route` takes routes: the address it announced, or else the
+/// one it connected from with the route port it announced.
+fn peer_route_address(route: &Route, info: &RouteInfo) -> String {
+    if !info.ip.is_empty() {
+        if let Ok(url) = RouteUrl::parse(&info.ip) {
+            return url.address();
+        }
+    }
+    match route.peer.ip() {
+        std::net::IpAddr::V6(h) => format!("[{h}]:{}", info.port),
+        std::net::IpAddr::V4(h) => format!("{h}:{}", info.port),
     }
 }
 

@@ -379,3 +379,45 @@ fn headers_and_large_payloads_cross_in_pieces() {
     let got = c.take(1, s);
     assert_eq!(got, format!("MSG big 1 {}\r\n{payload}\r\n", payload.len()));
 }
+
+impl Cluster {
+    /// Resets the route between nodes `i` and `j` (it ends on both sides, as a TCP reset
+    /// does); whether there was one.
+    fn reset(&mut self, i: usize, j: usize) -> bool {
+        let link = self
+            .links
+            .iter()
+            .find(|(&(a, _), &(b, _))| a == i && b == j)
+            .map(|(&a, &b)| (a, b));
+        let Some(((_, ci), (_, cj))) = link else {
+            return false;
+        };
+        self.links.remove(&(i, ci));
+        self.links.remove(&(j, cj));
+        self.nodes[i].closed(ci, CloseReason::ReadError);
+        self.nodes[j].closed(cj, CloseReason::ReadError);
+        self.pump();
+        true
+    }
+}
+
+#[test]
+fn a_route_learned_through_gossip_comes_back_after_a_reset() {
+    // 1 and 2 know only the seed: their route to each other is learned through gossip.
+    let mut c = Cluster::new(vec![opts(0, &[]), opts(1, &[0]), opts(2, &[0])]);
+    c.advance(Duration::from_millis(10));
+    assert_eq!(c.mesh(), [2, 2, 2]);
+    assert!(c.reset(1, 2));
+    assert_eq!(c.mesh(), [2, 1, 1]);
+    // As in the reference, the server with the smaller id dials it again (whichever side
+    // dialed it before), so the mesh is whole again with nobody else's help.
+    c.advance(Duration::from_secs(2));
+    assert_eq!(c.mesh(), [2, 2, 2], "{:?}", c.logs);
+    // And so is the traffic between them.
+    let s = c.client(2);
+    c.send(2, s, "SUB x 1\r\nPING\r\n");
+    c.take(2, s);
+    let p = c.client(1);
+    c.send(1, p, "PUB x 1\r\n!\r\n");
+    assert_eq!(c.take(2, s), "MSG x 1 1\r\n!\r\n");
+}

@@ -55,6 +55,7 @@ pub fn start_server(i: u8, mut cfg: ShellConfig) -> ServerHost {
     let view = ServerView::default();
     let clock = NodeClock::default();
     cfg.port = addr.port();
+    cfg.host = addr.ip();
     cfg.clock = clock.clone();
     let disk = cfg.disk.clone();
     let v = view.clone();

@@ -8,6 +8,8 @@ compile_error!("sim needs --cfg madsim (see .cargo/config.toml; a RUSTFLAGS vari
 
 pub mod check;
 pub mod client;
+pub mod cluster;
+pub mod cluster_faults;
 pub mod disk;
 pub mod faults;
 pub mod history;

@@ -38,6 +38,9 @@ pub(super) struct Dial {
     pub conn: Option<ConnId>,
     /// It led back to this very server: never dialed again.
     pub is_self: bool,
+    /// The server its last route led to: while that server is connected through a route
+    /// it dialed, this dial rests, and it takes over when that route goes.
+    pub reached: Option<String>,
 }
 
 /// Cluster-wide state; present when clustering is configured.
@@ -99,6 +102,7 @@ impl Node {
                 due: None,
                 conn: None,
                 is_self: false,
+                reached: None,
             })
             .collect();
         self.info.cluster = Some(name.clone());
@@ -378,6 +382,7 @@ impl Node {
                 due: Some(due),
                 conn: None,
                 is_self: false,
+                reached: None,
             }),
         }
     }
@@ -398,7 +403,7 @@ impl Node {
 
     /// What a closed route leaves behind: its server's client URLs go, and the route is
     /// dialed again unless its server is still connected another way: a configured one
-    /// for ever; one learned through gossip after it lost a collision with the route the
+    /// for ever (also one that rested while the other server's route to here was up); one learned through gossip after it lost a collision with the route the
     /// other server dialed (the other one may have gone too), or, as in the reference,
     /// by the server with the smaller id (whichever side dialed it, so one of the two
     /// always does), `connect_retries` more times if it fails.
@@ -416,11 +421,12 @@ impl Node {
         let still_connected = remote
             .as_ref()
             .is_some_and(|r| cluster.remotes.contains_key(r));
-        let retry = route.registered && remote.is_some_and(|r| me < r);
+        let retry = route.registered && remote.as_ref().is_some_and(|r| me < *r);
         let stopping = cluster.stopping;
         match route.dial.and_then(|d| cluster.dials.get_mut(d)) {
             Some(d) => {
                 d.conn = None;
+                d.reached.clone_from(&remote);
                 let redial = d.explicit || reason == CloseReason::DuplicateRoute || retry;
                 if redial && !d.is_self && !still_connected && !stopping {
                     let pause = if d.explicit || retry {
@@ -443,6 +449,18 @@ impl Node {
                 }
             }
             None => {}
+        }
+        // A configured route that gave way to this one (the other server dialed it)
+        // takes over.
+        let cluster = self.cluster_mut();
+        if route.registered && !still_connected && !stopping {
+            let rested = cluster
+                .dials
+                .iter_mut()
+                .filter(|d| d.explicit && !d.is_self && d.conn.is_none() && d.due.is_none());
+            for d in rested.filter(|d| d.reached.is_some() && d.reached == remote) {
+                d.due = Some(now + jitter + REDIAL);
+            }
         }
         if route.registered {
             self.update_client_urls();

@@ -421,3 +421,23 @@ fn a_route_learned_through_gossip_comes_back_after_a_reset() {
     c.send(1, p, "PUB x 1\r\n!\r\n");
     assert_eq!(c.take(2, s), "MSG x 1 1\r\n!\r\n");
 }
+
+#[test]
+fn a_configured_route_that_gave_way_takes_over_when_the_other_goes() {
+    // Both list each other: the route the smaller id dialed stays, the other server's
+    // configured dial gives way to it.
+    let mut c = Cluster::new(vec![opts(0, &[1]), opts(1, &[0])]);
+    c.advance(Duration::from_millis(10));
+    assert_eq!(c.mesh(), [1, 1]);
+    let ids: Vec<String> = c.nodes.iter().map(|n| n.info().server_id.clone()).collect();
+    let (small, large) = if ids[0] < ids[1] { (0, 1) } else { (1, 0) };
+    // The smaller one goes and comes back knowing no routes (a new server id): only the
+    // larger one's configured route can join them again.
+    c.crash(small);
+    c.down.clear();
+    c.nodes[small] = Node::new(opts(small, &[]), 4222 + small as u16, 999);
+    c.nodes[small].start_cluster(c.now, route_port(small), vec![]);
+    c.advance(Duration::from_secs(2));
+    assert_eq!(c.mesh(), [1, 1], "{:?}", c.logs);
+    assert!(c.nodes[large].routes()[0].did_solicit);
+}

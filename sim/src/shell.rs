@@ -151,6 +151,13 @@ impl ServerView {
             .clone()
     }
 
+    /// The node's server id (empty before it starts).
+    pub fn server_id(&self) -> String {
+        self.get()
+            .map(|s| s.lock().node.info().server_id.clone())
+            .unwrap_or_default()
+    }
+
     /// The node's open routes (registered ones name their server, see [`Node::routes`]).
     pub fn routes(&self) -> Vec<RouteSnapshot> {
         self.get()

@@ -174,6 +174,7 @@ async fn run(test: &str, topology: Option<Topology>, plan: &[Phase]) {
     let what = format!("{n} servers, {topology:?} topology");
     if !cluster::wait_mesh(&servers, Duration::from_secs(3), SETTLE_LIMIT).await {
         v.push(format!("{what}: no full mesh within {SETTLE_LIMIT:?}"));
+        v.extend(routes(&servers));
         sim::fail(test, &v);
     }
 
@@ -210,6 +211,7 @@ async fn run(test: &str, topology: Option<Topology>, plan: &[Phase]) {
             Phase::Steady => {
                 if !cluster::settle(&servers, &mut probes, &history, SETTLE_LIMIT).await {
                     v.push(format!("{what}: did not settle within {SETTLE_LIMIT:?}"));
+                    v.extend(routes(&servers));
                     break;
                 }
                 steps.pass().await;
@@ -367,6 +369,20 @@ impl Workload {
             madsim::time::sleep(Duration::from_millis(thread_rng().gen_range(5..40))).await;
         }
     }
+}
+
+/// Each server's open routes: (route id, the server it leads to, whether this one dialed).
+fn routes(servers: &[ServerHost]) -> Vec<String> {
+    servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let routes: Vec<_> = (s.view.routes().iter())
+                .map(|r| (r.rid, r.remote_id.clone(), r.did_solicit))
+                .collect();
+            format!("server {i} ({}) routes {routes:?}", s.view.server_id())
+        })
+        .collect()
 }
 
 /// Writes the history and every server's log lines to `path` (`SIM_DUMP`).

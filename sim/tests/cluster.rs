@@ -119,36 +119,40 @@ sim::scenario!(cluster_under_faults, cluster_under_faults_run);
 
 /// Formed through gossip from one seed, two steady windows.
 async fn cluster_seed_run() {
-    run(
-        "cluster_seed",
-        Some(Topology::Seed),
-        &[Phase::Steady, Phase::Steady],
-    )
-    .await
+    let plan = [Phase::Steady, Phase::Steady];
+    run("cluster_seed", Some(Topology::Seed), &plan).await;
 }
 
 /// Formed from full route lists, two steady windows.
 async fn cluster_full_run() {
-    run(
-        "cluster_full",
-        Some(Topology::Full),
-        &[Phase::Steady, Phase::Steady],
-    )
-    .await
+    let plan = [Phase::Steady, Phase::Steady];
+    run("cluster_full", Some(Topology::Full), &plan).await;
 }
 
 /// Either way of forming, faults between steady windows.
 async fn cluster_under_faults_run() {
-    use Phase::*;
-    run(
-        "cluster_under_faults",
-        None,
-        &[Steady, Faulty, Steady, Faulty, Steady],
-    )
-    .await
+    cluster_under_faults_digest().await;
 }
 
-async fn run(test: &str, topology: Option<Topology>, plan: &[Phase]) {
+async fn cluster_under_faults_digest() -> u64 {
+    use Phase::*;
+    let plan = [Steady, Faulty, Steady, Faulty, Steady];
+    run("cluster_under_faults", None, &plan).await
+}
+
+/// Routes, dials, crashes and restarts keep the simulation deterministic: one seed, one
+/// history (at most 3 seeds, each run twice).
+#[test]
+fn cluster_same_seed_same_history() {
+    sim::same_seed_twice(
+        "cluster_same_seed_same_history",
+        3,
+        cluster_under_faults_digest,
+    );
+}
+
+/// Runs one scenario and checks its history; the history's digest.
+async fn run(test: &str, topology: Option<Topology>, plan: &[Phase]) -> u64 {
     let mut rng = thread_rng();
     let n: u8 = if rng.gen_bool(0.5) { 3 } else { 5 };
     let topology = topology.unwrap_or(if rng.gen_bool(0.5) {
@@ -259,6 +263,7 @@ async fn run(test: &str, topology: Option<Topology>, plan: &[Phase]) {
         }
         sim::fail(test, &v);
     }
+    history.digest()
 }
 
 /// A client's whole run: subscribe, then each phase's workload between the barriers the

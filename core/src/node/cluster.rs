@@ -34,6 +34,8 @@ pub(super) struct Dial {
     pub attempts: u32,
     /// When to dial next; `None` while a dial is under way, while connected, or for good.
     pub due: Option<Instant>,
+    /// A dial is under way (the shell has not answered yet).
+    pub dialing: bool,
     /// The route it made, while open.
     pub conn: Option<ConnId>,
     /// It led back to this very server: never dialed again.
@@ -100,6 +102,7 @@ impl Node {
                 explicit: true,
                 attempts: 0,
                 due: None,
+                dialing: false,
                 conn: None,
                 is_self: false,
                 reached: None,
@@ -179,6 +182,7 @@ impl Node {
         for (i, dial) in cluster.dials.iter_mut().enumerate() {
             if dial.due.is_some_and(|d| d <= now) {
                 dial.due = None;
+                dial.dialing = true;
                 dial.attempts += 1;
                 self.outputs.push_back(Output::DialRoute {
                     dial: i,
@@ -196,6 +200,7 @@ impl Node {
         let Some(d) = self.cluster.as_mut().and_then(|c| c.dials.get_mut(dial)) else {
             return;
         };
+        d.dialing = false;
         let attempts = d.attempts;
         let level = if attempts == 1 || attempts % DIAL_ERROR_REPORTS == 0 {
             Level::Error
@@ -212,6 +217,7 @@ impl Node {
     pub(super) fn dial_connected(&mut self, dial: usize, id: ConnId) {
         if let Some(d) = self.cluster_mut().dials.get_mut(dial) {
             d.conn = Some(id);
+            d.dialing = false;
             d.attempts = 0;
         }
     }
@@ -357,29 +363,43 @@ impl Node {
             url.user = user;
             url.password = password;
         }
-        self.dial_implicit(url, now);
+        self.dial_implicit(url, now, &info.server_id);
         self.cluster_tick(now);
     }
 
-    /// Dials `url`, a route learned through gossip, at `due`: a new dial, or one given up
-    /// on before; not one configured, under way or connected.
-    fn dial_implicit(&mut self, url: RouteUrl, due: Instant) {
+    /// Dials `url`, a route learned through gossip to server `server`, at `due`, unless a
+    /// dial of that address is configured (dialed anyway), due, under way, or connected
+    /// to that server. One given up on is taken up again; one whose route still leads to
+    /// another server (the one that was there before, gone but not yet noticed) does not
+    /// stand in the way: the new server is dialed alongside.
+    fn dial_implicit(&mut self, url: RouteUrl, due: Instant, server: &str) {
         let cluster = self.cluster_mut();
         let address = url.address();
-        match cluster
-            .dials
-            .iter_mut()
-            .find(|d| d.url.address() == address)
-        {
-            Some(d) if !d.explicit && !d.is_self && d.due.is_none() && d.conn.is_none() => {
-                d.due = Some(due);
+        let leads_elsewhere = |c: ConnId| {
+            let remote = cluster.routes.get(&c).and_then(|r| r.remote_id());
+            remote.is_some_and(|r| r != server)
+        };
+        let mut idle = None;
+        for (i, d) in cluster.dials.iter().enumerate() {
+            if d.url.address() != address {
+                continue;
             }
-            Some(_) => {}
+            let busy = d.dialing || d.due.is_some() || d.conn.is_some_and(|c| !leads_elsewhere(c));
+            if d.explicit || d.is_self || busy {
+                return;
+            }
+            if d.conn.is_none() {
+                idle = Some(i);
+            }
+        }
+        match idle {
+            Some(i) => cluster.dials[i].due = Some(due),
             None => cluster.dials.push(Dial {
                 url,
                 explicit: false,
                 attempts: 0,
                 due: Some(due),
+                dialing: false,
                 conn: None,
                 is_self: false,
                 reached: None,
@@ -445,7 +465,7 @@ impl Node {
                         url.user = self.opts.cluster.user.clone();
                         url.password = self.opts.cluster.password.clone();
                     }
-                    self.dial_implicit(url, now + jitter + REDIAL);
+                    self.dial_implicit(url, now + jitter + REDIAL, &info.server_id);
                 }
             }
             None => {}
@@ -454,10 +474,9 @@ impl Node {
         // takes over.
         let cluster = self.cluster_mut();
         if route.registered && !still_connected && !stopping {
-            let rested = cluster
-                .dials
-                .iter_mut()
-                .filter(|d| d.explicit && !d.is_self && d.conn.is_none() && d.due.is_none());
+            let rested = cluster.dials.iter_mut().filter(|d| {
+                d.explicit && !d.is_self && !d.dialing && d.conn.is_none() && d.due.is_none()
+            });
             for d in rested.filter(|d| d.reached.is_some() && d.reached == remote) {
                 d.due = Some(now + jitter + REDIAL);
             }

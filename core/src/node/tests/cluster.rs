@@ -441,3 +441,38 @@ fn a_configured_route_that_gave_way_takes_over_when_the_other_goes() {
     assert_eq!(c.mesh(), [1, 1], "{:?}", c.logs);
     assert!(c.nodes[large].routes()[0].did_solicit);
 }
+
+#[test]
+fn gossip_about_a_restarted_server_is_dialed_while_its_old_route_lingers() {
+    // Node 1 learns of node 2 from the seed and dials it.
+    let mut c = Cluster::new(vec![opts(0, &[]), opts(1, &[0]), opts(2, &[0])]);
+    c.advance(Duration::from_millis(10));
+    assert_eq!(c.mesh(), [2, 2, 2]);
+    assert!(c.nodes[1].routes().iter().all(|r| r.did_solicit));
+    // Node 2 dies while cut off from node 1, which keeps its route to it open for now.
+    c.down.push(2);
+    let links: Vec<_> = c.links.iter().map(|(&a, &b)| (a, b)).collect();
+    for ((a, ca), (b, cb)) in links {
+        if a == 2 {
+            c.links.remove(&(a, ca));
+            c.links.remove(&(b, cb));
+            if b != 1 {
+                c.nodes[b].closed(cb, CloseReason::ReadError);
+            }
+        }
+    }
+    c.pump();
+    // It comes back with a new id at the same address and hears of node 1 from nobody:
+    // node 1 must dial it when the seed tells of it.
+    c.down.clear();
+    c.nodes[2] = Node::new(opts(2, &[0]), 4224, 999);
+    c.nodes[2].start_cluster(c.now, route_port(2), vec![]);
+    c.advance(Duration::from_millis(10));
+    let new_id = c.nodes[2].info().server_id.clone();
+    assert_eq!(c.mesh()[2], 2, "{:?}", c.logs);
+    assert!(
+        c.nodes[1].cluster().remotes.contains_key(&new_id),
+        "{:?}",
+        c.logs
+    );
+}

@@ -21,9 +21,10 @@ use sim::hosts::{client_host, ServerHost, PORT};
 use sim::shell::ShellConfig;
 use sim::sync::Barrier;
 
-/// Subjects the workload publishes on, and what subscriptions pick from: (subject,
-/// queue group).
+/// Subjects the workload publishes on.
 const SUBJECTS: [&str; 6] = ["s.a.x", "s.a.y", "s.b.x", "s.b.y", "s.c.x", "s.c.z"];
+/// What its subscriptions pick from: (pattern, queue group). `q3` spans two patterns: a
+/// message both match goes to one member of either.
 const PATTERNS: [(&str, Option<&str>); 9] = [
     ("s.a.x", None),
     ("s.b.y", None),
@@ -35,8 +36,9 @@ const PATTERNS: [(&str, Option<&str>); 9] = [
     ("s.b.*", Some("q3")),
     ("s.c.>", Some("q3")),
 ];
-/// Request subjects, and what responders pick from.
+/// Request subjects.
 const SERVICES: [&str; 3] = ["svc.a", "svc.b", "svc.c"];
+/// What responders pick from: (pattern, queue group).
 const RESPONDERS: [(&str, Option<&str>); 4] = [
     ("svc.a", None),
     ("svc.*", Some("workers")),
@@ -165,6 +167,7 @@ async fn run(test: &str, topology: Option<Topology>, plan: &[Phase]) -> u64 {
         let mut opts = Options {
             // Routes (and clients) PINGed every second: a cut route goes stale in seconds.
             ping_interval: Duration::from_secs(1),
+            debug: std::env::var("SIM_DEBUG").is_ok(),
             ..Options::default()
         };
         // A closed route learned through gossip is dialed again once by default, as in
@@ -218,11 +221,14 @@ async fn run(test: &str, topology: Option<Topology>, plan: &[Phase]) -> u64 {
                     v.extend(routes(&servers));
                     break;
                 }
+                // The clients' workload runs until they flushed it.
                 steps.pass().await;
                 steps.pass().await;
+                // The requests (and messages) cross; the clients flush their answers.
                 madsim::time::sleep(DRAIN).await;
                 steps.pass().await;
                 steps.pass().await;
+                // The answers cross; the window closes; the clients' final syncs.
                 madsim::time::sleep(DRAIN).await;
                 history.record(Event::Quiet);
                 steps.pass().await;

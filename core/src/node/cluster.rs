@@ -40,8 +40,8 @@ pub(super) struct Dial {
     pub conn: Option<ConnId>,
     /// It led back to this very server: never dialed again.
     pub is_self: bool,
-    /// The server its last route led to: while that server is connected through a route
-    /// it dialed, this dial rests, and it takes over when that route goes.
+    /// The server its last route led to: while that server stays connected through the
+    /// route it dialed itself, this dial rests, and it takes over when that route goes.
     pub reached: Option<String>,
 }
 
@@ -422,11 +422,12 @@ impl Node {
     }
 
     /// What a closed route leaves behind: its server's client URLs go, and the route is
-    /// dialed again unless its server is still connected another way: a configured one
-    /// for ever (also one that rested while the other server's route to here was up); one learned through gossip after it lost a collision with the route the
-    /// other server dialed (the other one may have gone too), or, as in the reference,
-    /// by the server with the smaller id (whichever side dialed it, so one of the two
-    /// always does), `connect_retries` more times if it fails.
+    /// dialed again unless its server is still connected another way. A configured one
+    /// for ever (also one that rested while the other server's own route to here was
+    /// up). One learned through gossip after it lost a collision with the route the other
+    /// server dialed (the other one may have gone too), or, as in the reference, by the
+    /// server with the smaller id (whichever side dialed it, so one of the two always
+    /// does), `connect_retries` more times if that fails.
     pub(super) fn route_closed(&mut self, route: &Route, reason: CloseReason) {
         let now = self.now;
         let jitter = Duration::from_millis(self.rng.below(REDIAL_JITTER_MS) as u64);

@@ -7,7 +7,9 @@
 //! - no subscription (across reconnects of its client) gets the same message twice;
 //! - each subscription sees the messages of each publisher connection in publish order;
 //! - a queue group gets each matching message at most once, and exactly once when all its
-//!   members are healthy; a healthy plain subscription gets every matching message;
+//!   members are healthy; a healthy plain subscription gets every matching message (a
+//!   message's queue group is every queue subscription of one name whose pattern matches
+//!   it, as in the server);
 //! - request/reply: see [`request_reply`].
 //!
 //! Connections: a client's `Connected` events split its history into connections; a `SUB`
@@ -22,6 +24,16 @@
 //! flushed before the publish was sent, was not unsubscribed before the publish was
 //! flushed, and a `PING` of the same connection sent after the publish was flushed got its
 //! `PONG` (so the message had to be queued before that `PONG`).
+//!
+//! Clusters: a flushed `SUB` is known at once only to its own server, and a flushed
+//! publish may still be on a route, so a history with [`Event::Steady`] markers (a cluster
+//! scenario's) is owed deliveries only inside steady windows, from a `Steady` to the next
+//! [`Event::Quiet`]. There a subscription surely receives a publish if the publish was sent
+//! in the window and flushed before its `Quiet`, the subscription was flushed before its
+//! `Steady` (so every server knew of it) and not unsubscribed before the `Quiet`, and a
+//! `PING` of its connection sent after the `Quiet` got its `PONG`. A queue group is owed a
+//! message when every member that could have been picked (not gone before the window)
+//! surely receives it. The safety checks are the same with or without windows.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,6 +51,8 @@ struct Sub {
     flushed: Option<usize>,
     unsub: Option<usize>,
     unsub_flushed: Option<usize>,
+    /// Where its connection ended (the client's `Closed` or next `Connected`).
+    ended: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +72,8 @@ struct Index<'a> {
     syncs: BTreeMap<(ClientId, u32), Vec<(usize, usize)>>,
     /// For each delivery (by event index), the incarnation it went to.
     delivered_to: BTreeMap<usize, usize>,
+    /// Steady windows: (`Steady`, next `Quiet`) indexes. Empty for a single server.
+    windows: Vec<(usize, usize)>,
 }
 
 impl<'a> Index<'a> {
@@ -67,11 +83,24 @@ impl<'a> Index<'a> {
         let mut conns = Vec::with_capacity(events.len());
         let mut pings: BTreeMap<(ClientId, u32), Vec<usize>> = BTreeMap::new();
         let mut pongs: BTreeMap<(ClientId, u32), Vec<usize>> = BTreeMap::new();
+        // Where each connection ended, by (client, connection).
+        let mut ends: BTreeMap<(ClientId, u32), usize> = BTreeMap::new();
+        let mut windows = Vec::new();
+        let mut steady = None;
         for (i, e) in events.iter().enumerate() {
+            match e {
+                Event::Steady => steady = Some(i),
+                Event::Quiet => windows.extend(steady.take().map(|s| (s, i))),
+                _ => {}
+            }
             let Some(client) = event_client(e) else {
                 conns.push(0);
                 continue;
             };
+            if matches!(e, Event::Connected { .. } | Event::Closed { .. }) {
+                let c = conn_of.get(&client).copied().unwrap_or(0);
+                ends.entry((client, c)).or_insert(i);
+            }
             if matches!(e, Event::Connected { .. }) {
                 *conn_of.entry(client).or_default() += 1;
             }
@@ -126,6 +155,7 @@ impl<'a> Index<'a> {
                         flushed: flushed_after(*client, conn, i),
                         unsub: None,
                         unsub_flushed: None,
+                        ended: ends.get(&(*client, conn)).copied(),
                     });
                 }
                 Event::Unsubscribe { client, sid } => {
@@ -169,25 +199,44 @@ impl<'a> Index<'a> {
             pubs,
             syncs,
             delivered_to,
+            windows,
         }
     }
 
-    /// Whether incarnation `sub` must receive `p` (see the module comment).
+    /// The steady window `p` was published in, if the history has windows.
+    fn window_of(&self, p: &Pub) -> Option<(usize, usize)> {
+        self.windows
+            .iter()
+            .copied()
+            .find(|&(steady, quiet)| steady < p.at && p.at < quiet)
+    }
+
+    /// Whether a queue group of incarnations `members` must receive `p` (see the module
+    /// comment).
     fn group_surely_receives(&self, members: &[usize], p: &Pub) -> bool {
         let pf = p.flushed.unwrap_or(usize::MAX);
-        let mut candidates = members.iter().filter(|&&k| self.subs[k].at < pf).peekable();
+        let start = self.window_of(p).map_or(0, |(steady, _)| steady);
+        let gone = |s: &Sub| {
+            let before = |at: Option<usize>| at.is_some_and(|x| x < start);
+            !self.windows.is_empty() && (before(s.ended) || before(s.unsub_flushed))
+        };
+        let mut candidates = members
+            .iter()
+            .filter(|&&k| self.subs[k].at < pf && !gone(&self.subs[k]))
+            .peekable();
         candidates.peek().is_some() && candidates.all(|&k| self.surely_receives(&self.subs[k], p))
     }
 
-    /// Queue groups as (subject, queue name), as in the server: their incarnations.
-    fn groups(&self) -> BTreeMap<(String, String), Vec<usize>> {
-        let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    /// The queue groups `subject` reaches, by name: the incarnations of that queue name
+    /// whose patterns match it. As in the server, members of one name under different
+    /// matching patterns are one group for the message.
+    fn groups_for(&self, subject: &str) -> BTreeMap<&str, Vec<usize>> {
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (k, s) in self.subs.iter().enumerate() {
             if let Some(q) = &s.queue {
-                groups
-                    .entry((s.subject.clone(), q.clone()))
-                    .or_default()
-                    .push(k);
+                if subject_matches(&s.subject, subject) {
+                    groups.entry(q).or_default().push(k);
+                }
             }
         }
         groups
@@ -197,12 +246,53 @@ impl<'a> Index<'a> {
         let Some(pf) = p.flushed else {
             return false;
         };
-        let active = sub.flushed.is_some_and(|f| f < p.at) && sub.unsub.is_none_or(|u| u > pf);
-        let later_sync = self
-            .syncs
-            .get(&(sub.client, sub.conn))
-            .is_some_and(|s| s.iter().any(|&(ping, _)| ping > pf));
-        active && later_sync
+        if self.windows.is_empty() {
+            let active = sub.flushed.is_some_and(|f| f < p.at) && sub.unsub.is_none_or(|u| u > pf);
+            return active && self.pinged_after(sub.client, sub.conn, pf);
+        }
+        let Some((steady, quiet)) = self.window_of(p) else {
+            return false;
+        };
+        pf < quiet
+            && sub.flushed.is_some_and(|f| f < steady)
+            && sub.unsub.is_none_or(|u| u > quiet)
+            && self.pinged_after(sub.client, sub.conn, quiet)
+    }
+
+    /// Whether request `p` of `requester` is settled: every answer it is owed was queued
+    /// for the requester before a `PONG` it got. For a single server, once a `PING` of the
+    /// request's connection followed the last `PONG` of every connection holding a
+    /// matching subscription (each answered what it got before that `PONG`); in a cluster,
+    /// once the request's connection sent a `PING` after the `Quiet` of the request's
+    /// window (the scenario has the responders flush their answers before it).
+    fn settled(&self, requester: ClientId, p: &Pub) -> bool {
+        if !self.windows.is_empty() {
+            return self
+                .window_of(p)
+                .is_some_and(|(_, quiet)| self.pinged_after(requester, p.conn, quiet));
+        }
+        let last_pong = self
+            .subs
+            .iter()
+            .filter(|s| subject_matches(&s.subject, &p.subject))
+            .map(|s| {
+                self.syncs
+                    .get(&(s.client, s.conn))
+                    .and_then(|v| v.last())
+                    .map_or(0, |x| x.1)
+            })
+            .max()
+            .unwrap_or(0);
+        self.pinged_after(requester, p.conn, last_pong.max(p.at))
+    }
+
+    /// Whether connection `conn` of `client` sent a `PING` after event `i` that got its
+    /// `PONG` (its syncs are in order: the last one tells).
+    fn pinged_after(&self, client: ClientId, conn: u32, i: usize) -> bool {
+        self.syncs
+            .get(&(client, conn))
+            .and_then(|s| s.last())
+            .is_some_and(|&(ping, _)| ping > i)
     }
 }
 
@@ -218,6 +308,7 @@ fn event_client(e: &Event) -> Option<ClientId> {
         | Event::Error { client, .. }
         | Event::Closed { client } => Some(*client),
         Event::Publish { publisher, .. } => Some(*publisher),
+        Event::Steady | Event::Quiet => None,
     }
 }
 
@@ -248,23 +339,26 @@ pub fn deliveries(events: &[Event]) -> Vec<String> {
         else {
             continue;
         };
-        let what = format!("#{i} client {client} sid {sid} got {publisher}:{seq} on {subject}");
+        let what = || format!("#{i} client {client} sid {sid} got {publisher}:{seq} on {subject}");
         match ix.pubs.get(&(*publisher, *seq)) {
-            None => v.push(format!("{what}: never published")),
-            Some(p) if p.at > i => v.push(format!("{what}: delivered before it was published")),
+            None => v.push(format!("{}: never published", what())),
+            Some(p) if p.at > i => v.push(format!("{}: delivered before it was published", what())),
             Some(p) if p.subject != *subject => {
-                v.push(format!("{what}: published on {}", p.subject))
+                v.push(format!("{}: published on {}", what(), p.subject))
             }
             Some(_) => {}
         }
         match ix.delivered_to.get(&i).map(|&k| &ix.subs[k]) {
-            None => v.push(format!("{what}: no such subscription in this connection")),
+            None => v.push(format!(
+                "{}: no such subscription in this connection",
+                what()
+            )),
             Some(s) => {
                 if !subject_matches(&s.subject, subject) {
-                    v.push(format!("{what}: does not match {}", s.subject));
+                    v.push(format!("{}: does not match {}", what(), s.subject));
                 }
                 if s.unsub_flushed.is_some_and(|f| f < i) {
-                    v.push(format!("{what}: after its UNSUB was flushed"));
+                    v.push(format!("{}: after its UNSUB was flushed", what()));
                 }
             }
         }
@@ -339,16 +433,23 @@ pub fn completeness(events: &[Event]) -> Vec<String> {
             }
         }
     }
-    let groups = ix.groups();
     let mut v = Vec::new();
     let none = Vec::new();
+    // What each subject reaches: plain incarnations, and queue groups by name.
+    type Reach<'a> = (Vec<usize>, BTreeMap<&'a str, Vec<usize>>);
+    let mut reach: BTreeMap<&str, Reach<'_>> = BTreeMap::new();
     for (&(publisher, seq), p) in &ix.pubs {
         let got = got.get(&(publisher, seq)).unwrap_or(&none);
         let count = |k: usize| got.iter().filter(|&&g| g == k).count();
-        for (k, s) in ix.subs.iter().enumerate() {
-            if s.queue.is_some() || !subject_matches(&s.subject, &p.subject) {
-                continue;
-            }
+        let (plain, groups) = reach.entry(p.subject.as_str()).or_insert_with(|| {
+            let plain = (ix.subs.iter().enumerate())
+                .filter(|(_, s)| s.queue.is_none() && subject_matches(&s.subject, &p.subject))
+                .map(|(k, _)| k)
+                .collect();
+            (plain, ix.groups_for(&p.subject))
+        });
+        for &k in plain.iter() {
+            let s = &ix.subs[k];
             if ix.surely_receives(s, p) && count(k) == 0 {
                 v.push(format!(
                     "{publisher}:{seq} on {} lost for client {} sid {} ({})",
@@ -356,20 +457,17 @@ pub fn completeness(events: &[Event]) -> Vec<String> {
                 ));
             }
         }
-        for ((gsubject, queue), members) in &groups {
-            if !subject_matches(gsubject, &p.subject) {
-                continue;
-            }
+        for (queue, members) in groups.iter() {
             let n: usize = members.iter().map(|&k| count(k)).sum();
             if n > 1 {
                 v.push(format!(
-                    "{publisher}:{seq} on {} delivered {n} times to queue group {queue} ({gsubject})",
+                    "{publisher}:{seq} on {} delivered {n} times to queue group {queue}",
                     p.subject
                 ));
             }
             if ix.group_surely_receives(members, p) && n == 0 {
                 v.push(format!(
-                    "{publisher}:{seq} on {} lost for queue group {queue} ({gsubject})",
+                    "{publisher}:{seq} on {} lost for queue group {queue}",
                     p.subject
                 ));
             }
@@ -386,9 +484,8 @@ pub fn completeness(events: &[Event]) -> Vec<String> {
 /// - answers reach only the requester, on the inbox, at most one per responder delivery;
 /// - a `503` no-responders status comes only to the requester, on the inbox, and only for
 ///   a request no subscription got;
-/// - once settled (the requester's connection sent a `PING` after the last `PONG` of every
-///   connection holding a matching subscription, so every answer was flushed before it),
-///   the requester got an answer from every plain subscription and every queue group that
+/// - once settled (see `Index::settled`: every answer was flushed before a `PONG` the
+///   requester got), the requester got an answer from every plain subscription and every queue group that
 ///   surely received the request, so exactly one per healthy queue group (at most one per
 ///   group is the [`completeness`] check).
 pub fn request_reply(events: &[Event]) -> Vec<String> {
@@ -427,11 +524,11 @@ pub fn request_reply(events: &[Event]) -> Vec<String> {
                 seq,
                 ..
             } => {
-                let what = format!("#{i} client {client} got {publisher}:{seq} on {subject}");
+                let what = || format!("#{i} client {client} got {publisher}:{seq} on {subject}");
                 if let Some(p) = ix.pubs.get(&(*publisher, *seq)) {
                     if let Some(&inbox) = inbox_of.get(&(*publisher, *seq)) {
                         if reply.as_deref() != Some(inbox) {
-                            v.push(format!("{what}: reply subject {reply:?}, sent {inbox}"));
+                            v.push(format!("{}: reply subject {reply:?}, sent {inbox}", what()));
                         }
                         reached.entry((*publisher, *seq)).or_default().push(*client);
                     }
@@ -442,7 +539,7 @@ pub fn request_reply(events: &[Event]) -> Vec<String> {
                                 .or_default()
                                 .push(*publisher);
                         } else {
-                            v.push(format!("{what}: an answer to {requester}:{rseq}"));
+                            v.push(format!("{}: an answer to {requester}:{rseq}", what()));
                         }
                     }
                 }
@@ -460,7 +557,6 @@ pub fn request_reply(events: &[Event]) -> Vec<String> {
             _ => {}
         }
     }
-    let groups = ix.groups();
     let none = Vec::new();
     for &(requester, seq) in requests.values() {
         let Some(p) = ix.pubs.get(&(requester, seq)) else {
@@ -485,25 +581,7 @@ pub fn request_reply(events: &[Event]) -> Vec<String> {
                 "{what}: {status} no-responders statuses, reached {reached:?}"
             ));
         }
-        // Settled: a PING of the request's connection after every responder's last PONG.
-        let matching = ix
-            .subs
-            .iter()
-            .filter(|s| subject_matches(&s.subject, &p.subject));
-        let last_pong = matching
-            .map(|s| {
-                ix.syncs
-                    .get(&(s.client, s.conn))
-                    .and_then(|v| v.last())
-                    .map_or(0, |x| x.1)
-            })
-            .max()
-            .unwrap_or(0);
-        let settled = ix
-            .syncs
-            .get(&(requester, p.conn))
-            .is_some_and(|s| s.iter().any(|&(ping, _)| ping > last_pong.max(p.at)));
-        if !settled {
+        if !ix.settled(requester, p) {
             continue;
         }
         let plain = ix
@@ -512,11 +590,10 @@ pub fn request_reply(events: &[Event]) -> Vec<String> {
             .filter(|s| s.queue.is_none() && subject_matches(&s.subject, &p.subject))
             .filter(|s| ix.surely_receives(s, p))
             .count();
-        let owed_groups = groups
-            .iter()
-            .filter(|((gsubject, _), m)| {
-                subject_matches(gsubject, &p.subject) && ix.group_surely_receives(m, p)
-            })
+        let owed_groups = ix
+            .groups_for(&p.subject)
+            .values()
+            .filter(|m| ix.group_surely_receives(m, p))
             .count();
         let owed = plain + owed_groups;
         if answered.len() < owed {
@@ -673,6 +750,37 @@ mod detects {
         assert!(has("does not match"), "{v:?}");
         assert!(has("delivered 2 times to queue group"), "{v:?}");
         assert!(has("1:5 on a.d lost"), "{v:?}");
+    }
+
+    #[test]
+    fn steady_windows_decide_what_a_cluster_owes() {
+        let ping = |client| Event::Ping { client };
+        // Subscriber 2 flushed before the window; publish 1 is before it, 2 in it, 3 in
+        // it but flushed after its Quiet; 2 pings again after the Quiet.
+        let h = |delivered: &[u64]| {
+            let mut h = vec![sub(2, "a.*", None), ping(2), flushed(2), publ(1, "a.b")];
+            h.extend([ping(1), flushed(1), Event::Steady, publ(2, "a.c"), ping(1)]);
+            h.extend([
+                flushed(1),
+                publ(3, "a.d"),
+                Event::Quiet,
+                ping(1),
+                flushed(1),
+            ]);
+            let subject = |seq| ["a.b", "a.c", "a.d"][seq as usize - 1];
+            h.extend(delivered.iter().map(|&seq| got(2, seq, subject(seq))));
+            h.extend([ping(2), flushed(2)]);
+            h
+        };
+        let v = completeness(&h(&[]));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("1:2 on a.c lost"), "{v:?}");
+        assert_eq!(all(&h(&[2])), Vec::<String>::new());
+        // A subscription made inside the window is owed nothing in it.
+        let mut late = h(&[]);
+        late.remove(0);
+        late.insert(7, sub(2, "a.*", None));
+        assert_eq!(completeness(&late), Vec::<String>::new());
     }
 
     /// Client 1 requests on `svc` with inbox `in.1`; responder 2 answers with its seq 1.

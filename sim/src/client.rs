@@ -385,6 +385,15 @@ impl Client {
     }
 }
 
+/// A dropped client has given its connection up (as a client library that reconnects
+/// abandons the old socket): its reader stops, so nothing still in flight on the old
+/// connection is recorded after the client opened a new one.
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
 async fn read_loop(
     shared: Arc<Shared>,
     mut rd: ReadHalf<TcpStream>,

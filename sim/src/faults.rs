@@ -328,10 +328,35 @@ impl Resilient {
         self.result(r)
     }
 
+    /// Unsubscribes now and on every later connection.
+    pub async fn unsubscribe(&mut self, sid: &str) -> Result<(), ClientError> {
+        self.ensure().await;
+        self.subs.retain(|(_, _, s)| s != sid);
+        let c = self.client.as_mut().expect("connected");
+        let r = c.unsubscribe(sid).await;
+        self.result(r)
+    }
+
     pub async fn publish(&mut self, subject: &str, filler: usize) -> Result<u64, ClientError> {
         self.ensure().await;
         let c = self.client.as_mut().expect("connected");
         let r = c.publish(subject, filler).await;
+        if r.is_ok() {
+            self.last_seq = c.last_seq();
+        }
+        self.result(r)
+    }
+
+    /// Publishes a request to `subject` with reply subject `inbox` (see [`Client::request`]).
+    pub async fn request(
+        &mut self,
+        subject: &str,
+        inbox: &str,
+        filler: usize,
+    ) -> Result<u64, ClientError> {
+        self.ensure().await;
+        let c = self.client.as_mut().expect("connected");
+        let r = c.request(subject, inbox, filler).await;
         if r.is_ok() {
             self.last_seq = c.last_seq();
         }

@@ -56,6 +56,13 @@ pub enum Event {
     Error { client: ClientId, text: String },
     /// The client's connection ended (EOF or error), or the client closed it.
     Closed { client: ClientId },
+    /// A cluster scenario's steady window opens: the network is healthy, and every
+    /// subscription flushed before this is known to every server, whose routes all carry
+    /// messages (see [`crate::cluster::settle`]). Nothing may fail until [`Event::Quiet`].
+    Steady,
+    /// The steady window closes: every publish flushed before this had time to cross the
+    /// cluster, so it is queued for each subscription owed it (see [`crate::check`]).
+    Quiet,
 }
 
 /// What a JetStream scenario saw (`tests/jetstream.rs`), judged by

@@ -55,6 +55,7 @@ pub fn start_server(i: u8, mut cfg: ShellConfig) -> ServerHost {
     let view = ServerView::default();
     let clock = NodeClock::default();
     cfg.port = addr.port();
+    cfg.host = addr.ip();
     cfg.clock = clock.clone();
     let disk = cfg.disk.clone();
     let v = view.clone();
@@ -84,8 +85,8 @@ pub async fn crash_server(host: &ServerHost, down: Duration) {
     Handle::current().restart(host.node.id());
 }
 
-/// Starts servers `0..n`, server `i` with `cfg(i)` (N independent nodes: they do not route
-/// to each other yet).
+/// Starts servers `0..n`, server `i` with `cfg(i)` (independent nodes unless their options
+/// make them a cluster: see [`crate::cluster::start`]).
 pub fn start_servers(n: u8, cfg: impl Fn(u8) -> ShellConfig) -> Vec<ServerHost> {
     (0..n).map(|i| start_server(i, cfg(i))).collect()
 }

@@ -8,6 +8,8 @@ compile_error!("sim needs --cfg madsim (see .cargo/config.toml; a RUSTFLAGS vari
 
 pub mod check;
 pub mod client;
+pub mod cluster;
+pub mod cluster_faults;
 pub mod disk;
 pub mod faults;
 pub mod history;
@@ -23,7 +25,19 @@ pub mod wire;
 /// Regression seeds: every scenario runs each of these in a plain `#[test]` (see
 /// [`run_seeds`]), whatever `MADSIM_TEST_SEED`/`MADSIM_TEST_NUM` pick for its
 /// `#[madsim::test]`. Add a seed here when a sweep finds a failure, once it is fixed.
-pub const FIXED_SEEDS: [u64; 8] = [0, 1, 2, 3, 42, 1_000, 65_535, 0xdead_beef];
+pub const FIXED_SEEDS: [u64; 11] = [
+    0,
+    1,
+    2,
+    3,
+    42,
+    1_000,
+    1_033,
+    11_151,
+    21_800,
+    65_535,
+    0xdead_beef,
+];
 
 /// Runs `scenario` once per seed, each on a fresh thread with a fresh runtime, exactly as
 /// `#[madsim::test]` runs one seed (so `MADSIM_TEST_SEED=<seed> cargo test -p sim <test>`

@@ -9,9 +9,14 @@
 //! a [`Window`](crate::wire::Window) pushes back on the writer like a full socket buffer.
 //! JetStream's write batches go to the host's simulated [`Disk`] through a disk task (see
 //! [`crate::jsdisk`]), and a restarted node recovers its streams from it before serving.
+//!
+//! A node with a cluster port (`opts.cluster.port`) also listens for routes there, on the
+//! same host, and a dial task carries out the node's [`Output::DialRoute`]s over madsim
+//! TCP (see [`crate::cluster`] for how scenarios set clusters up). Route connections get
+//! the same reader and writer tasks as clients: the node tells them apart by id.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,7 +25,7 @@ use madsim::net::{TcpListener, TcpStream};
 use madsim::rand::{thread_rng, Rng};
 use madsim::task::JoinHandle;
 use rnats_core::jetstream::persist::DiskOp;
-use rnats_core::node::{CloseReason, ConnId, Level, Node, NodeStats, Output};
+use rnats_core::node::{CloseReason, ConnId, Level, Node, NodeStats, Output, RouteSnapshot};
 use rnats_core::options::Options;
 use rnats_core::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -35,6 +40,9 @@ use crate::wire::Wires;
 pub struct ShellConfig {
     pub opts: Options,
     pub port: u16,
+    /// The host's address, for the client URL the node tells its routes (and so the other
+    /// servers' clients) about.
+    pub host: IpAddr,
     /// Seeds the node's own generator.
     pub seed: u64,
     /// Added to madsim's clock before it reaches the node (clock skew between nodes).
@@ -78,6 +86,7 @@ impl ShellConfig {
         ShellConfig {
             opts,
             port,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             seed,
             clock_offset: Duration::ZERO,
             max_write_chunk: 4096,
@@ -100,6 +109,9 @@ pub const WALL_EPOCH: u64 = 1_700_000_000_000_000_000;
 pub struct ServerView {
     inner: Arc<Mutex<Option<Arc<Shared>>>>,
     recoveries: Arc<Mutex<Vec<String>>>,
+    /// How many times the node started; each start seeds its node differently, so a
+    /// restarted server has a new server id, as a real one has.
+    starts: Arc<Mutex<u64>>,
 }
 
 impl ServerView {
@@ -139,6 +151,29 @@ impl ServerView {
             .clone()
     }
 
+    /// The node's server id (empty before it starts).
+    pub fn server_id(&self) -> String {
+        self.get()
+            .map(|s| s.lock().node.info().server_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The node's open routes (registered ones name their server, see [`Node::routes`]).
+    pub fn routes(&self) -> Vec<RouteSnapshot> {
+        self.get()
+            .map(|s| s.lock().node.routes())
+            .unwrap_or_default()
+    }
+
+    /// Drops route connection `rid` as a connection reset would: the node closes it (and
+    /// redials it if it is one it dials), the peer reads the end of the stream.
+    pub fn reset_route(&self, rid: ConnId) {
+        if let Some(s) = self.get() {
+            let now = s.now();
+            s.with_node(|n| n.closed_at(now, rid, CloseReason::ReadError));
+        }
+    }
+
     fn get(&self) -> Option<Arc<Shared>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -163,6 +198,8 @@ struct State {
     peaks: BTreeMap<ConnId, usize>,
     /// JetStream's write batch waiting for the disk task (at most one is outstanding).
     persist: Option<(u64, Vec<DiskOp>)>,
+    /// Routes the node asked to dial, waiting for the dial task: (dial, address).
+    dials: Vec<(usize, String)>,
 }
 
 impl State {
@@ -183,6 +220,7 @@ struct Shared {
     disk: Disk,
     max_sync: Duration,
     disk_wake: Notify,
+    dial_wake: Notify,
     write_deadline: Duration,
     max_write_chunk: usize,
     max_read: usize,
@@ -242,8 +280,12 @@ impl Shared {
                 // The simulated shell keeps no process figures: such requests go unanswered
                 // (no scenario makes them).
                 Output::SystemRequest { .. } => {}
-                // Simulated nodes run without routes.
-                Output::DialRoute { .. } => {}
+                // The dial task connects (dispatch may run outside the node's own tasks, so
+                // it never spawns one itself).
+                Output::DialRoute { dial, address } => {
+                    st.dials.push((dial, address));
+                    self.dial_wake.notify_one();
+                }
                 Output::Log { level, text } => {
                     let line = format!("[{}] {text}", level_tag(level));
                     self.logs
@@ -281,15 +323,33 @@ fn level_tag(level: Level) -> &'static str {
     }
 }
 
-/// Runs a server until the host is killed: binds `0.0.0.0:port`, accepts and serves.
-/// Use it as (part of) a madsim node's `init`.
+/// How long a route dial may take (as the production shell's `ROUTE_DIAL_TIMEOUT`).
+const ROUTE_DIAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs a server until the host is killed: binds `0.0.0.0:port` (and the cluster port,
+/// when clustered), accepts and serves. Use it as (part of) a madsim node's `init`.
 pub async fn run(cfg: ShellConfig, view: ServerView) {
     let listener = TcpListener::bind(("0.0.0.0", cfg.port))
         .await
         .expect("bind the simulated listener");
+    let route_listener = if cfg.opts.cluster.enabled() {
+        let port = u16::try_from(cfg.opts.cluster.port).expect("a fixed cluster port");
+        let l = TcpListener::bind(("0.0.0.0", port))
+            .await
+            .expect("bind the simulated route listener");
+        Some((l, port))
+    } else {
+        None
+    };
+    let client_url = SocketAddr::new(cfg.host, cfg.port).to_string();
     let write_deadline = cfg.opts.write_deadline.max(Duration::from_millis(1));
     let jetstream = cfg.opts.jetstream;
-    let node = Node::new(cfg.opts, cfg.port, cfg.seed);
+    let start = {
+        let mut starts = view.starts.lock().unwrap_or_else(|e| e.into_inner());
+        *starts += 1;
+        *starts - 1
+    };
+    let node = Node::new(cfg.opts, cfg.port, cfg.seed.wrapping_add(start));
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             node,
@@ -298,6 +358,7 @@ pub async fn run(cfg: ShellConfig, view: ServerView) {
             in_flight: BTreeMap::new(),
             peaks: BTreeMap::new(),
             persist: None,
+            dials: Vec::new(),
         }),
         logs: Mutex::new(Vec::new()),
         epoch: madsim::time::Instant::now(),
@@ -307,6 +368,7 @@ pub async fn run(cfg: ShellConfig, view: ServerView) {
         disk: cfg.disk,
         max_sync: cfg.max_sync,
         disk_wake: Notify::new(),
+        dial_wake: Notify::new(),
         write_deadline,
         max_write_chunk: cfg.max_write_chunk.max(1),
         max_read: cfg.max_read.max(1),
@@ -319,15 +381,75 @@ pub async fn run(cfg: ShellConfig, view: ServerView) {
         all.extend(report);
     }
     madsim::task::spawn(timer_loop(shared.clone()));
+    if let Some((routes, port)) = route_listener {
+        madsim::task::spawn(dial_loop(shared.clone()));
+        let now = shared.now();
+        shared.with_node(|n| n.start_cluster(now, port, vec![client_url]));
+        madsim::task::spawn(accept_loop(shared.clone(), routes, Node::accept_route));
+    }
+    accept_loop(shared, listener, Node::accept).await
+}
+
+/// Accepts connections for ever, registering each with the node through `register`
+/// ([`Node::accept`] for clients, [`Node::accept_route`] for routes).
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    register: fn(&mut Node, Instant, SocketAddr) -> ConnId,
+) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => start_conn(&shared, stream, peer),
+            Ok((stream, peer)) => {
+                start_conn(&shared, stream, peer, |n, now| register(n, now, peer))
+            }
             Err(_) => madsim::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }
 
-fn start_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// Starts a task per route dial the node asks for.
+async fn dial_loop(shared: Arc<Shared>) {
+    loop {
+        let dials = std::mem::take(&mut shared.lock().dials);
+        if dials.is_empty() {
+            shared.dial_wake.notified().await;
+            continue;
+        }
+        for (dial, address) in dials {
+            madsim::task::spawn(dial_route(shared.clone(), dial, address));
+        }
+    }
+}
+
+/// Dials a route and tells the node how it went; a connected route is served like any
+/// other connection.
+async fn dial_route(shared: Arc<Shared>, dial: usize, address: String) {
+    let connect = TcpStream::connect(address.as_str());
+    let error = match madsim::time::timeout(ROUTE_DIAL_TIMEOUT, connect).await {
+        Ok(Ok(stream)) => match stream.peer_addr() {
+            Ok(peer) => {
+                return start_conn(&shared, stream, peer, |n, now| {
+                    n.route_dialed(now, dial, peer)
+                })
+            }
+            Err(e) => e.to_string(),
+        },
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "i/o timeout".to_string(),
+    };
+    let now = shared.now();
+    let text = format!("dial tcp {address}: {error}");
+    shared.with_node(|n| n.route_dial_failed(now, dial, &text));
+}
+
+/// Serves a new connection: registers it with the node (`register` returns its id) and
+/// starts its reader and writer.
+fn start_conn(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    register: impl FnOnce(&mut Node, Instant) -> ConnId,
+) {
     let (rd, wr) = tokio::io::split(stream);
     let conn = Arc::new(Conn {
         wake: Notify::new(),
@@ -337,7 +459,7 @@ fn start_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     });
     let now = shared.now();
     let id = shared.with_state(|st| {
-        let id = st.node.accept(now, peer);
+        let id = register(&mut st.node, now);
         st.conns.insert(id, conn.clone());
         id
     });

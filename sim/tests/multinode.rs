@@ -1,4 +1,4 @@
-//! Two independent server nodes (no routes between them yet), each with its own clients
+//! Two independent server nodes (not clustered), each with its own clients
 //! and disk. A client's link to its server is cut both ways, then one way each way, then
 //! flaps: the client stalls while cut and resumes once healed, losing nothing (madsim holds
 //! TCP data on a cut link), while the other node and its clients carry on.

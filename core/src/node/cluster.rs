@@ -34,10 +34,15 @@ pub(super) struct Dial {
     pub attempts: u32,
     /// When to dial next; `None` while a dial is under way, while connected, or for good.
     pub due: Option<Instant>,
+    /// A dial is under way (the shell has not answered yet).
+    pub dialing: bool,
     /// The route it made, while open.
     pub conn: Option<ConnId>,
     /// It led back to this very server: never dialed again.
     pub is_self: bool,
+    /// The server its last route led to: while that server stays connected through the
+    /// route it dialed itself, this dial rests, and it takes over when that route goes.
+    pub reached: Option<String>,
 }
 
 /// Cluster-wide state; present when clustering is configured.
@@ -99,8 +104,10 @@ impl Node {
                 explicit: true,
                 attempts: 0,
                 due: None,
+                dialing: false,
                 conn: None,
                 is_self: false,
+                reached: None,
             })
             .collect();
         self.info.cluster = Some(name.clone());
@@ -186,6 +193,7 @@ impl Node {
         for (i, dial) in cluster.dials.iter_mut().enumerate() {
             if dial.due.is_some_and(|d| d <= now) {
                 dial.due = None;
+                dial.dialing = true;
                 dial.attempts += 1;
                 self.outputs.push_back(Output::DialRoute {
                     dial: i,
@@ -203,6 +211,7 @@ impl Node {
         let Some(d) = self.cluster.as_mut().and_then(|c| c.dials.get_mut(dial)) else {
             return;
         };
+        d.dialing = false;
         let attempts = d.attempts;
         let level = if attempts == 1 || attempts % DIAL_ERROR_REPORTS == 0 {
             Level::Error
@@ -219,6 +228,7 @@ impl Node {
     pub(super) fn dial_connected(&mut self, dial: usize, id: ConnId) {
         if let Some(d) = self.cluster_mut().dials.get_mut(dial) {
             d.conn = Some(id);
+            d.dialing = false;
             d.attempts = 0;
         }
     }
@@ -323,12 +333,7 @@ impl Node {
         let route = &cluster.routes[&id];
         let mut info = route.remote.clone().expect("INFO received");
         if info.ip.is_empty() {
-            let host = route.peer.ip();
-            let hp = match host {
-                std::net::IpAddr::V6(h) => format!("[{h}]:{}", info.port),
-                std::net::IpAddr::V4(h) => format!("{h}:{}", info.port),
-            };
-            info.ip = format!("nats-route://{hp}/");
+            info.ip = format!("nats-route://{}/", peer_route_address(route, &info));
         }
         info.nonce.clear();
         let line = info::line("INFO", &info);
@@ -345,7 +350,8 @@ impl Node {
     }
 
     /// Another server's `INFO`, forwarded by a peer: dial it, unless it is this server,
-    /// already connected, configured (dialed anyway) or being dialed.
+    /// already connected, configured (dialed anyway) or being dialed (a dial given up on
+    /// is taken up again).
     pub(super) fn implicit_route(&mut self, info: RouteInfo) {
         if info.server_id == self.info.server_id {
             return;
@@ -365,23 +371,52 @@ impl Node {
         let Ok(mut url) = target else {
             return;
         };
-        let address = url.address();
-        if cluster.dials.iter().any(|d| d.url.address() == address) {
-            return;
-        }
         if info.auth_required {
             url.user = user;
             url.password = password;
         }
-        cluster.dials.push(Dial {
-            url,
-            explicit: false,
-            attempts: 0,
-            due: Some(now),
-            conn: None,
-            is_self: false,
-        });
+        self.dial_implicit(url, now, &info.server_id);
         self.cluster_tick(now);
+    }
+
+    /// Dials `url`, a route learned through gossip to server `server`, at `due`, unless a
+    /// dial of that address is configured (dialed anyway), due, under way, or connected
+    /// to that server. One given up on is taken up again; one whose route still leads to
+    /// another server (the one that was there before, gone but not yet noticed) does not
+    /// stand in the way: the new server is dialed alongside.
+    fn dial_implicit(&mut self, url: RouteUrl, due: Instant, server: &str) {
+        let cluster = self.cluster_mut();
+        let address = url.address();
+        let leads_elsewhere = |c: ConnId| {
+            let remote = cluster.routes.get(&c).and_then(|r| r.remote_id());
+            remote.is_some_and(|r| r != server)
+        };
+        let mut idle = None;
+        for (i, d) in cluster.dials.iter().enumerate() {
+            if d.url.address() != address {
+                continue;
+            }
+            let busy = d.dialing || d.due.is_some() || d.conn.is_some_and(|c| !leads_elsewhere(c));
+            if d.explicit || d.is_self || busy {
+                return;
+            }
+            if d.conn.is_none() {
+                idle = Some(i);
+            }
+        }
+        match idle {
+            Some(i) => cluster.dials[i].due = Some(due),
+            None => cluster.dials.push(Dial {
+                url,
+                explicit: false,
+                attempts: 0,
+                due: Some(due),
+                dialing: false,
+                conn: None,
+                is_self: false,
+                reached: None,
+            }),
+        }
     }
 
     /// A later `INFO` from a route's own server: its client URLs changed, or it entered
@@ -398,11 +433,17 @@ impl Node {
         self.update_client_urls();
     }
 
-    /// What a closed route leaves behind: its server's client URLs go, and a route this
-    /// server dialed is dialed again unless its server is still connected another way.
+    /// What a closed route leaves behind: its server's client URLs go, and the route is
+    /// dialed again unless its server is still connected another way. A configured one
+    /// for ever (also one that rested while the other server's own route to here was
+    /// up). One learned through gossip after it lost a collision with the route the other
+    /// server dialed (the other one may have gone too), or, as in the reference, by the
+    /// server with the smaller id (whichever side dialed it, so one of the two always
+    /// does), `connect_retries` more times if that fails.
     pub(super) fn route_closed(&mut self, route: &Route, reason: CloseReason) {
         let now = self.now;
         let jitter = Duration::from_millis(self.rng.below(REDIAL_JITTER_MS) as u64);
+        let me = self.info.server_id.clone();
         let cluster = self.cluster_mut();
         let remote = route.remote_id().map(str::to_string);
         if let Some(r) = &remote {
@@ -410,15 +451,47 @@ impl Node {
                 cluster.remotes.remove(r);
             }
         }
-        let still_connected = remote.is_some_and(|r| cluster.remotes.contains_key(&r));
+        let still_connected = remote
+            .as_ref()
+            .is_some_and(|r| cluster.remotes.contains_key(r));
+        let retry = route.registered && remote.as_ref().is_some_and(|r| me < *r);
         let stopping = cluster.stopping;
-        if let Some(d) = route.dial.and_then(|d| cluster.dials.get_mut(d)) {
-            d.conn = None;
-            // A route learned through gossip is redialed only when it lost a collision
-            // with the route the other server dialed: the other one may have gone too.
-            let redial = d.explicit || reason == CloseReason::DuplicateRoute;
-            if redial && !d.is_self && !still_connected && !stopping {
-                d.due = Some(now + jitter + if d.explicit { REDIAL } else { Duration::ZERO });
+        match route.dial.and_then(|d| cluster.dials.get_mut(d)) {
+            Some(d) => {
+                d.conn = None;
+                d.reached.clone_from(&remote);
+                let redial = d.explicit || reason == CloseReason::DuplicateRoute || retry;
+                if redial && !d.is_self && !still_connected && !stopping {
+                    let pause = if d.explicit || retry {
+                        REDIAL
+                    } else {
+                        Duration::ZERO
+                    };
+                    d.due = Some(now + jitter + pause);
+                }
+            }
+            None if retry && !still_connected && !stopping => {
+                let info = route.remote.as_ref().expect("registered");
+                let address = peer_route_address(route, info);
+                if let Ok(mut url) = RouteUrl::parse(&address) {
+                    if info.auth_required {
+                        url.user = self.opts.cluster.user.clone();
+                        url.password = self.opts.cluster.password.clone();
+                    }
+                    self.dial_implicit(url, now + jitter + REDIAL, &info.server_id);
+                }
+            }
+            None => {}
+        }
+        // A configured route that gave way to this one (the other server dialed it)
+        // takes over.
+        let cluster = self.cluster_mut();
+        if route.registered && !still_connected && !stopping {
+            let rested = cluster.dials.iter_mut().filter(|d| {
+                d.explicit && !d.is_self && !d.dialing && d.conn.is_none() && d.due.is_none()
+            });
+            for d in rested.filter(|d| d.reached.is_some() && d.reached == remote) {
+                d.due = Some(now + jitter + REDIAL);
             }
         }
         if route.registered {
@@ -491,6 +564,20 @@ impl Node {
         for id in ids {
             self.close_route(id, CloseReason::ServerShutdown);
         }
+    }
+}
+
+/// Where the server behind `route` takes routes: the address it announced, or else the
+/// one it connected from with the route port it announced.
+fn peer_route_address(route: &Route, info: &RouteInfo) -> String {
+    if !info.ip.is_empty() {
+        if let Ok(url) = RouteUrl::parse(&info.ip) {
+            return url.address();
+        }
+    }
+    match route.peer.ip() {
+        std::net::IpAddr::V6(h) => format!("[{h}]:{}", info.port),
+        std::net::IpAddr::V4(h) => format!("{h}:{}", info.port),
     }
 }
 

@@ -518,3 +518,100 @@ fn route_permissions_limit_what_crosses() {
     c.send(0, s0, "PUB secret.a 1\r\n3\r\nPUB open.a 1\r\n4\r\n");
     assert_eq!(c.take(1, s1), "MSG open.a 2 1\r\n4\r\n");
 }
+
+impl Cluster {
+    /// Resets the route between nodes `i` and `j` (it ends on both sides, as a TCP reset
+    /// does); whether there was one.
+    fn reset(&mut self, i: usize, j: usize) -> bool {
+        let link = self
+            .links
+            .iter()
+            .find(|(&(a, _), &(b, _))| a == i && b == j)
+            .map(|(&a, &b)| (a, b));
+        let Some(((_, ci), (_, cj))) = link else {
+            return false;
+        };
+        self.links.remove(&(i, ci));
+        self.links.remove(&(j, cj));
+        self.nodes[i].closed(ci, CloseReason::ReadError);
+        self.nodes[j].closed(cj, CloseReason::ReadError);
+        self.pump();
+        true
+    }
+}
+
+#[test]
+fn a_route_learned_through_gossip_comes_back_after_a_reset() {
+    // 1 and 2 know only the seed: their route to each other is learned through gossip.
+    let mut c = Cluster::new(vec![opts(0, &[]), opts(1, &[0]), opts(2, &[0])]);
+    c.advance(Duration::from_millis(10));
+    assert_eq!(c.mesh(), [2, 2, 2]);
+    assert!(c.reset(1, 2));
+    assert_eq!(c.mesh(), [2, 1, 1]);
+    // As in the reference, the server with the smaller id dials it again (whichever side
+    // dialed it before), so the mesh is whole again with nobody else's help.
+    c.advance(Duration::from_secs(2));
+    assert_eq!(c.mesh(), [2, 2, 2], "{:?}", c.logs);
+    // And so is the traffic between them.
+    let s = c.client(2);
+    c.send(2, s, "SUB x 1\r\nPING\r\n");
+    c.take(2, s);
+    let p = c.client(1);
+    c.send(1, p, "PUB x 1\r\n!\r\n");
+    assert_eq!(c.take(2, s), "MSG x 1 1\r\n!\r\n");
+}
+
+#[test]
+fn a_configured_route_that_gave_way_takes_over_when_the_other_goes() {
+    // Both list each other: the route the smaller id dialed stays, the other server's
+    // configured dial gives way to it.
+    let mut c = Cluster::new(vec![opts(0, &[1]), opts(1, &[0])]);
+    c.advance(Duration::from_millis(10));
+    assert_eq!(c.mesh(), [1, 1]);
+    let ids: Vec<String> = c.nodes.iter().map(|n| n.info().server_id.clone()).collect();
+    let (small, large) = if ids[0] < ids[1] { (0, 1) } else { (1, 0) };
+    // The smaller one goes and comes back knowing no routes (a new server id): only the
+    // larger one's configured route can join them again.
+    c.crash(small);
+    c.down.clear();
+    c.nodes[small] = Node::new(opts(small, &[]), 4222 + small as u16, 999);
+    c.nodes[small].start_cluster(c.now, route_port(small), vec![]);
+    c.advance(Duration::from_secs(2));
+    assert_eq!(c.mesh(), [1, 1], "{:?}", c.logs);
+    assert!(c.nodes[large].routes()[0].did_solicit);
+}
+
+#[test]
+fn gossip_about_a_restarted_server_is_dialed_while_its_old_route_lingers() {
+    // Node 1 learns of node 2 from the seed and dials it.
+    let mut c = Cluster::new(vec![opts(0, &[]), opts(1, &[0]), opts(2, &[0])]);
+    c.advance(Duration::from_millis(10));
+    assert_eq!(c.mesh(), [2, 2, 2]);
+    assert!(c.nodes[1].routes().iter().all(|r| r.did_solicit));
+    // Node 2 dies while cut off from node 1, which keeps its route to it open for now.
+    c.down.push(2);
+    let links: Vec<_> = c.links.iter().map(|(&a, &b)| (a, b)).collect();
+    for ((a, ca), (b, cb)) in links {
+        if a == 2 {
+            c.links.remove(&(a, ca));
+            c.links.remove(&(b, cb));
+            if b != 1 {
+                c.nodes[b].closed(cb, CloseReason::ReadError);
+            }
+        }
+    }
+    c.pump();
+    // It comes back with a new id at the same address and hears of node 1 from nobody:
+    // node 1 must dial it when the seed tells of it.
+    c.down.clear();
+    c.nodes[2] = Node::new(opts(2, &[0]), 4224, 999);
+    c.nodes[2].start_cluster(c.now, route_port(2), vec![]);
+    c.advance(Duration::from_millis(10));
+    let new_id = c.nodes[2].info().server_id.clone();
+    assert_eq!(c.mesh()[2], 2, "{:?}", c.logs);
+    assert!(
+        c.nodes[1].cluster().remotes.contains_key(&new_id),
+        "{:?}",
+        c.logs
+    );
+}

@@ -3,7 +3,6 @@
 //! links, and route connections reset. Links are cut with [`crate::faults`]; crashes go
 //! through [`hosts::crash_server`].
 
-use std::fmt;
 use std::time::Duration;
 
 use madsim::net::NetSim;
@@ -31,24 +30,12 @@ pub enum ClusterFault {
     ResetRoute { server: usize, nth: usize },
 }
 
-/// Faults at times since the start of [`run`], in time order.
-#[derive(Clone, Debug, Default)]
-pub struct ClusterSchedule {
-    pub faults: Vec<(Duration, ClusterFault)>,
-}
-
-impl fmt::Display for ClusterSchedule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (at, fault) in &self.faults {
-            writeln!(f, "  at {at:?}: {fault:?}")?;
-        }
-        Ok(())
-    }
-}
+/// Cluster faults at times since the start of [`run`], in time order.
+pub type ClusterSchedule = crate::faults::Schedule<ClusterFault>;
 
 impl ClusterSchedule {
     /// Draws 1..=`max` faults for `n` servers within `0..span`.
-    pub fn generate(n: usize, span: Duration, max: usize) -> ClusterSchedule {
+    pub fn random(n: usize, span: Duration, max: usize) -> ClusterSchedule {
         let mut rng = thread_rng();
         let span = span.as_millis().max(1) as u64;
         let mut faults = Vec::new();

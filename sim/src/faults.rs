@@ -63,13 +63,20 @@ pub fn heal(a: NodeId, b: NodeId) {
     net.unclog_link(b, a);
 }
 
-/// Faults at times since the start of [`run`], in time order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Schedule {
-    pub faults: Vec<(Duration, Fault)>,
+/// Faults at times since the start of a run, in time order (of a client's link by
+/// default; `sim::cluster_faults` schedules its own kind).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule<F = Fault> {
+    pub faults: Vec<(Duration, F)>,
 }
 
-impl fmt::Display for Schedule {
+impl<F> Default for Schedule<F> {
+    fn default() -> Self {
+        Schedule { faults: Vec::new() }
+    }
+}
+
+impl<F: fmt::Debug> fmt::Display for Schedule<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (at, fault) in &self.faults {
             writeln!(f, "  at {at:?}: {fault:?}")?;

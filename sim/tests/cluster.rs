@@ -235,7 +235,7 @@ async fn run(test: &str, topology: Option<Topology>, plan: &[Phase]) -> u64 {
                 steps.pass().await;
             }
             Phase::Faulty => {
-                let schedule = ClusterSchedule::generate(usize::from(n), FAULT_SPAN, 5);
+                let schedule = ClusterSchedule::random(usize::from(n), FAULT_SPAN, 5);
                 steps.pass().await;
                 cluster_faults::run(&schedule, &servers).await;
                 schedules.push(schedule);

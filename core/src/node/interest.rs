@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::route::{sub_key, RemoteSub};
 use super::{ConnId, Node, SubRef};
 use crate::proto::encode::push_num;
-use crate::proto::{Body, OutBuf};
+use crate::proto::{Body, MsgHead, OutBuf};
 use crate::route::RoutedMsg;
 use crate::sublist::MatchResult;
 
@@ -198,12 +198,13 @@ impl Node {
         let Some(result) = self.accounts[acc].sublist.interest(subject) else {
             return;
         };
+        let head = MsgHead::new(shown, reply, header_len, body.len());
         for &sub in &result.plain {
-            self.deliver(id, sub, shown, reply, header_len, body);
+            self.deliver(id, sub, &head, body);
         }
         for group in result.queues.iter().filter(|_| msg.has_queues()) {
             if msg.queues().any(|q| q == &*group.name) {
-                self.deliver_to_one(id, true, &group.members, shown, reply, header_len, body);
+                self.deliver_to_one(id, true, &group.members, &head, body);
             }
         }
         if self.internal_pending() {

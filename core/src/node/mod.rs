@@ -41,8 +41,7 @@ use crate::auth::Permissions;
 use crate::hash::FixedMap;
 use crate::options::Options;
 use crate::proto::{
-    encode_err, encode_hmsg_header, encode_msg_header, Body, ClientOpRef, Data, Op, ParseError,
-    Parser,
+    encode_err, encode_hmsg_header, Body, ClientOpRef, Data, MsgHead, Op, ParseError, Parser,
 };
 use crate::rng::Rng;
 use crate::sublist::MatchResult;
@@ -623,38 +622,26 @@ impl Node {
         header_len: Option<usize>,
         message: Body<'_>,
     ) -> usize {
+        let head = MsgHead::new(subject, reply, header_len, message.len());
         let mut delivered = 0;
         for &sub in &result.plain {
-            if (echo || sub.conn != from)
-                && self.deliver(from, sub, subject, reply, header_len, message)
-            {
+            if (echo || sub.conn != from) && self.deliver(from, sub, &head, message) {
                 delivered += 1;
             }
         }
         for group in &result.queues {
-            delivered += self.deliver_to_one(
-                from,
-                echo,
-                &group.members,
-                subject,
-                reply,
-                header_len,
-                message,
-            );
+            delivered += self.deliver_to_one(from, echo, &group.members, &head, message);
         }
         delivered
     }
 
     /// Delivers to one member of a queue group; how many deliveries that made (0 or 1).
-    #[allow(clippy::too_many_arguments)]
     fn deliver_to_one(
         &mut self,
         from: ConnId,
         echo: bool,
         members: &[SubRef],
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
+        head: &MsgHead<'_>,
         message: Body<'_>,
     ) -> usize {
         if members.is_empty() {
@@ -665,9 +652,7 @@ impl Node {
         // cannot take the message (our own, without echo) passes it to the next.
         for i in 0..members.len() {
             let sub = members[(start + i) % members.len()];
-            if (echo || sub.conn != from)
-                && self.deliver(from, sub, subject, reply, header_len, message)
-            {
+            if (echo || sub.conn != from) && self.deliver(from, sub, head, message) {
                 return 1;
             }
         }
@@ -684,12 +669,12 @@ impl Node {
         &mut self,
         from: ConnId,
         sub: SubRef,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
+        head: &MsgHead<'_>,
         message: Body<'_>,
     ) -> bool {
+        let (subject, reply) = (head.subject, head.reply);
         if sub.conn == internal::INTERNAL {
+            let header_len = head.header_len;
             return self.deliver_internal(from, sub.slot, subject, reply, header_len, message);
         }
         let max_pending = self.opts.max_pending as usize;
@@ -711,26 +696,8 @@ impl Node {
         let (s, out) = client.sub_and_out(sub.slot).expect("checked above");
         s.delivered += 1;
         let done = s.max.is_some_and(|max| s.delivered >= max);
-        let sid = &s.sid;
-        let sent = match header_len {
-            Some(h) if headers => {
-                encode_hmsg_header(out, subject, sid, reply, h, message.len());
-                out.push_body(message, 0);
-                message.len()
-            }
-            // A client that does not do headers gets the payload alone.
-            Some(h) => {
-                encode_msg_header(out, subject, sid, reply, message.len() - h);
-                out.push_body(message, h);
-                message.len() - h
-            }
-            None => {
-                encode_msg_header(out, subject, sid, reply, message.len());
-                out.push_body(message, 0);
-                message.len()
-            }
-        };
-        out.push_slice(b"\r\n");
+        // A client that does not do headers gets the payload alone.
+        let sent = head.write(out, &s.sid, headers, message);
         client.out_msgs += 1;
         client.out_bytes += sent as u64;
         let pending = client.pending();

@@ -1275,6 +1275,16 @@ async fn ordered_push_consumer_reads_everything_in_order() {
     for i in 1..=50 {
         publish(&t.js, &format!("ord.{}", i % 3), format!("{i}")).await;
     }
+    let mut msgs = ordered_messages(&t, &stream).await;
+    for i in 1..=50u64 {
+        let m = within("next", msgs.next()).await.unwrap().unwrap();
+        assert_eq!(m.payload, i.to_string());
+        assert_eq!(m.info().unwrap().stream_sequence, i);
+    }
+}
+
+/// The messages of a new ordered push consumer on `stream`.
+async fn ordered_messages(t: &Js, stream: &stream::Stream) -> push::Ordered {
     let c: OrderedPushConsumer = within(
         "create ordered",
         stream.create_consumer(push::OrderedConfig {
@@ -1284,12 +1294,7 @@ async fn ordered_push_consumer_reads_everything_in_order() {
     )
     .await
     .unwrap();
-    let mut msgs = within("messages", c.messages()).await.unwrap();
-    for i in 1..=50u64 {
-        let m = within("next", msgs.next()).await.unwrap().unwrap();
-        assert_eq!(m.payload, i.to_string());
-        assert_eq!(m.info().unwrap().stream_sequence, i);
-    }
+    within("messages", c.messages()).await.unwrap()
 }
 
 /// Several megabytes through an ordered push consumer: the server asks for flow control
@@ -1302,16 +1307,7 @@ async fn ordered_push_consumer_with_flow_control_reads_megabytes() {
     for _ in 0..128 {
         publish(&t.js, "big.ord", payload.clone()).await;
     }
-    let c: OrderedPushConsumer = within(
-        "create ordered",
-        stream.create_consumer(push::OrderedConfig {
-            deliver_subject: t.js.client().new_inbox(),
-            ..Default::default()
-        }),
-    )
-    .await
-    .unwrap();
-    let mut msgs = within("messages", c.messages()).await.unwrap();
+    let mut msgs = ordered_messages(&t, &stream).await;
     for i in 1..=128u64 {
         let m = within("next", msgs.next()).await.unwrap().unwrap();
         assert_eq!(m.info().unwrap().stream_sequence, i);

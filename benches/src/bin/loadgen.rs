@@ -172,10 +172,26 @@ impl Reader {
         }
         let op = if line.starts_with(b"MSG ") || line.starts_with(b"HMSG ") {
             let hmsg = line[0] == b'H';
-            let args: Vec<&[u8]> = line
+            let mut args: [&[u8]; 6] = [&[]; 6];
+            let mut count = 0;
+            for arg in line
                 .split(|&b| b == b' ' || b == b'\t')
                 .filter(|a| !a.is_empty())
-                .collect();
+            {
+                if count == args.len() {
+                    count += 1;
+                    break;
+                }
+                args[count] = arg;
+                count += 1;
+            }
+            let args = &args[..count.min(6)];
+            if count > 6 {
+                return Err(err(format!(
+                    "bad message line: {}",
+                    String::from_utf8_lossy(line)
+                )));
+            }
             // MSG subject sid [reply] size; HMSG subject sid [reply] hdr_size total_size
             let base = if hmsg { 5 } else { 4 };
             if args.len() != base && args.len() != base + 1 {
@@ -332,38 +348,54 @@ async fn subscriber(
     let mut msgs = 0;
     let mut bytes = 0;
     let mut last = Duration::ZERO;
-    while !tally.finished() {
+    loop {
+        // Everything already buffered first, counted into the tally once per read (one
+        // shared counter bumped per message would cost the generator more than the server).
+        let mut got = 0;
+        let mut pings = 0;
+        loop {
+            match conn.rd.try_parse(false) {
+                Ok(Some(Op::Msg { len, .. })) => {
+                    got += 1;
+                    bytes += len as u64;
+                }
+                Ok(Some(Op::Ping)) => pings += 1,
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => return (msgs, bytes, last, Some(e)),
+            }
+        }
+        if got > 0 {
+            msgs += got;
+            last = start.elapsed();
+            let n = tally
+                .received
+                .fetch_add(got, std::sync::atomic::Ordering::Relaxed)
+                + got;
+            if n >= tally.target {
+                tally.done.notify_waiters();
+            }
+        }
+        for _ in 0..pings {
+            if let Err(e) = conn.wr.write_all(b"PONG\r\n").await {
+                return (msgs, bytes, last, Some(e));
+            }
+        }
+        if tally.finished() {
+            break;
+        }
         if Instant::now() >= deadline {
             return (msgs, bytes, last, Some(err("timed out")));
         }
         // Waits in short steps, so that a subscriber whose group is done notices even if
         // the wake-up came between its check and its wait.
-        let next = tokio::select! {
+        let filled = tokio::select! {
             biased;
             _ = tally.done.notified() => continue,
-            next = timeout(Duration::from_millis(50), conn.rd.next(false)) => next,
+            filled = timeout(Duration::from_millis(50), conn.rd.fill()) => filled,
         };
-        match next {
-            Err(_) => continue,
-            Ok(Err(e)) => return (msgs, bytes, last, Some(e)),
-            Ok(Ok(Op::Msg { len, .. })) => {
-                msgs += 1;
-                bytes += len as u64;
-                last = start.elapsed();
-                let n = tally
-                    .received
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                    + 1;
-                if n >= tally.target {
-                    tally.done.notify_waiters();
-                }
-            }
-            Ok(Ok(Op::Ping)) => {
-                if let Err(e) = conn.wr.write_all(b"PONG\r\n").await {
-                    return (msgs, bytes, last, Some(e));
-                }
-            }
-            Ok(Ok(_)) => {}
+        if let Ok(Err(e)) = filled {
+            return (msgs, bytes, last, Some(e));
         }
     }
     (msgs, bytes, last, None)

@@ -802,3 +802,65 @@ async fn config_file_token_auth_with_include() {
         async_nats::ConnectErrorKind::AuthorizationViolation
     );
 }
+
+/// A subscriber that stops reading is cut off as a slow consumer, and only it: the
+/// publisher, which here also receives everything it publishes, keeps going. (The stuck
+/// subscriber's bytes pile up in the socket, then in the server, until `max_pending` or
+/// the write deadline is reached; the publisher's own backlog pauses its reads instead.)
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_becomes_a_slow_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("slow.conf");
+    std::fs::write(&conf, "max_pending: 4MB\nwrite_deadline: \"2s\"\n").unwrap();
+    let srv = start(["-c", conf.to_str().unwrap(), "-m", "-1"]);
+    let http = http_port(&srv);
+
+    let mut stuck = RawConn::connect(&srv).await;
+    stuck.send(b"SUB big 1\r\nPING\r\n").await;
+    assert_eq!(stuck.line().await, "PONG");
+    let c = connect(&srv).await;
+    let mut sub = within("subscribe", c.subscribe("big")).await.unwrap();
+    flush(&c).await;
+
+    // 32 MiB, far more than the socket buffers and `max_pending` hold.
+    let payload = Bytes::from(vec![b'x'; 64 * 1024]);
+    let reader = tokio::spawn(async move {
+        for _ in 0..512 {
+            within("message", sub.next())
+                .await
+                .expect("subscription ended");
+        }
+    });
+    for _ in 0..512 {
+        within("publish", c.publish("big", payload.clone()))
+            .await
+            .unwrap();
+    }
+    flush(&c).await;
+    within("the reading subscriber gets everything", reader)
+        .await
+        .unwrap();
+
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let varz = json(http, "/varz").await;
+        if varz["slow_consumers"].as_u64() == Some(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no slow consumer: {varz}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let closed = json(http, "/connz?state=closed").await;
+    let reasons: Vec<&str> = closed["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["reason"].as_str())
+        .collect();
+    assert_eq!(reasons.len(), 1, "{closed}");
+    assert!(reasons[0].starts_with("Slow Consumer"), "{closed}");
+    flush(&c).await;
+}

@@ -594,7 +594,7 @@ impl Node {
         if crossing {
             delivered += self.deliver_across(conn, account, subject, reply, header_len, body);
         }
-        if let Some(consumer) = self.stall.take().filter(|&c| c != conn) {
+        if let Some(consumer) = self.stall.take() {
             if let Some(publisher) = self.clients.get_mut(&conn) {
                 publisher.stalled_on = Some(consumer);
             }

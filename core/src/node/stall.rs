@@ -83,4 +83,31 @@ mod tests {
         node.written(sub, out.iter().map(Bytes::len).sum());
         assert!(!node.is_stalling(sub));
     }
+
+    /// A client that receives what it publishes is paused by its own backlog (as the
+    /// reference stalls any producer on a backed-up consumer): reading less from it is
+    /// what lets it catch up, where reading on would make it a slow consumer.
+    #[test]
+    fn a_publisher_backed_up_with_its_own_messages_stalls_itself() {
+        let mut node = Node::new(
+            Options {
+                max_pending: 4000,
+                ..Options::default()
+            },
+            4222,
+            1,
+        );
+        let now = Instant::ZERO;
+        let client = node.accept(now, "127.0.0.1:1".parse().unwrap());
+        node.receive(
+            now,
+            client,
+            Bytes::from_static(b"CONNECT {\"verbose\":false}\r\nSUB x 1\r\n"),
+        );
+        let msg = Bytes::from(format!("PUB x 1000\r\n{}\r\n", "y".repeat(1000)));
+        for _ in 0..3 {
+            node.receive(now, client, msg.clone());
+        }
+        assert_eq!(node.take_stall(client), Some(client));
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,11 +15,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use rnats_core::jetstream::persist::{DiskOp, Paging};
 use rnats_core::node::{CloseReason, ConnId, Level, Node, Output};
 use rnats_core::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -29,12 +30,14 @@ use crate::log::Logger;
 use crate::monitor::Monitor;
 use crate::tls::{RouteTls, Tls};
 
+mod writer;
+
+use writer::{write_all, write_loop, Claim, Direct};
+
 /// Read buffers start small and grow while reads fill them, as the reference's do, so that
 /// idle connections cost little and busy ones read in large gulps.
 const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
-/// At most this many chunks go into one vectored write.
-const MAX_IOVECS: usize = 64;
 /// The first byte of a TLS handshake record (a ClientHello).
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
@@ -47,6 +50,9 @@ struct Conn {
     reader: Mutex<Option<AbortHandle>>,
     /// Notified after each write: publishers stalled on this connection look again.
     drained: Notify,
+    /// Plain TCP client connections: the socket's write side, which any task may write
+    /// to (`writer.rs`).
+    direct: Option<Direct>,
 }
 
 struct State {
@@ -68,6 +74,8 @@ struct Later {
     system: Vec<(String, Bytes)>,
     /// Routes to dial: the node's dial number and the address.
     dials: Vec<(usize, String)>,
+    /// Connections claimed for writing, their queued bytes taken: written at once.
+    claimed: Vec<(ConnId, Claim)>,
 }
 
 /// Everything the tasks share.
@@ -301,6 +309,9 @@ impl Shared {
         for (dial, address) in later.dials {
             tokio::spawn(dial_route(self.clone(), dial, address));
         }
+        if !later.claimed.is_empty() {
+            self.write_claimed(later.claimed);
+        }
         for (conn, hash, secret) in later.bcrypt {
             let shared = self.clone();
             tokio::task::spawn_blocking(move || {
@@ -330,8 +341,14 @@ impl Shared {
         while let Some(out) = st.node.poll_output() {
             match out {
                 Output::Transmit(id) => {
-                    if let Some(conn) = st.conns.get(&id) {
+                    let Some(conn) = st.conns.get(&id) else {
+                        continue;
+                    };
+                    if conn.direct.is_none() {
                         conn.wake.notify_one();
+                    } else if let Some(mut claim) = Claim::try_new(conn) {
+                        claim.take(&mut st.node, id);
+                        later.claimed.push((id, claim));
                     }
                 }
                 Output::Close { conn: id, last } => {
@@ -513,14 +530,14 @@ fn open_route<S>(
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (rd, wr) = tokio::io::split(stream);
-    let conn = new_conn();
+    let conn = new_conn(None);
     let now = shared.now();
     let id = shared.with_state(|st| {
         let id = register(&mut st.node, now);
         st.conns.insert(id, conn.clone());
         id
     });
-    spawn_io(shared, id, conn, rd, wr);
+    spawn_io(shared, id, conn, rd, Some(wr));
 }
 
 impl Shared {
@@ -545,25 +562,26 @@ impl Shared {
     }
 }
 
-fn new_conn() -> Arc<Conn> {
+fn new_conn(direct: Option<Direct>) -> Arc<Conn> {
     Arc::new(Conn {
         wake: Notify::new(),
         closing: Mutex::new(None),
         reader: Mutex::new(None),
         drained: Notify::new(),
+        direct,
     })
 }
 
 fn start_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    let (id, conn) = register(shared, peer);
-    spawn_io(shared, id, conn, rd, wr);
+    let (id, conn) = register(shared, peer, Some(Direct::new(wr)));
+    spawn_io(shared, id, conn, rd, None::<OwnedWriteHalf>);
 }
 
 /// Tells the node about a new connection (which queues its `INFO`).
-fn register(shared: &Arc<Shared>, peer: SocketAddr) -> (ConnId, Arc<Conn>) {
-    let conn = new_conn();
+fn register(shared: &Arc<Shared>, peer: SocketAddr, direct: Option<Direct>) -> (ConnId, Arc<Conn>) {
+    let conn = new_conn(direct);
     let now = shared.now();
     let id = shared.with_state(|st| {
         let id = st.node.accept(now, peer);
@@ -573,8 +591,9 @@ fn register(shared: &Arc<Shared>, peer: SocketAddr) -> (ConnId, Arc<Conn>) {
     (id, conn)
 }
 
-/// Starts the reader and the writer of a connection.
-fn spawn_io<R, W>(shared: &Arc<Shared>, id: ConnId, conn: Arc<Conn>, rd: R, wr: W)
+/// Starts the reader and the writer of a connection (which writes to `wr`, or through
+/// the connection's direct side when there is no `wr`).
+fn spawn_io<R, W>(shared: &Arc<Shared>, id: ConnId, conn: Arc<Conn>, rd: R, wr: Option<W>)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -590,7 +609,7 @@ where
 /// the TLS stream; a client that sends plain text instead fails the handshake.
 fn start_tls_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr, tls: Arc<Tls>) {
     let _ = stream.set_nodelay(true);
-    let (id, conn) = register(shared, peer);
+    let (id, conn) = register(shared, peer, None);
     tokio::spawn(tls_handshake(shared.clone(), id, conn, stream, peer, tls));
 }
 
@@ -682,7 +701,7 @@ async fn tls_handshake(
         shared.with_node(|n| n.certificate_verified(id, names));
     }
     let (rd, wr) = tokio::io::split(tls_stream);
-    spawn_io(&shared, id, conn, rd, wr);
+    spawn_io(&shared, id, conn, rd, Some(wr));
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, id: ConnId, mut rd: R) {
@@ -726,72 +745,6 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, id: ConnId, mut rd
             }
         }
     }
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(
-    shared: Arc<Shared>,
-    id: ConnId,
-    conn: Arc<Conn>,
-    mut wr: W,
-) {
-    let mut bufs: Vec<Bytes> = Vec::new();
-    loop {
-        conn.wake.notified().await;
-        let closing = conn
-            .closing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(mut last) = closing {
-            let _ =
-                tokio::time::timeout(shared.write_deadline(), write_all(&mut wr, &mut last)).await;
-            let _ = wr.shutdown().await;
-            if let Some(reader) = conn.reader.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                reader.abort();
-            }
-            return;
-        }
-        shared.with_node(|n| n.take_outbound(id, &mut bufs));
-        if bufs.is_empty() {
-            continue;
-        }
-        let total: usize = bufs.iter().map(Bytes::len).sum();
-        match tokio::time::timeout(shared.write_deadline(), write_all(&mut wr, &mut bufs)).await {
-            Ok(Ok(())) => shared.with_node(|n| n.written(id, total)),
-            Ok(Err(_)) => shared.with_node(|n| n.closed(id, CloseReason::WriteError)),
-            Err(_) => shared.with_node(|n| n.write_stalled(id)),
-        }
-        bufs.clear();
-    }
-}
-
-/// Writes every chunk, in order, with vectored writes, then flushes (which TLS needs to
-/// push its buffered records out; for TCP it does nothing).
-async fn write_all<W: AsyncWrite + Unpin>(wr: &mut W, bufs: &mut Vec<Bytes>) -> io::Result<()> {
-    let mut first = 0;
-    while first < bufs.len() {
-        let slices: Vec<IoSlice<'_>> = bufs[first..]
-            .iter()
-            .take(MAX_IOVECS)
-            .map(|b| IoSlice::new(b))
-            .collect();
-        let mut n = wr.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        while n > 0 {
-            let len = bufs[first].len();
-            if n >= len {
-                n -= len;
-                first += 1;
-            } else {
-                bufs[first].advance(n);
-                n = 0;
-            }
-        }
-    }
-    bufs.clear();
-    wr.flush().await
 }
 
 /// Ticks the node whenever it asked to be ticked.

@@ -54,10 +54,12 @@ start_pair() {
     RPORT=$(free_port)
     "$RNATS" -a 127.0.0.1 -p "$RPORT" "${rargs[@]}" >>"$LOG/rnats.log" 2>&1 &
     PIDS+=($!)
+    RPIDS=($!)
     GPORT=$(free_port)
     while [ "$GPORT" = "$RPORT" ]; do GPORT=$(free_port); done
     "$REF" -a 127.0.0.1 -p "$GPORT" "${gargs[@]}" >>"$LOG/ref.log" 2>&1 &
     PIDS+=($!)
+    GPIDS=($!)
     wait_port "$RPORT"
     wait_port "$GPORT"
     RTARGET=$RPORT
@@ -80,7 +82,11 @@ start_cluster_pairs() {
         wait_port "$port"
         wait_port "$sub"
         target="$port,$sub"
-        if [ $kind = rnats ]; then RTARGET=$target; else GTARGET=$target; fi
+        if [ $kind = rnats ]; then
+            RTARGET=$target RPIDS=("${PIDS[@]: -2}")
+        else
+            GTARGET=$target GPIDS=("${PIDS[@]: -2}")
+        fi
     done
     sleep 2 # the routes form (dials are retried every second)
 }
@@ -94,11 +100,13 @@ SCENARIOS=(
     "pubsub16_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 2000000 --size 16|pub_msgs_s sub_msgs_s"
     "pubsub128_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 1000000 --size 128|pub_msgs_s sub_msgs_s sub_mb_s"
     "pubsub1k_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 500000 --size 1024|pub_msgs_s sub_msgs_s sub_mb_s"
+    "pubsub16k_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 100000 --size 16384|sub_mb_s"
     "fanout128_1p4s|--mode pubsub --pubs 1 --subs 4 --msgs 500000 --size 128|pub_msgs_s sub_msgs_s"
     "fanout128_1p100w|--mode pubsub --pubs 1 --subs 100 --subject bench.x --sub-subject bench.> --msgs 20000 --size 128|sub_msgs_s"
     "queue128_1p4q|--mode pubsub --pubs 1 --subs 4 --queue q --msgs 500000 --size 128|pub_msgs_s sub_msgs_s"
     "fanin16_4p1s|--mode pubsub --pubs 4 --subs 1 --msgs 1000000 --size 16|pub_msgs_s sub_msgs_s"
     "reqrep128_1r|--mode reqrep --pubs 1 --msgs 20000 --size 128 --threads 1|p50_us p90_us p99_us max_us"
+    "latency128_10k|--mode latency --rate 10000 --msgs 50000 --size 128 --threads 1|p50_us p99_us p999_us"
 )
 
 # Runs one scenario once against a target (a port, or "port,subscriber port" for a
@@ -123,6 +131,29 @@ field() { # field KEY LINE
 
 median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# cpu_s PID...: the CPU seconds (user + system) the processes have used so far.
+cpu_s() {
+    for pid in "$@"; do awk '{ print $14 + $15 }' "/proc/$pid/stat"; done |
+        awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.2f", t / hz }'
+}
+
+# peak_rss PID...: the largest peak resident set (KiB) of the processes.
+peak_rss() {
+    for pid in "$@"; do awk '/^VmHWM/ { print $2 }' "/proc/$pid/status"; done | sort -n | tail -1
+}
+
+# usage GROUP: a table row with the CPU seconds and peak memory each server (pair) used
+# over the scenarios of GROUP.
+usage() {
+    local rc gc rr gr
+    rc=$(cpu_s "${RPIDS[@]}") gc=$(cpu_s "${GPIDS[@]}")
+    rr=$(peak_rss "${RPIDS[@]}") gr=$(peak_rss "${GPIDS[@]}")
+    printf '%-16s %-11s %12s %12s %7s\n' "$1_servers" cpu_s "$rc" "$gc" \
+        "$(awk -v a="$rc" -v b="$gc" 'BEGIN { printf "%.2f", a / b }')" >>"$TABLE"
+    printf '%-16s %-11s %12s %12s %7s\n' "$1_servers" peak_rss_kib "$rr" "$gr" \
+        "$(awk -v a="$rr" -v b="$gr" 'BEGIN { printf "%.2f", a / b }')" >>"$TABLE"
 }
 
 TABLE="$LOG/table"
@@ -160,6 +191,7 @@ bench() {
     done
 }
 bench "${SCENARIOS[@]}"
+usage core
 
 # JetStream: a fresh pair of servers with JetStream, each with its own store directory.
 # rnats fsyncs every batch before acking it; the reference (by default) does not.
@@ -170,6 +202,7 @@ JS_SCENARIOS=(
 )
 start_pair js
 bench "${JS_SCENARIOS[@]}"
+usage js
 
 # Clusters: publishers on one server, subscribers on the other, every message over a
 # route.
@@ -180,6 +213,7 @@ CLUSTER_SCENARIOS=(
 )
 start_cluster_pairs
 bench "${CLUSTER_SCENARIOS[@]}"
+usage cluster
 
 # Memory: a fresh server of each kind holding IDLE_CONNS idle connections with one
 # subscription each; its resident set size once they are all set up.

@@ -32,6 +32,7 @@ run --mode pubsub --pubs 1 --subs 0 --msgs 20000 --size 16
 run --mode pubsub --pubs 2 --subs 3 --msgs 20000 --size 128
 run --mode reqrep --pubs 1 --msgs 2000 --size 128
 run --mode idle --conns 200 --hold 0
+run --mode latency --rate 5000 --msgs 2000 --size 128
 run --mode js --storage file --pubs 2 --msgs 5000 --size 128
 run --mode js --storage memory --pubs 1 --msgs 5000 --size 128
 

@@ -29,6 +29,9 @@ enum Mode {
     /// JetStream: `--pubs` publishers to a stream on `--subject`, each with up to
     /// `--window` publishes awaiting their ack; ack throughput and latency.
     Js,
+    /// One publisher at `--rate` messages a second, each carrying its send time, to one
+    /// subscriber; one-way latency.
+    Latency,
 }
 
 #[derive(Parser, Debug)]
@@ -88,13 +91,21 @@ struct Args {
     /// Publishes in flight per publisher, awaiting their acks (js only).
     #[arg(long, default_value_t = 256)]
     window: usize,
+    /// Messages a second (latency only).
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the server sent, as far as the load generator cares.
 enum Op {
-    Msg { reply: Option<Vec<u8>>, len: usize },
+    Msg {
+        reply: Option<Vec<u8>>,
+        len: usize,
+        /// The payload's first 8 bytes as a little-endian number (0 if shorter).
+        stamp: u64,
+    },
     Ping,
     Pong,
     Other,
@@ -172,26 +183,13 @@ impl Reader {
         }
         let op = if line.starts_with(b"MSG ") || line.starts_with(b"HMSG ") {
             let hmsg = line[0] == b'H';
-            let mut args: [&[u8]; 6] = [&[]; 6];
-            let mut count = 0;
-            for arg in line
-                .split(|&b| b == b' ' || b == b'\t')
-                .filter(|a| !a.is_empty())
-            {
-                if count == args.len() {
-                    count += 1;
-                    break;
-                }
-                args[count] = arg;
-                count += 1;
-            }
-            let args = &args[..count.min(6)];
-            if count > 6 {
+            let Some((words, count)) = words::<6>(line) else {
                 return Err(err(format!(
                     "bad message line: {}",
                     String::from_utf8_lossy(line)
                 )));
-            }
+            };
+            let args = &words[..count];
             // MSG subject sid [reply] size; HMSG subject sid [reply] hdr_size total_size
             let base = if hmsg { 5 } else { 4 };
             if args.len() != base && args.len() != base + 1 {
@@ -217,8 +215,21 @@ impl Reader {
             } else {
                 None
             };
+            // The first 8 payload bytes: the latency mode's send time.
+            let header_len = if hmsg {
+                std::str::from_utf8(args[args.len() - 2])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            let body = &data[nl + 1 + header_len.min(len)..nl + 1 + len];
+            let stamp = body
+                .get(..8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
             self.start += total;
-            return Ok(Some(Op::Msg { reply, len }));
+            return Ok(Some(Op::Msg { reply, len, stamp }));
         } else if line.eq_ignore_ascii_case(b"PING") {
             Op::Ping
         } else if line.eq_ignore_ascii_case(b"PONG") {
@@ -234,6 +245,20 @@ impl Reader {
         self.start += nl + 1;
         Ok(Some(op))
     }
+}
+
+/// The space-separated words of `line`, if there are at most `N`.
+fn words<const N: usize>(line: &[u8]) -> Option<([&[u8]; N], usize)> {
+    let mut words: [&[u8]; N] = [&[]; N];
+    let mut count = 0;
+    for word in line
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty())
+    {
+        *words.get_mut(count)? = word;
+        count += 1;
+    }
+    Some((words, count))
 }
 
 struct Conn {
@@ -656,6 +681,112 @@ fn percentile(lat: &[u32], p: f64) -> u32 {
         .unwrap_or(0)
 }
 
+/// One-way latency: a paced publisher (a thread of its own, so that its timing does not
+/// depend on the runtime's timers) stamps each message with the time it is written, and
+/// the subscriber, in the same process and so on the same clock, notes how long after
+/// that it arrived.
+async fn latency(addr: SocketAddr, args: Args) -> io::Result<()> {
+    if args.size < 8 {
+        return Err(err("--size must be at least 8 for the send time"));
+    }
+    let mut sub = Conn::open(addr, "loadgen-latency-sub").await?;
+    sub.wr
+        .write_all(format!("SUB {} 1\r\n", args.subject).as_bytes())
+        .await?;
+    sub.sync().await?;
+    let start = Instant::now();
+    let (subject, size, msgs, rate) = (args.subject.clone(), args.size, args.msgs, args.rate);
+    let publisher = tokio::task::spawn_blocking(move || {
+        paced_publisher(addr, &subject, size, msgs, rate, start)
+    });
+    let deadline = start + Duration::from_secs(args.timeout);
+    let mut lat = Vec::with_capacity(msgs as usize);
+    let mut error = None;
+    while (lat.len() as u64) < msgs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match timeout(left, sub.rd.next(false)).await {
+            Err(_) => {
+                error = Some(err("subscriber timed out"));
+                break;
+            }
+            Ok(Err(e)) => {
+                error = Some(e);
+                break;
+            }
+            Ok(Ok(Op::Msg { stamp, .. })) => {
+                let now = start.elapsed().as_nanos() as u64;
+                lat.push((now.saturating_sub(stamp) / 1000) as u32);
+            }
+            Ok(Ok(Op::Ping)) => sub.wr.write_all(b"PONG\r\n").await?,
+            Ok(Ok(_)) => {}
+        }
+    }
+    let sent = publisher.await.map_err(|e| err(e.to_string()))?;
+    lat.sort_unstable();
+    let pct = |p: f64| percentile(&lat, p);
+    println!(
+        "RESULT mode=latency rate={} msgs={} size={} p50_us={} p99_us={} p999_us={} max_us={} received={} complete={}",
+        rate,
+        msgs,
+        size,
+        pct(0.50),
+        pct(0.99),
+        pct(0.999),
+        lat.last().copied().unwrap_or(0),
+        lat.len(),
+        if lat.len() as u64 == msgs { "yes" } else { "no" },
+    );
+    match (sent, error) {
+        (Err(e), _) | (Ok(()), Some(e)) => Err(e),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+/// Publishes `msgs` messages of `size` bytes at `rate` a second (sleeping between them;
+/// one that is late goes at once), each starting with its send time in nanoseconds since
+/// `start`, little-endian.
+fn paced_publisher(
+    addr: SocketAddr,
+    subject: &str,
+    size: usize,
+    msgs: u64,
+    rate: u64,
+    start: Instant,
+) -> io::Result<()> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+    conn.set_nodelay(true)?;
+    conn.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+    conn.write_all(
+        b"CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"loadgen-latency-pub\",\"lang\":\"raw\",\"version\":\"0\",\"protocol\":1}\r\nPING\r\n",
+    )?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while memchr::memmem::find(&seen, b"PONG\r\n").is_none() {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            return Err(err("server closed the connection"));
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut frame = format!("PUB {subject} {size}\r\n").into_bytes();
+    let body = frame.len();
+    frame.resize(body + size, b'x');
+    frame.extend_from_slice(b"\r\n");
+    let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    for i in 0..msgs {
+        let due = start + interval * i as u32;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let stamp = start.elapsed().as_nanos() as u64;
+        frame[body..body + 8].copy_from_slice(&stamp.to_le_bytes());
+        conn.write_all(&frame)?;
+    }
+    Ok(())
+}
+
 /// The stream the js mode publishes to.
 const JS_STREAM: &str = "LOADGEN";
 
@@ -776,6 +907,7 @@ fn main() {
             Mode::Reqrep => reqrep(addr, args).await,
             Mode::Idle => idle(addr, args).await,
             Mode::Js => js(addr, args).await,
+            Mode::Latency => latency(addr, args).await,
         }
     });
     if let Err(e) = result {

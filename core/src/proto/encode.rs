@@ -48,10 +48,12 @@ impl OutBuf {
         self.len += data.len();
     }
 
-    /// Makes room for `need` more bytes in a whole block, doubling the block size each
+    /// Makes room for `need` more bytes in a new block, doubling the block size each
     /// time a connection runs out (growing by only what one write needs would allocate
-    /// for nearly every message).
+    /// for nearly every message). What the full block holds becomes a chunk of its own
+    /// first: growing it in place would copy it all into the bigger block.
     fn grow(&mut self, need: usize) {
+        self.seal_tail();
         self.block = (self.block * 2).clamp(MIN_BLOCK, MAX_BLOCK);
         self.tail.reserve(need.max(self.block));
     }

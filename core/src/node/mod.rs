@@ -702,6 +702,8 @@ impl Node {
         client.out_bytes += sent as u64;
         let pending = client.pending();
         let over = pending > max_pending;
+        // As `queue_transmit`, without looking the client up again.
+        let transmit = !over && !std::mem::replace(&mut client.transmit_queued, true);
         if pending > stall::threshold(max_pending) {
             self.stall = Some(sub.conn);
         }
@@ -715,8 +717,8 @@ impl Node {
             let text = format!("Slow Consumer Detected: MaxPending of {max_pending} Exceeded");
             self.log(Level::Info, sub.conn, &text);
             self.close(sub.conn, CloseReason::SlowConsumerPendingBytes);
-        } else {
-            self.queue_transmit(sub.conn);
+        } else if transmit {
+            self.outputs.push_back(Output::Transmit(sub.conn));
         }
         true
     }

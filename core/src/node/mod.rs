@@ -319,19 +319,22 @@ impl Node {
                 }
                 return;
             }
-            if client.auth_deadline.is_some()
+            let parsed = if client.auth_deadline.is_some()
                 && client.parser.at_op_start()
                 && data
                     .get(pos)
                     .is_some_and(|b| !b.eq_ignore_ascii_case(&b'C'))
-                && !self.speak_before_connect(conn)
             {
                 // Until it has authenticated, a client may send nothing but CONNECT; the
                 // reference rejects the first byte of anything else.
-                return;
-            }
-            let client = self.client_mut(conn);
-            match client.parser.next_ref(&data, &mut pos) {
+                if !self.speak_before_connect(conn) {
+                    return;
+                }
+                self.client_mut(conn).parser.next_ref(&data, &mut pos)
+            } else {
+                client.parser.next_ref(&data, &mut pos)
+            };
+            match parsed {
                 Ok(Some(op)) => self.process(now, conn, op, &data),
                 Ok(None) => return,
                 Err(e) => return self.parse_error(conn, e),
@@ -553,6 +556,7 @@ impl Node {
         let echo = client.opts.echo;
         let wants_503 = client.opts.no_responders && client.opts.headers;
         let restricted = client.perms.is_some();
+        let verbose = client.opts.verbose;
         let account = client.account;
         self.stats.in_msgs += 1;
         self.stats.in_bytes += message.len() as u64;
@@ -568,7 +572,9 @@ impl Node {
         }
         // The reference acknowledges before it delivers (a client subscribed to its own
         // subject sees +OK, then the message).
-        self.send_ok(conn);
+        if verbose {
+            self.send_ok(conn);
+        }
         let result = self.accounts[account].sublist.interest(subject);
         let crossing = self.accounts[account].crosses();
         let clustered = self.clustered();

@@ -375,6 +375,13 @@ const VERBS: &[(&[u8], Verb, bool)] = &[
 
 /// Recognises the verb at the start of a complete line.
 fn recognize(line: &[u8]) -> Result<Recognized, ParseError> {
+    // Nearly every line a server reads is an upper-case `PUB`.
+    if line.starts_with(b"PUB ") {
+        return Ok(Recognized {
+            op: Verb::Pub,
+            len: 3,
+        });
+    }
     for &(word, op, needs_blank) in VERBS {
         if line.len() > word.len() && line[..word.len()].eq_ignore_ascii_case(word) {
             let next = line[word.len()];
@@ -459,26 +466,21 @@ impl<'s, 'a, 'g> Args<'s, 'a, 'g> {
             spans: [(0, 0); MAX_ARGS],
             len: 0,
         };
-        let base = whole.start;
-        let mut start = None;
-        for (i, &b) in src.bytes()[whole.clone()].iter().enumerate() {
-            let i = base + i;
-            let blank = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-            match (blank, start) {
-                (false, None) => start = Some(i),
-                (true, Some(s)) => {
-                    out.spans[out.len] = (s, i);
-                    out.len += 1;
-                    start = None;
-                    if out.len == MAX_ARGS {
-                        return out;
-                    }
-                }
-                _ => {}
+        let bytes = src.bytes();
+        let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        let mut i = whole.start;
+        while out.len < MAX_ARGS {
+            while i < whole.end && blank(bytes[i]) {
+                i += 1;
             }
-        }
-        if let Some(s) = start {
-            out.spans[out.len] = (s, whole.end);
+            if i == whole.end {
+                break;
+            }
+            let start = i;
+            while i < whole.end && !blank(bytes[i]) {
+                i += 1;
+            }
+            out.spans[out.len] = (start, i);
             out.len += 1;
         }
         out

@@ -53,16 +53,21 @@ mod tests {
     use crate::time::Instant;
     use bytes::Bytes;
 
-    #[test]
-    fn a_backed_up_subscriber_stalls_its_publisher() {
-        let mut node = Node::new(
+    /// A node whose clients may have 4,000 bytes waiting (3,000 stall their publishers).
+    fn small_pending_node() -> Node {
+        Node::new(
             Options {
                 max_pending: 4000,
                 ..Options::default()
             },
             4222,
             1,
-        );
+        )
+    }
+
+    #[test]
+    fn a_backed_up_subscriber_stalls_its_publisher() {
+        let mut node = small_pending_node();
         let now = Instant::ZERO;
         let connect = Bytes::from_static(b"CONNECT {\"verbose\":false}\r\n");
         let publisher = node.accept(now, "127.0.0.1:1".parse().unwrap());
@@ -89,14 +94,7 @@ mod tests {
     /// what lets it catch up, where reading on would make it a slow consumer.
     #[test]
     fn a_publisher_backed_up_with_its_own_messages_stalls_itself() {
-        let mut node = Node::new(
-            Options {
-                max_pending: 4000,
-                ..Options::default()
-            },
-            4222,
-            1,
-        );
+        let mut node = small_pending_node();
         let now = Instant::ZERO;
         let client = node.accept(now, "127.0.0.1:1".parse().unwrap());
         node.receive(

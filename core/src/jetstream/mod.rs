@@ -13,6 +13,7 @@
 pub mod advisory;
 pub mod api;
 pub mod api_error;
+pub mod archive;
 pub mod config;
 pub mod consumer;
 mod consumer_api;

@@ -247,6 +247,7 @@ pub(super) fn error_answer(kind: &str, e: &ApiError) -> String {
             empty_page("consumers", serde_json::json!([]))
         }
         "stream_purge_response" => serde_json::json!({ "error": e, "purged": 0 }),
+        "stream_restore_response" => serde_json::json!({ "error": e, "deliver_subject": "" }),
         _ => serde_json::json!({ "error": e }),
     };
     answer(kind, fields)

@@ -615,6 +615,9 @@ impl JetStream {
                 return Err((KIND, ApiError::stream_name_in_use()));
             }
         } else {
+            if self.restoring(name) {
+                return Err((KIND, ApiError::stream_name_in_use()));
+            }
             if self.streams.values().any(|s| s.config().overlaps(&config)) {
                 return Err((KIND, ApiError::subjects_overlap()));
             }

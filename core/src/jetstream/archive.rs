@@ -39,6 +39,7 @@ use super::consumer::config::ConsumerConfig;
 use super::consumer::ConsumerState;
 use super::filestore::crc::crc32c;
 use super::store::StoredMsg;
+use crate::subject::is_valid_literal_subject;
 
 const MAGIC: &[u8; 8] = b"RNATSNAP";
 const VERSION: u16 = 1;
@@ -334,10 +335,14 @@ fn decode_msg(mut body: Bytes) -> Result<StoredMsg, String> {
     let time = body.get_u64_le();
     let subject_len = body.get_u32_le() as usize;
     let headers_len = body.get_u32_le() as usize;
-    if subject_len.saturating_add(headers_len) > body.len() || subject_len == 0 || seq == 0 {
+    if subject_len.saturating_add(headers_len) > body.len() || seq == 0 {
         return Err(format!("message {seq} malformed"));
     }
     let subject = body.split_to(subject_len);
+    // Subjects go out on the wire as they are: one that is not a subject would break it.
+    if !is_valid_literal_subject(&subject) {
+        return Err(format!("message {seq} has an invalid subject"));
+    }
     let headers = body.split_to(headers_len);
     Ok(StoredMsg {
         seq,

@@ -22,6 +22,7 @@ use super::api::{answer, error_answer, is_empty_request, JetStream};
 use super::api_error::ApiError;
 use super::archive::{ArchivedConsumer, ArchivedStream, End, Item, Reader};
 use super::config::{Storage, StreamConfig};
+use super::consumer::config::is_valid_consumer_name;
 use super::consumer::{Consumer, Delivery};
 use super::store::{Limits, Store};
 use super::stream::Stream;
@@ -83,7 +84,21 @@ impl Restore {
                         return Err(format!("message {} stored as {seq}", m.seq));
                     }
                 }
-                Item::Consumer(c) => consumers.push(*c),
+                Item::Consumer(mut c) => {
+                    // Its name becomes a directory name; its configuration must suit the
+                    // stream as restored, as for any consumer made on it.
+                    let checked = match is_valid_consumer_name(&c.name) {
+                        true => c
+                            .config
+                            .check_and_default(config)
+                            .map_err(|e| e.description),
+                        false => Err("invalid name".into()),
+                    };
+                    if let Err(why) = checked {
+                        return Err(format!("error restoring consumer [{:?}]: {why}", c.name));
+                    }
+                    consumers.push(*c)
+                }
                 Item::End(e) => *end = Some(e),
             }
             Ok(())
@@ -131,8 +146,7 @@ impl JetStream {
             return Err((KIND, ApiError::maximum_streams()));
         }
         let name = config.name.clone();
-        let restoring = self.restores.values().any(|r| r.config.name == name);
-        if self.streams.contains_key(&name) || restoring {
+        if self.streams.contains_key(&name) || self.restoring(&name) {
             return Err((KIND, ApiError::stream_name_exist_restore_failed()));
         }
         let mut store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
@@ -269,6 +283,13 @@ impl JetStream {
             let r = self.restores.remove(&key).expect("listed above");
             self.abandon(r, None, "stalled");
         }
+    }
+
+    /// Whether a restore into stream `name` is under way: the name is taken, as its
+    /// directory is (the reference would let a create take it and fail the restore at
+    /// its end; here both would write the same files).
+    pub(super) fn restoring(&self, name: &str) -> bool {
+        self.restores.values().any(|r| r.config.name == name)
     }
 
     /// When the next restore stalls, if any is under way.

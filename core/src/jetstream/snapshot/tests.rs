@@ -405,7 +405,7 @@ fn restore_requests_are_refused_as_the_reference_refuses_them() {
     );
     js.limits.max_streams = 1;
     assert_eq!(refused(&mut js, "T", r#"{"config":{"name":"T"}}"#).0, 10027);
-    // A restore under way holds its name.
+    // A restore under way holds its name, from restores and creates.
     js.limits.max_streams = -1;
     api(
         &mut js,
@@ -413,6 +413,8 @@ fn restore_requests_are_refused_as_the_reference_refuses_them() {
         r#"{"config":{"name":"T"}}"#,
     );
     assert_eq!(refused(&mut js, "T", r#"{"config":{"name":"T"}}"#).0, 10130);
+    let (created, _) = api(&mut js, "$JS.API.STREAM.CREATE.T", r#"{"name":"T"}"#);
+    assert_eq!(json(&created)["error"]["err_code"], 10058, "{created}");
 }
 
 /// A restore of `archive` into a fresh account: the error it ends with.
@@ -457,6 +459,16 @@ fn damaged_or_foreign_archives_are_refused() {
     assert_eq!(err, "restore failed: not an rnats stream archive");
     let err = restore_error(&archive, r#"{"name":"S2","subjects":["s.>"]}"#);
     assert_eq!(err, "restore failed: stream names do not match");
+    // The consumer's filter does not suit the stream as restored.
+    let mut js = filled();
+    let consumer = r#"{"stream_name":"S","config":{"durable_name":"D","filter_subject":"s.1"}}"#;
+    api(&mut js, "$JS.API.CONSUMER.DURABLE.CREATE.S.D", consumer);
+    let (_, archive) = snapshot(&mut js, "S", REQUEST);
+    let err = restore_error(&archive, r#"{"name":"S","subjects":["t.>"]}"#);
+    assert!(
+        err.starts_with(r#"restore failed: error restoring consumer ["D"]"#),
+        "{err}"
+    );
 }
 
 #[test]

@@ -85,7 +85,7 @@ pub(super) struct StateJson {
     /// The deleted sequences, for a `deleted_details` request.
     #[serde(skip_serializing_if = "Option::is_none")]
     deleted: Option<Vec<u64>>,
-    pub(super) consumer_count: u64,
+    consumer_count: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -112,9 +112,9 @@ impl From<StoreState> for StateJson {
 
 #[derive(Serialize)]
 pub(super) struct InfoJson<'a> {
-    config: &'a StreamConfig,
+    pub(super) config: &'a StreamConfig,
     created: String,
-    state: StateJson,
+    pub(super) state: StateJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) domain: Option<&'a str>,
 }

@@ -18,7 +18,7 @@
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 
-use super::api::{answer, is_empty_request, JetStream, StateJson};
+use super::api::{answer, is_empty_request, JetStream};
 use super::api_error::ApiError;
 use super::archive::{self, ArchivedConsumer, ArchivedStream, End};
 use super::config::Storage;
@@ -118,9 +118,8 @@ impl JetStream {
                 })
                 .collect(),
         };
-        let mut json_state = StateJson::from(state);
-        json_state.consumer_count = stream.consumers.len() as u64;
-        let fields = serde_json::json!({ "config": stream.config(), "state": json_state });
+        let info = self.stream_info(stream);
+        let fields = serde_json::json!({ "config": info.config, "state": info.state });
         let chunk = match req.chunk_size {
             n if n <= 0 => DEFAULT_CHUNK,
             n => (n as usize).min(MAX_CHUNK),

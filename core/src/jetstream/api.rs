@@ -626,6 +626,9 @@ impl JetStream {
                 return Err((KIND, ApiError::maximum_streams()));
             }
             let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
+            // A directory without `meta.json` (a restore cut short by a crash) would
+            // otherwise lend the new stream its blocks.
+            self.dir_removed(&config);
             self.streams
                 .insert(name.to_string(), Stream::new(config, store, now));
             self.stream_written(name);

@@ -505,3 +505,27 @@ fn a_silent_restore_is_dropped() {
     js.on_snapshot_message(&deliver, None, b"RNATSNAP", NOW);
     assert!(js.restores.is_empty());
 }
+
+#[test]
+fn a_restore_cut_short_by_a_crash_leaves_no_stream() {
+    let mut js = filled();
+    let (_, archive) = snapshot(&mut js, "S", REQUEST);
+    let mut js = jetstream();
+    let disk = Disk::default();
+    js.on_api(
+        "$JS.API.STREAM.RESTORE.S",
+        None,
+        br#"{"config":{"name":"S"}}"#,
+        NOW,
+    );
+    let deliver = js.restores.keys().next().unwrap().clone();
+    js.on_snapshot_message(&deliver, Some(b"ack"), &archive[..archive.len() / 2], NOW);
+    disk.apply(js.take_disk_ops(1));
+    assert!(disk.0.lock().unwrap().keys().any(|(d, _)| d == "streams/S"));
+    // No `meta.json`, no stream; and its blocks are not taken for a new one's.
+    let mut js = disk.restart();
+    assert!(js.streams.is_empty());
+    api(&mut js, "$JS.API.STREAM.CREATE.S", CONFIG);
+    disk.apply(js.take_disk_ops(2));
+    assert_eq!(messages(&disk.restart(), "S"), []);
+}

@@ -137,7 +137,12 @@ fn json(s: &str) -> serde_json::Value {
 
 /// Takes a whole snapshot, acking every chunk: the answer and the archive.
 fn snapshot(js: &mut JetStream, name: &str, body: &str) -> (String, Vec<u8>) {
-    let (answer, mut out) = api(js, &format!("$JS.API.STREAM.SNAPSHOT.{name}"), body);
+    let (answer, out) = api(js, &format!("$JS.API.STREAM.SNAPSHOT.{name}"), body);
+    (answer, acked(js, out))
+}
+
+/// Acks the chunks in `out` and every one they let through, until the end: the archive.
+fn acked(js: &mut JetStream, mut out: Vec<Delivery>) -> Vec<u8> {
     let mut archive = Vec::new();
     loop {
         assert!(!out.is_empty(), "the snapshot stopped before its end");
@@ -145,7 +150,7 @@ fn snapshot(js: &mut JetStream, name: &str, body: &str) -> (String, Vec<u8>) {
             assert_eq!(&chunk.to[..], SNAP_INBOX.as_bytes());
             let Some(reply) = chunk.reply else {
                 assert!(chunk.data.is_empty());
-                return (answer, archive);
+                return archive;
             };
             archive.extend_from_slice(&chunk.data);
             let reply = String::from_utf8(reply.to_vec()).unwrap();
@@ -528,4 +533,32 @@ fn a_restore_cut_short_by_a_crash_leaves_no_stream() {
     api(&mut js, "$JS.API.STREAM.CREATE.S", CONFIG);
     disk.apply(js.take_disk_ops(2));
     assert_eq!(messages(&disk.restart(), "S"), []);
+}
+
+#[test]
+fn a_snapshot_holds_the_stream_as_it_was_when_asked_for() {
+    let mut js = filled();
+    for i in 0..100 {
+        js.publish("S", b"s.big", b"", &vec![i; 128 * 1024], NOW)
+            .unwrap();
+    }
+    let before = info(&mut js, "S")["state"].clone();
+    let body = r#"{"deliver_subject":"snap.inbox"}"#;
+    let (_, out) = api(&mut js, "$JS.API.STREAM.SNAPSHOT.S", body);
+    // Published while the window is full.
+    js.publish("S", b"s.late", b"", b"late", NOW).unwrap();
+    let archive = acked(&mut js, out);
+    api(&mut js, "$JS.API.STREAM.DELETE.S", "");
+    restore(&mut js, "S", CONFIG, &archive, 1 << 20);
+    assert_eq!(info(&mut js, "S")["state"], before);
+    // A stream deleted midway ends its snapshot without the archive's end.
+    let (_, mut out) = api(&mut js, "$JS.API.STREAM.SNAPSHOT.S", body);
+    let (_, end) = api(&mut js, "$JS.API.STREAM.DELETE.S", "");
+    out.extend(
+        end.into_iter()
+            .filter(|d| &d.to[..] == SNAP_INBOX.as_bytes()),
+    );
+    let cut = acked(&mut js, out);
+    assert!(cut.len() < archive.len());
+    assert!(restore_error(&cut, CONFIG).contains("archive truncated"));
 }

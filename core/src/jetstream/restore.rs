@@ -18,6 +18,7 @@
 
 use serde::Deserialize;
 
+use super::advisory::Transfer;
 use super::api::{answer, error_answer, is_empty_request, JetStream};
 use super::api_error::ApiError;
 use super::archive::{ArchivedConsumer, ArchivedStream, End, Item, Reader};
@@ -55,6 +56,8 @@ pub(super) struct Restore {
     total: u64,
     /// When the last chunk came.
     active: u64,
+    /// When it started, for its advisory.
+    started: u64,
 }
 
 impl Restore {
@@ -163,7 +166,9 @@ impl JetStream {
             end: None,
             total: 0,
             active: now,
+            started: now,
         };
+        self.transfer_action(&name, Transfer::RestoreCreate, now);
         self.restores.insert(deliver.clone(), restore);
         Ok(answer(
             KIND,
@@ -198,7 +203,7 @@ impl JetStream {
                 self.outbox.push(Delivery::answer(reply, String::new()));
                 self.restores.insert(subject.to_string(), r);
             }
-            Err(why) => self.abandon(r, reply, &why),
+            Err(why) => self.abandon(r, reply, &why, now),
         }
         false
     }
@@ -232,9 +237,10 @@ impl JetStream {
             }
         });
         if let Err(why) = checked {
-            self.abandon(r, Some(reply), &why);
+            self.abandon(r, Some(reply), &why, now);
             return false;
         }
+        let ended = Transfer::RestoreComplete(r.started, r.total);
         let archived = r
             .archived
             .take()
@@ -258,12 +264,15 @@ impl JetStream {
         let fields = serde_json::to_value(info).expect("info serializes");
         let json = answer("stream_create_response", fields);
         self.outbox.push(Delivery::answer(reply, json));
+        self.transfer_action(&name, ended, now);
         true
     }
 
     /// Ends restore `r` for `why`, removing what it wrote; `reply` hears why.
-    fn abandon(&mut self, r: Restore, reply: Option<&[u8]>, why: &str) {
+    fn abandon(&mut self, r: Restore, reply: Option<&[u8]>, why: &str, now: u64) {
         self.dir_removed(&r.config);
+        let ended = Transfer::RestoreComplete(r.started, r.total);
+        self.transfer_action(&r.config.name, ended, now);
         if let Some(reply) = reply {
             let json = error_answer("stream_create_response", &ApiError::restore_failed(why));
             self.outbox.push(Delivery::answer(reply, json));
@@ -271,7 +280,7 @@ impl JetStream {
     }
 
     /// Drops the restores that saw no chunk for [`INACTIVE`], as the reference does:
-    /// without a word to the client, which has stopped sending.
+    /// without a word to the client, which has stopped sending, nor an advisory.
     pub(super) fn expire_restores(&mut self, now: u64) {
         let stalled: Vec<String> = self
             .restores
@@ -281,7 +290,7 @@ impl JetStream {
             .collect();
         for key in stalled {
             let r = self.restores.remove(&key).expect("listed above");
-            self.abandon(r, None, "stalled");
+            self.dir_removed(&r.config);
         }
     }
 

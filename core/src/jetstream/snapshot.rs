@@ -18,6 +18,7 @@
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 
+use super::advisory::Transfer;
 use super::api::{answer, is_empty_request, JetStream};
 use super::api_error::ApiError;
 use super::archive::{self, ArchivedConsumer, ArchivedStream, End};
@@ -73,6 +74,8 @@ pub(super) struct Snapshot {
     ended: bool,
     /// When an ack last came (or the snapshot started).
     active: u64,
+    /// When it started, for its advisory.
+    started: u64,
 }
 
 impl JetStream {
@@ -120,6 +123,7 @@ impl JetStream {
         };
         let info = self.stream_info(stream);
         let fields = serde_json::json!({ "config": info.config, "state": info.state });
+        let advised = Transfer::SnapshotCreate(fields["state"].clone());
         let chunk = match req.chunk_size {
             n if n <= 0 => DEFAULT_CHUNK,
             n => (n as usize).min(MAX_CHUNK),
@@ -142,9 +146,12 @@ impl JetStream {
                 buf,
                 ended: false,
                 active: now,
+                started: now,
             },
         );
-        Ok(answer(KIND, fields))
+        let answer = answer(KIND, fields);
+        self.transfer_action(name, advised, now);
+        Ok(answer)
     }
 
     /// An ack of a snapshot chunk, on `$JS.SNAPSHOT.ACK.<stream>.<id>.<len>.<index>`: its
@@ -177,7 +184,9 @@ impl JetStream {
             }
         }
         for key in done {
-            self.snapshots.remove(&key);
+            let snap = self.snapshots.remove(&key).expect("listed above");
+            let ended = Transfer::SnapshotComplete(snap.started);
+            self.transfer_action(&snap.stream, ended, now);
         }
     }
 

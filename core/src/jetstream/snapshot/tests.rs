@@ -113,10 +113,28 @@ fn jetstream() -> JetStream {
     )
 }
 
+/// What JetStream published, advisories aside (see [`advisories`]).
 fn drain(js: &mut JetStream) -> Vec<Delivery> {
     let mut out = Vec::new();
     js.drain_outbox(&mut out);
+    out.retain(|d| !d.to.starts_with(ADVISORY));
     out
+}
+
+const ADVISORY: &[u8] = b"$JS.EVENT.ADVISORY.";
+
+/// The subjects and types of the advisories JetStream published.
+fn advisories(js: &mut JetStream) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    js.drain_outbox(&mut out);
+    out.iter()
+        .filter(|d| d.to.starts_with(ADVISORY))
+        .map(|d| {
+            let event = json(std::str::from_utf8(&d.data).unwrap());
+            let subject = String::from_utf8(d.to.to_vec()).unwrap();
+            (subject, event["type"].as_str().unwrap().to_string())
+        })
+        .collect()
 }
 
 /// The answer to a request, and whatever else JetStream published meanwhile.
@@ -561,4 +579,42 @@ fn a_snapshot_holds_the_stream_as_it_was_when_asked_for() {
     let cut = acked(&mut js, out);
     assert!(cut.len() < archive.len());
     assert!(restore_error(&cut, CONFIG).contains("archive truncated"));
+}
+
+#[test]
+fn snapshots_and_restores_are_announced_as_the_reference_announces_them() {
+    let mut js = filled();
+    drain(&mut js);
+    js.on_api(
+        "$JS.API.STREAM.SNAPSHOT.S",
+        Some(b"r"),
+        REQUEST.as_bytes(),
+        NOW,
+    );
+    let prefix = "$JS.EVENT.ADVISORY.STREAM";
+    let kind = "io.nats.jetstream.advisory.v1";
+    let pair = |word: &str, t: &str| (format!("{prefix}.{word}.S"), format!("{kind}.{t}"));
+    // Small enough to go out at once.
+    assert_eq!(
+        advisories(&mut js),
+        [
+            pair("SNAPSHOT_CREATE", "snapshot_create"),
+            pair("SNAPSHOT_COMPLETE", "snapshot_complete")
+        ]
+    );
+    let (_, archive) = snapshot(&mut js, "S", REQUEST);
+    api(&mut js, "$JS.API.STREAM.DELETE.S", "");
+    let body = format!(r#"{{"config":{CONFIG}}}"#);
+    js.on_api("$JS.API.STREAM.RESTORE.S", Some(b"r"), body.as_bytes(), NOW);
+    assert_eq!(
+        advisories(&mut js),
+        [pair("RESTORE_CREATE", "restore_create")]
+    );
+    let deliver = js.restores.keys().next().unwrap().clone();
+    js.on_snapshot_message(&deliver, Some(b"ack"), &archive, NOW);
+    js.on_snapshot_message(&deliver, Some(b"done"), b"", NOW);
+    assert_eq!(
+        advisories(&mut js),
+        [pair("RESTORE_COMPLETE", "restore_complete")]
+    );
 }

@@ -12,8 +12,10 @@
 //!
 //! It covers the messages up to the stream's last sequence when it was asked for, and
 //! the consumers as they were then. Messages removed meanwhile are left out, as gaps; a
-//! stream deleted meanwhile ends the snapshot early, without the archive's End record,
-//! so the archive is refused as truncated rather than restored incomplete.
+//! stream deleted meanwhile ends the snapshot at once (every API request lets snapshots
+//! send, so the deletion is seen before any stream of the same name can be made anew),
+//! without the archive's End record, so the archive is refused as truncated rather than
+//! restored incomplete.
 
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;

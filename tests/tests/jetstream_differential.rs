@@ -1201,3 +1201,40 @@ case!(consumer_names_list_delete, |s| {
     s.api("STREAM.INFO.S", "").await;
     s.api("INFO", "").await;
 });
+
+case!(snapshot_and_restore_requests, |s| {
+    s.api_json("STREAM.CREATE.F", json!({"name": "F", "subjects": ["f"]}))
+        .await;
+    s.api_json(
+        "STREAM.CREATE.M",
+        json!({"name": "M", "subjects": ["m"], "storage": "memory"}),
+    )
+    .await;
+    s.publish_many(&["f"], 3).await;
+    // Refused snapshots: nothing asked, bad JSON, no deliver subject, no such stream, a
+    // memory stream (the reference's memory store cannot snapshot).
+    s.api("STREAM.SNAPSHOT.F", "").await;
+    s.api("STREAM.SNAPSHOT.F", "{}").await;
+    s.api("STREAM.SNAPSHOT.F", "{nope").await;
+    s.api_json("STREAM.SNAPSHOT.F", json!({"no_consumers": true}))
+        .await;
+    s.api_json("STREAM.SNAPSHOT.X", json!({"deliver_subject": "snap"}))
+        .await;
+    s.api_json("STREAM.SNAPSHOT.M", json!({"deliver_subject": "snap"}))
+        .await;
+    // A snapshot's answer: the stream's configuration and state (the chunks follow).
+    s.api_json("STREAM.SNAPSHOT.F", json!({"deliver_subject": "snap"}))
+        .await;
+    // Refused restores: nothing asked, bad JSON, a stream that exists, a bad name.
+    s.api("STREAM.RESTORE.R", "").await;
+    s.api("STREAM.RESTORE.R", "{nope").await;
+    s.api_json(
+        "STREAM.RESTORE.F",
+        json!({"config": {"name": "F"}, "state": {}}),
+    )
+    .await;
+    s.api_json("STREAM.RESTORE.F", json!({"config": {}, "state": {}}))
+        .await;
+    s.api_json("STREAM.RESTORE.R", json!({"config": {"name": "a.b"}}))
+        .await;
+});

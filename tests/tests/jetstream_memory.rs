@@ -1,7 +1,8 @@
 //! A file stream much larger than the memory the server may use for it: the server keeps
 //! only a few blocks of it in memory (the file store's cache budget) and reads the rest
 //! back from disk, so its resident memory stays well under the stream's size, while every
-//! message still comes back through a consumer, byte for byte, also after a restart.
+//! message still comes back through a consumer, byte for byte, also after a restart, and
+//! after a snapshot and a restore of the whole stream.
 //!
 //! The figures are printed: `cargo test -p rnats-tests --test jetstream_memory --
 //! --nocapture`.
@@ -165,4 +166,80 @@ async fn a_large_file_stream_stays_on_disk() {
         mib(read_peak)
     );
     assert!(read_peak < MAX_RSS, "peak RSS {} MiB", mib(read_peak));
+
+    // A snapshot pages through the stream as a consumer does, and a restore writes the
+    // stream out as it arrives: neither holds it in memory.
+    let archive = dir.path().join("BIG.archive");
+    backup(&js, &archive).await;
+    let backup_peak = proc_status(&srv, "VmHWM");
+    let size = std::fs::metadata(&archive).unwrap().len();
+    let client = js.client();
+    let deleted = client.request("$JS.API.STREAM.DELETE.BIG", Bytes::new());
+    within("delete", deleted).await.unwrap();
+    restore(&js, &archive).await;
+    let restore_peak = proc_status(&srv, "VmHWM");
+    read_all(&js, &srv).await;
+    println!(
+        "a {} MiB snapshot: peak RSS {} MiB after taking it, {} MiB after restoring it",
+        mib(size),
+        mib(backup_peak),
+        mib(restore_peak)
+    );
+    assert!(restore_peak < MAX_RSS, "peak RSS {} MiB", mib(restore_peak));
+}
+
+/// Takes a snapshot of `BIG` into file `to`, acking each chunk as `nats stream backup`
+/// does.
+async fn backup(js: &Context, to: &std::path::Path) {
+    use std::io::Write;
+    let client = js.client();
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await.unwrap();
+    let req = format!(r#"{{"deliver_subject":"{inbox}"}}"#);
+    let answer = client.request("$JS.API.STREAM.SNAPSHOT.BIG", req.into());
+    let answer = within("snapshot", answer).await.unwrap();
+    assert!(
+        !answer.payload.windows(5).any(|w| w == b"error"),
+        "{answer:?}"
+    );
+    let mut file = std::io::BufWriter::new(std::fs::File::create(to).unwrap());
+    loop {
+        let m = slowly("chunk", futures::StreamExt::next(&mut sub))
+            .await
+            .unwrap();
+        let Some(reply) = m.reply else { break };
+        file.write_all(&m.payload).unwrap();
+        client.publish(reply, Bytes::new()).await.unwrap();
+    }
+    file.flush().unwrap();
+}
+
+/// Restores `BIG` from file `from` in chunks of 512 KiB, each acked before the next.
+async fn restore(js: &Context, from: &std::path::Path) {
+    use std::io::Read;
+    let client = js.client();
+    let req = r#"{"config":{"name":"BIG","subjects":["big.>"]}}"#;
+    let answer = client.request("$JS.API.STREAM.RESTORE.BIG", req.into());
+    let answer = within("restore", answer).await.unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    let deliver = answer["deliver_subject"]
+        .as_str()
+        .expect("a deliver subject");
+    let mut file = std::fs::File::open(from).unwrap();
+    let mut chunk = vec![0; 512 << 10];
+    loop {
+        let n = file.read(&mut chunk).unwrap();
+        let data = Bytes::copy_from_slice(&chunk[..n]);
+        let ack = slowly("chunk", client.request(deliver.to_string(), data)).await;
+        let ack = ack.unwrap();
+        if n == 0 {
+            let info = String::from_utf8_lossy(&ack.payload);
+            assert!(
+                info.contains("stream_create_response") && !info.contains("error"),
+                "{info}"
+            );
+            return;
+        }
+        assert!(ack.payload.is_empty(), "{:?}", ack.payload);
+    }
 }

@@ -59,7 +59,28 @@ struct Event<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     domain: Option<String>,
+}
+
+/// A snapshot or a restore starting or ending, as the reference announces them on
+/// `$JS.EVENT.ADVISORY.STREAM.{SNAPSHOT,RESTORE}_{CREATE,COMPLETE}.<stream>`. Its
+/// `client` (the requester) is left out: JetStream does not know who asked.
+pub(super) enum Transfer {
+    /// With the stream's state, as the snapshot's answer shows it.
+    SnapshotCreate(serde_json::Value),
+    /// With when it started.
+    SnapshotComplete(u64),
+    RestoreCreate,
+    /// With when it started and the archive bytes received.
+    RestoreComplete(u64, u64),
 }
 
 impl JetStream {
@@ -81,6 +102,10 @@ impl JetStream {
             deliveries: None,
             reason: None,
             action: None,
+            state: None,
+            start: None,
+            end: None,
+            bytes: None,
             domain: self.domain.clone(),
         }
     }
@@ -90,6 +115,44 @@ impl JetStream {
         let subject = format!("{PREFIX}.STREAM.{}.{stream}", action.subject_word());
         let mut event = self.event("io.nats.jetstream.advisory.v1.stream_action", stream, now);
         event.action = Some(action.word());
+        self.advise(subject, event);
+    }
+
+    /// A snapshot or restore of `stream` started or ended.
+    pub(super) fn transfer_action(&mut self, stream: &str, transfer: Transfer, now: u64) {
+        let (word, kind) = match &transfer {
+            Transfer::SnapshotCreate(_) => (
+                "SNAPSHOT_CREATE",
+                "io.nats.jetstream.advisory.v1.snapshot_create",
+            ),
+            Transfer::SnapshotComplete(_) => (
+                "SNAPSHOT_COMPLETE",
+                "io.nats.jetstream.advisory.v1.snapshot_complete",
+            ),
+            Transfer::RestoreCreate => (
+                "RESTORE_CREATE",
+                "io.nats.jetstream.advisory.v1.restore_create",
+            ),
+            Transfer::RestoreComplete(..) => (
+                "RESTORE_COMPLETE",
+                "io.nats.jetstream.advisory.v1.restore_complete",
+            ),
+        };
+        let subject = format!("{PREFIX}.STREAM.{word}.{stream}");
+        let mut event = self.event(kind, stream, now);
+        match transfer {
+            Transfer::SnapshotCreate(state) => event.state = Some(state),
+            Transfer::SnapshotComplete(start) => {
+                event.start = Some(rfc3339(start));
+                event.end = Some(rfc3339(now));
+            }
+            Transfer::RestoreCreate => {}
+            Transfer::RestoreComplete(start, bytes) => {
+                event.start = Some(rfc3339(start));
+                event.end = Some(rfc3339(now));
+                event.bytes = Some(bytes);
+            }
+        }
         self.advise(subject, event);
     }
 

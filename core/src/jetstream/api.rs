@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::advisory::Action;
 use super::api_error::ApiError;
-use super::config::{Storage, StreamConfig, API_OVERLAP};
+use super::config::{StreamConfig, API_OVERLAP};
 use super::consumer::Delivery;
 use super::options::AccountLimits;
 use super::store::{Store, StoreState, StoredMsg};
@@ -39,7 +39,7 @@ pub struct ApiAudit {
 /// JetStream in one account.
 pub struct JetStream {
     pub(super) streams: BTreeMap<String, Stream>,
-    new_store: NewStore,
+    pub(super) new_store: NewStore,
     pub(super) api_total: u64,
     pub(super) api_errors: u64,
     /// For the names of ephemeral consumers.
@@ -48,6 +48,9 @@ pub struct JetStream {
     pub(super) outbox: Vec<Delivery>,
     /// Configurations and removals to write, in order (see [`super::persist`]).
     pub(super) disk: Vec<super::persist::DiskOp>,
+    /// What to write after the messages taken with it: a restored stream's `meta.json`,
+    /// which makes its directory a stream.
+    pub(super) disk_last: Vec<super::persist::DiskOp>,
     /// Streams that stored messages whose consumers have not looked yet.
     pub(super) touched: std::collections::BTreeSet<String>,
     /// The JetStream domain, named in answers.
@@ -57,11 +60,15 @@ pub struct JetStream {
     pub audit: bool,
     pub audits: Vec<ApiAudit>,
     pub(super) limits: AccountLimits,
+    /// Snapshots being sent, by `<stream>.<id>` (see [`super::snapshot`]).
+    pub(super) snapshots: BTreeMap<String, super::snapshot::Snapshot>,
+    /// Restores receiving their archive, by deliver subject (see [`super::restore`]).
+    pub(super) restores: BTreeMap<String, super::restore::Restore>,
 }
 
 /// A stream's state as the API shows it.
 #[derive(Serialize)]
-struct StateJson {
+pub(super) struct StateJson {
     messages: u64,
     bytes: u64,
     first_seq: u64,
@@ -104,12 +111,12 @@ impl From<StoreState> for StateJson {
 }
 
 #[derive(Serialize)]
-struct InfoJson<'a> {
-    config: &'a StreamConfig,
+pub(super) struct InfoJson<'a> {
+    pub(super) config: &'a StreamConfig,
     created: String,
-    state: StateJson,
+    pub(super) state: StateJson,
     #[serde(skip_serializing_if = "Option::is_none")]
-    domain: Option<&'a str>,
+    pub(super) domain: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -199,6 +206,14 @@ pub(super) fn body_or_default<T: for<'de> Deserialize<'de> + Default>(
     serde_json::from_slice(body).map_err(|_| ApiError::invalid_json())
 }
 
+/// Whether a body asks for nothing, as the reference's `isEmptyRequest`: empty, or a JSON
+/// object without fields. Requests that need a body refuse it as a bad request.
+pub(super) fn is_empty_request(body: &[u8]) -> bool {
+    body.is_empty()
+        || serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+            .is_ok_and(|m| m.is_empty())
+}
+
 /// `{"type":..., <fields>}`: every answer starts with its type.
 pub(super) fn answer(kind: &str, fields: serde_json::Value) -> String {
     let mut out = format!("{{\"type\":\"io.nats.jetstream.api.v1.{kind}\"");
@@ -232,6 +247,7 @@ pub(super) fn error_answer(kind: &str, e: &ApiError) -> String {
             empty_page("consumers", serde_json::json!([]))
         }
         "stream_purge_response" => serde_json::json!({ "error": e, "purged": 0 }),
+        "stream_restore_response" => serde_json::json!({ "error": e, "deliver_subject": "" }),
         _ => serde_json::json!({ "error": e }),
     };
     answer(kind, fields)
@@ -317,7 +333,7 @@ impl JetStream {
         self
     }
 
-    fn stream_info<'a>(&'a self, stream: &'a Stream) -> InfoJson<'a> {
+    pub(super) fn stream_info<'a>(&'a self, stream: &'a Stream) -> InfoJson<'a> {
         let mut state = StateJson::from(stream.store().state());
         state.consumer_count = stream.consumers.len() as u64;
         InfoJson {
@@ -338,11 +354,14 @@ impl JetStream {
             rng: Rng::new(seed),
             outbox: Vec::new(),
             disk: Vec::new(),
+            disk_last: Vec::new(),
             touched: Default::default(),
             limits: AccountLimits::default(),
             domain: None,
             audit: false,
             audits: Vec::new(),
+            snapshots: BTreeMap::new(),
+            restores: BTreeMap::new(),
         }
     }
 
@@ -474,12 +493,8 @@ impl JetStream {
                 "stream_remove_peer_response",
                 ApiError::clustering_required(),
             )),
-            "STREAM.SNAPSHOT" => Err(("stream_snapshot_response", self.snapshot_refusal(name))),
-            // Said plainly rather than left unanswered: the client would wait for chunks.
-            "STREAM.RESTORE" => Err((
-                "stream_restore_response",
-                ApiError::restore_failed("not supported by rnats yet"),
-            )),
+            "STREAM.SNAPSHOT" => self.snapshot(name, body, now),
+            "STREAM.RESTORE" => self.restore(name, body, now),
             _ => {
                 self.api_total -= 1;
                 return None;
@@ -489,18 +504,6 @@ impl JetStream {
             self.api_errors += 1;
             error_answer(kind, &e)
         }))
-    }
-
-    /// Why a stream cannot be snapshot: as the reference for memory streams (which it
-    /// cannot snapshot either); file streams are not supported by rnats yet.
-    fn snapshot_refusal(&self, name: &str) -> ApiError {
-        match self.streams.get(name) {
-            None => ApiError::stream_not_found(),
-            Some(s) if s.config().storage == Storage::Memory => {
-                ApiError::snapshot_failed("no impl")
-            }
-            Some(_) => ApiError::snapshot_failed("not supported by rnats yet"),
-        }
     }
 
     fn account_info(&self) -> String {
@@ -612,6 +615,9 @@ impl JetStream {
                 return Err((KIND, ApiError::stream_name_in_use()));
             }
         } else {
+            if self.restoring(name) {
+                return Err((KIND, ApiError::stream_name_in_use()));
+            }
             if self.streams.values().any(|s| s.config().overlaps(&config)) {
                 return Err((KIND, ApiError::subjects_overlap()));
             }
@@ -620,6 +626,9 @@ impl JetStream {
                 return Err((KIND, ApiError::maximum_streams()));
             }
             let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
+            // A directory without `meta.json` (a restore cut short by a crash) would
+            // otherwise lend the new stream its blocks.
+            self.dir_removed(&config);
             self.streams
                 .insert(name.to_string(), Stream::new(config, store, now));
             self.stream_written(name);

@@ -260,6 +260,14 @@ impl ApiError {
         ApiError::new(500, 10064, format!("snapshot failed: {why}"))
     }
 
+    pub fn snapshot_deliver_subject_invalid() -> ApiError {
+        ApiError::new(400, 10015, "deliver subject not valid")
+    }
+
+    pub fn stream_name_exist_restore_failed() -> ApiError {
+        ApiError::new(400, 10130, "stream name already in use, cannot restore")
+    }
+
     pub fn restore_failed(why: &str) -> ApiError {
         ApiError::new(500, 10062, format!("restore failed: {why}"))
     }

@@ -123,6 +123,8 @@ impl JetStream {
         if let Some(reply) = reply {
             self.outbox.push(Delivery::answer(reply, answer));
         }
+        // A snapshot's chunks follow its answer.
+        self.send_snapshots(now);
         true
     }
 
@@ -410,6 +412,8 @@ impl JetStream {
 
     /// Time reached `now`.
     pub fn tick(&mut self, now: u64) {
+        self.expire_restores(now);
+        self.send_snapshots(now);
         let mut gone = Vec::new();
         for (stream_name, stream) in self.streams.iter_mut() {
             stream.expire(now);
@@ -448,7 +452,21 @@ impl JetStream {
                     .filter_map(|c| c.next_deadline())
                     .chain(expiry)
             })
+            .chain(self.snapshot_deadline())
+            .chain(self.restore_deadline())
             .min()
+    }
+
+    /// A message on `$JS.SNAPSHOT.>`: an ack of a snapshot's chunk, or a chunk of a
+    /// restore's archive. Whether a stream was restored.
+    pub fn on_snapshot_message(
+        &mut self,
+        subject: &str,
+        reply: Option<&[u8]>,
+        body: &[u8],
+        now: u64,
+    ) -> bool {
+        !self.on_snapshot_ack(subject, now) && self.on_restore_chunk(subject, reply, body, now)
     }
 
     /// Every stream's subjects, as (stream, subject) pairs: what the node subscribes to

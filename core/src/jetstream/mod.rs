@@ -6,13 +6,15 @@
 //! reads and checks a stream's configuration with the errors of [`api_error`]; [`stream`]
 //! publishes to a stream as the reference does (header checks, de-duplication, rollups,
 //! acknowledgements); [`consumer`] delivers a stream's messages and tracks their acks;
-//! [`api`] (with the consumer half in `consumer_api`) answers `$JS.API`; `flow` moves
+//! [`api`] (with the consumer half in `consumer_api`) answers `$JS.API`, `snapshot` and
+//! `restore` send a stream out as an [`archive`] and bring it back; `flow` moves
 //! messages, acks and time through one account's JetStream; [`persist`] says what to keep
 //! on disk and brings it back.
 
 pub mod advisory;
 pub mod api;
 pub mod api_error;
+pub mod archive;
 pub mod config;
 pub mod consumer;
 mod consumer_api;
@@ -22,6 +24,8 @@ pub mod headers;
 pub mod memstore;
 pub mod options;
 pub mod persist;
+mod restore;
+mod snapshot;
 pub mod store;
 pub mod stream;
 pub mod time;

@@ -145,10 +145,40 @@ impl JetStream {
 
     /// Stream `stream` (a file-backed one, when `on_disk`) was deleted.
     pub(super) fn stream_removed(&mut self, stream: &Stream) {
-        if on_disk(stream) {
-            let dir = stream_dir(&stream.config().name);
+        self.dir_removed(stream.config());
+    }
+
+    /// A file-backed stream with configuration `config` is going or never came: its
+    /// directory goes.
+    pub(super) fn dir_removed(&mut self, config: &StreamConfig) {
+        if config.storage == Storage::File {
+            let dir = stream_dir(&config.name);
             self.disk.push(DiskOp::RemoveDir { dir });
         }
+    }
+
+    /// Stream `name` was restored (see [`super::restore`]): its consumers and their states
+    /// are written, and its `meta.json` after its messages.
+    pub(super) fn stream_restored(&mut self, name: &str) {
+        let Some(stream) = self.streams.get(name).filter(|s| on_disk(s)) else {
+            return;
+        };
+        let states: Vec<(String, Vec<u8>)> = stream
+            .consumers
+            .iter()
+            .map(|(c, consumer)| {
+                let json = serde_json::to_vec(&consumer.state()).expect("state serializes");
+                (c.clone(), json)
+            })
+            .collect();
+        for (consumer, json) in states {
+            self.consumer_written(name, &consumer);
+            self.disk
+                .push(replace(consumer_dir(name, &consumer), STATE, json));
+        }
+        self.stream_written(name);
+        let meta = self.disk.pop().expect("stream_written wrote meta.json");
+        self.disk_last.push(meta);
     }
 
     /// Consumer `name` of `stream` was created or its configuration changed.
@@ -177,9 +207,20 @@ impl JetStream {
     }
 
     /// Everything to write for the changes since the last call, in order: configurations
-    /// and removals, then messages, then consumer states. They go out in batch `batch`.
+    /// and removals, then messages (of restores under way too), then consumer states, then
+    /// what must follow messages. They go out in batch `batch`.
     pub fn take_disk_ops(&mut self, batch: u64) -> Vec<DiskOp> {
         let mut ops = std::mem::take(&mut self.disk);
+        for r in self.restores.values_mut() {
+            if r.config.storage == Storage::File {
+                let dir = stream_dir(&r.config.name);
+                let taken = r.store.take_ops(batch);
+                ops.extend(taken.into_iter().map(|op| DiskOp::File {
+                    dir: dir.clone(),
+                    op,
+                }));
+            }
+        }
         for (name, stream) in self.streams.iter_mut() {
             if !on_disk(stream) {
                 continue;
@@ -198,6 +239,7 @@ impl JetStream {
                 }
             }
         }
+        ops.append(&mut self.disk_last);
         ops
     }
 
@@ -205,6 +247,9 @@ impl JetStream {
     pub fn written(&mut self, batch: u64) {
         for stream in self.streams.values_mut() {
             stream.store_written(batch);
+        }
+        for r in self.restores.values_mut() {
+            r.store.written(batch);
         }
     }
 

@@ -27,6 +27,8 @@ pub(super) enum Target {
     JsAck,
     /// `$JS.FC.>`: answers to flow control requests.
     JsFlowControl,
+    /// `$JS.SNAPSHOT.>`: acks of snapshot chunks, chunks of restores.
+    JsSnapshot,
     /// Capturing one of a stream's subjects (shared: the target is cloned per message).
     Stream { name: Arc<str> },
     /// A request to the server in the system account (`$SYS.REQ.SERVER...`).

@@ -22,6 +22,7 @@ use crate::time::Instant;
 const API_SUBJECT: &[u8] = b"$JS.API.>";
 const ACK_SUBJECT: &[u8] = b"$JS.ACK.>";
 const FLOW_CONTROL_SUBJECT: &[u8] = b"$JS.FC.>";
+const SNAPSHOT_SUBJECT: &[u8] = b"$JS.SNAPSHOT.>";
 
 /// The node's JetStream state.
 pub(super) struct JsNode {
@@ -95,6 +96,8 @@ impl Node {
                 self.subscribe_internal(account, Bytes::from_static(ACK_SUBJECT), Target::JsAck);
                 let fc = Bytes::from_static(FLOW_CONTROL_SUBJECT);
                 self.subscribe_internal(account, fc, Target::JsFlowControl);
+                let snapshot = Bytes::from_static(SNAPSHOT_SUBJECT);
+                self.subscribe_internal(account, snapshot, Target::JsSnapshot);
             }
         }
     }
@@ -173,6 +176,16 @@ impl Node {
             Target::JsFlowControl => {
                 if let Some(js) = self.jetstream(account) {
                     js.on_flow_control(&subject);
+                }
+            }
+            Target::JsSnapshot => {
+                let Some(js) = self.jetstream(account) else {
+                    return;
+                };
+                let reply = msg.reply.as_deref();
+                if js.on_snapshot_message(&subject, reply, &msg.data, wall) {
+                    self.sync_stream_subscriptions(account);
+                    self.deliver_consumers(account, wall);
                 }
             }
             Target::Stream { name } => {

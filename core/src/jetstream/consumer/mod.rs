@@ -239,10 +239,12 @@ impl Consumer {
 
     /// The state to keep on disk, if it changed since the last call.
     pub fn take_state(&mut self) -> Option<ConsumerState> {
-        if !std::mem::take(&mut self.dirty) {
-            return None;
-        }
-        Some(ConsumerState {
+        std::mem::take(&mut self.dirty).then(|| self.state())
+    }
+
+    /// Where the consumer is, what waits for an ack: enough to bring it back.
+    pub fn state(&self) -> ConsumerState {
+        ConsumerState {
             next_seq: self.next_seq,
             delivered: self.delivered(),
             ack_floor: self.ack_floor,
@@ -253,7 +255,7 @@ impl Consumer {
                 .collect(),
             redelivered: self.redelivered.iter().map(|(&s, &n)| (s, n)).collect(),
             initial: self.initial.iter().copied().collect(),
-        })
+        }
     }
 
     /// Sets where delivery starts, from the deliver policy and the store's contents.

@@ -22,7 +22,7 @@ const TABLE: [u32; 256] = {
 };
 
 /// The CRC-32C of the concatenation of `parts`.
-pub(super) fn crc32c(parts: &[&[u8]]) -> u32 {
+pub(crate) fn crc32c(parts: &[&[u8]]) -> u32 {
     let mut c = !0u32;
     for part in parts {
         for &b in *part {

@@ -71,7 +71,7 @@
 
 mod block;
 mod cache;
-mod crc;
+pub(crate) mod crc;
 mod indexed;
 mod reader;
 mod record;

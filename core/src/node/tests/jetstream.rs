@@ -572,6 +572,20 @@ fn clustered_only_requests_are_refused_as_the_reference_refuses_them() {
         );
         assert!(got.contains(&expected), "{subject}: {got}");
     }
+}
+
+#[test]
+fn snapshot_chunks_and_restore_chunks_go_through_the_node() {
+    let (mut h, c) = js_harness();
+    request(
+        &mut h,
+        c,
+        "$JS.API.STREAM.CREATE.F",
+        r#"{"name":"F","subjects":["f"]}"#,
+    );
+    request(&mut h, c, "f", "one");
+    // A memory stream cannot be snapshot, as in the reference.
+    request(&mut h, c, "$JS.API.STREAM.CREATE.S", STREAM);
     let snap = request(
         &mut h,
         c,
@@ -581,5 +595,45 @@ fn clustered_only_requests_are_refused_as_the_reference_refuses_them() {
     assert!(
         snap.contains(r#""err_code":10064,"description":"snapshot failed: no impl""#),
         "{snap}"
+    );
+    h.send(c, "SUB snap 3\r\n");
+    let body = r#"{"deliver_subject":"snap"}"#;
+    h.send(
+        c,
+        &format!(
+            "PUB $JS.API.STREAM.SNAPSHOT.F r {}\r\n{body}\r\n",
+            body.len()
+        ),
+    );
+    let out = h.sent.remove(&c).unwrap_or_default();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("stream_snapshot_response"), "{text}");
+    // One chunk with its ack subject, then the empty end.
+    let at = text
+        .find("MSG snap 3 $JS.SNAPSHOT.ACK.F.")
+        .expect("a chunk");
+    let line = text[at..].split("\r\n").next().unwrap();
+    let ack = line.split(' ').nth(3).unwrap().to_string();
+    assert!(ack.ends_with(".1"), "{ack}");
+    assert!(text.ends_with("MSG snap 3 0\r\n\r\n"), "{text}");
+    // The ack reaches the snapshot (which has ended; nothing more comes).
+    h.send(c, &format!("PUB {ack} 0\r\n\r\n"));
+    assert_eq!(h.take(c), "");
+    // A restore's chunks reach it and are acked.
+    let restore = r#"{"config":{"name":"G","subjects":["g"]}}"#;
+    let answer = request(&mut h, c, "$JS.API.STREAM.RESTORE.G", restore);
+    let at = answer
+        .find("$JS.SNAPSHOT.RESTORE.G.")
+        .expect("a deliver subject");
+    let deliver = answer[at..].split('"').next().unwrap().to_string();
+    h.send(c, &format!("PUB {deliver} r 8\r\nRNATSNAP\r\n"));
+    assert_eq!(h.take(c), "MSG r 1 0\r\n\r\n");
+    h.send(c, &format!("PUB {deliver} r 0\r\n\r\n"));
+    let failed = h.take(c);
+    assert!(
+        failed.contains(
+            r#""err_code":10062,"description":"restore failed: archive truncated after 8 bytes""#
+        ),
+        "{failed}"
     );
 }

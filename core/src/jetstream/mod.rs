@@ -7,8 +7,9 @@
 //! publishes to a stream as the reference does (header checks, de-duplication, rollups,
 //! acknowledgements); [`consumer`] delivers a stream's messages and tracks their acks;
 //! [`api`] (with the consumer half in `consumer_api`) answers `$JS.API`; `flow` moves
-//! messages, acks and time through one account's JetStream; [`persist`] says what to keep
-//! on disk and brings it back.
+//! messages, acks and time through one account's JetStream; [`sourcing`] copies into
+//! mirrors and sourcing streams and tracks how their origins are doing; [`persist`] says
+//! what to keep on disk and brings it back.
 
 pub mod advisory;
 pub mod api;
@@ -22,6 +23,7 @@ pub mod headers;
 pub mod memstore;
 pub mod options;
 pub mod persist;
+pub mod sourcing;
 pub mod store;
 pub mod stream;
 pub mod time;

@@ -16,7 +16,7 @@ fn js_harness() -> (Harness, ConnId) {
 }
 
 /// Publishes `body` to `subject` with reply `r` and returns what came back.
-fn request(h: &mut Harness, c: ConnId, subject: &str, body: &str) -> String {
+pub(super) fn request(h: &mut Harness, c: ConnId, subject: &str, body: &str) -> String {
     h.send(c, &format!("PUB {subject} r {}\r\n{body}\r\n", body.len()));
     h.take(c)
 }

@@ -35,24 +35,29 @@ fn collapse_dots(subject: String) -> String {
 
 impl Node {
     /// Copies what external origins hold beyond what their mirrors and sources have, in
-    /// every account, then lets the consumers of the streams that changed send.
+    /// every account, then lets the consumers of the streams that changed send. Runs after
+    /// everything JetStream handles, so it costs little where nothing is external.
     pub(super) fn copy_external_sources(&mut self, wall: u64) {
+        let mut any = false;
         for _ in 0..MAX_ROUNDS {
-            let mut copied = 0;
+            let mut read = 0;
             for account in 0..self.accounts.len() {
                 let Some(origins) = self.jetstream(account).map(|js| js.external_origins()) else {
                     continue;
                 };
                 for origin in origins {
-                    copied += self.copy_external(account, &origin, wall);
+                    read += self.copy_external(account, &origin, wall);
                 }
             }
-            if copied == 0 {
+            if read == 0 {
                 break;
             }
+            any = true;
         }
-        for account in 0..self.accounts.len() {
-            self.with_listeners(account, |js, interest| js.deliver_touched(wall, interest));
+        if any {
+            for account in 0..self.accounts.len() {
+                self.with_listeners(account, |js, interest| js.deliver_touched(wall, interest));
+            }
         }
     }
 

@@ -631,32 +631,38 @@ impl JetStream {
                 ),
             ));
         }
-        if let Some(existing) = self.streams.get(name) {
+        let created = match self.streams.get(name) {
             // Creating a stream again with the same configuration is no error.
-            if existing.config() != &config {
+            Some(existing) if existing.config() != &config => {
                 return Err((KIND, ApiError::stream_name_in_use()));
             }
-        } else {
-            if self.streams.values().any(|s| s.config().overlaps(&config)) {
-                return Err((KIND, ApiError::subjects_overlap()));
+            Some(_) => false,
+            None => {
+                if self.streams.values().any(|s| s.config().overlaps(&config)) {
+                    return Err((KIND, ApiError::subjects_overlap()));
+                }
+                let max = self.limits.max_streams;
+                if max >= 0 && self.streams.len() as i64 >= max {
+                    return Err((KIND, ApiError::maximum_streams()));
+                }
+                let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
+                self.streams
+                    .insert(name.to_string(), Stream::new(config, store, now));
+                self.stream_written(name);
+                self.stream_action(name, Action::Create, now);
+                true
             }
-            let max = self.limits.max_streams;
-            if max >= 0 && self.streams.len() as i64 >= max {
-                return Err((KIND, ApiError::maximum_streams()));
-            }
-            let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
-            self.streams
-                .insert(name.to_string(), Stream::new(config, store, now));
-            self.stream_written(name);
-            self.stream_action(name, Action::Create, now);
-            self.backfill(now);
-        }
+        };
         let mut info = self.stream_info(&self.streams[name], now);
         // The reference leaves the domain, mirror and sources out of this one answer.
         info.domain = None;
         info.mirror = None;
         info.sources = Vec::new();
         let mut fields = serde_json::to_value(info).expect("info serializes");
+        // A new mirror or source fills after the answer, as the reference's consumers do.
+        if created {
+            self.backfill(now);
+        }
         fields["did_create"] = serde_json::Value::Bool(true);
         Ok(answer(KIND, fields))
     }

@@ -1,12 +1,14 @@
-//! What a mirror or sourcing stream knows of each origin it copies from, for the `mirror`
-//! and `sources` of its info: when it last heard from the origin and what went wrong.
+//! Mirrors and sourcing streams: copying from their origins, and what each knows of every
+//! origin for the `mirror` and `sources` of its info (when it last heard from the origin
+//! and what went wrong).
 //!
 //! The reference reads each origin through a push consumer with a one second idle
 //! heartbeat, so a healthy origin is "heard from" at least every second, and `active` (the
-//! time since) stays under a second. rnats copies directly, without a consumer (see
-//! [`super::flow`] and the node's external sources), so it reports what those heartbeats
-//! would give: the time since the last copy or since the origin was reached, modulo the
-//! heartbeat. Nothing is ever left pending, so `lag` is 0.
+//! time since) stays under a second. rnats copies directly, without a consumer: within the
+//! account as each message is stored (and by a backfill when streams come and go), from
+//! other accounts through the node (its `sourcing` module). So it reports what those
+//! heartbeats would give: the time since the last copy or since the origin was reached,
+//! modulo the heartbeat. Nothing is ever left pending, so `lag` is 0.
 
 use std::time::Duration;
 
@@ -36,41 +38,47 @@ pub fn name_hash(name: &str) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Link {
     /// When the origin was last heard from (nanoseconds since the Unix epoch): reached, or
-    /// a message copied; `None` while it has not been reached.
+    /// a message copied; `None` while it has never been reached.
     heard: Option<u64>,
+    /// Whether it is still reached: then it counts as heard from every heartbeat since.
+    alive: bool,
     /// Why the origin refused to be read, as its JetStream answered.
     error: Option<ApiError>,
 }
 
 impl Link {
-    /// The origin was reached at `now`: it counts as heard from since then (a
-    /// heartbeat every second) if it was not already.
+    /// The origin was reached at `now`: it counts as heard from since then (a heartbeat
+    /// every second) if it was not reached already.
     pub fn reached(&mut self, now: u64) {
-        self.heard.get_or_insert(now);
+        if !self.alive {
+            self.heard = Some(now);
+            self.alive = true;
+        }
         self.error = None;
     }
 
     /// A message was copied from the origin at `now`.
     pub fn copied(&mut self, now: u64) {
         self.heard = Some(now);
+        self.alive = true;
         self.error = None;
     }
 
-    /// The origin answered with `error` (its stream is not there, say): nothing is heard.
+    /// The origin answered with `error` (its stream is not there, say): nothing more is
+    /// heard from it, and the time since it was last heard grows.
     pub fn failed(&mut self, error: ApiError) {
-        *self = Link {
-            heard: None,
-            error: Some(error),
-        };
+        self.alive = false;
+        self.error = Some(error);
     }
 
     /// The origin cannot be reached at all (no import leads to it): like a request that
-    /// nobody answers, it is neither heard from nor failing.
+    /// nobody answers, nothing more is heard and no error comes back.
     pub fn lost(&mut self) {
-        *self = Link::default();
+        self.alive = false;
+        self.error = None;
     }
 
-    /// The origin as the info shows it at `now`.
+    /// The origin as the info shows it at `now`: `active` -1 if it was never heard from.
     pub fn info<'a>(
         &self,
         name: &'a str,
@@ -78,13 +86,16 @@ impl Link {
         now: u64,
     ) -> SourceInfo<'a> {
         let beat = HEARTBEAT.as_nanos() as u64;
+        let active = self.heard.map_or(-1, |at| {
+            let since = now.saturating_sub(at);
+            let since = if self.alive { since % beat } else { since };
+            i64::try_from(since).unwrap_or(i64::MAX)
+        });
         SourceInfo {
             name,
             external,
             lag: 0,
-            active: self
-                .heard
-                .map_or(-1, |at| (now.saturating_sub(at) % beat) as i64),
+            active,
             error: self.error.clone(),
         }
     }
@@ -276,11 +287,19 @@ mod tests {
         assert_eq!(link.info("O", None, 2_500_001_000).active, 500_000_000);
         link.copied(3_000_000_000);
         assert_eq!(link.info("O", None, 3_000_000_700).active, 700);
+        // Gone: the time since it was last heard grows, as the reference's does.
         link.failed(ApiError::stream_not_found());
-        let info = link.info("O", None, 4_000_000_000);
-        assert_eq!(
-            (info.active, info.error.map(|e| e.err_code)),
-            (-1, Some(10059))
-        );
+        let info = link.info("O", None, 5_000_000_000);
+        let error = info.error.map(|e| e.err_code);
+        assert_eq!((info.active, error), (2_000_000_000, Some(10059)));
+        link.reached(6_000_000_000);
+        assert_eq!(link.info("O", None, 6_000_000_100).active, 100);
+        assert_eq!(Link::default().info("O", None, 9).active, -1);
+    }
+
+    #[test]
+    fn names_hash_as_the_reference() {
+        // From the reference's Nats-Stream-Source header for this API prefix.
+        assert_eq!(name_hash("$JS.ORDERS.API"), "GPdkRwpG");
     }
 }

@@ -28,9 +28,10 @@ fn login(h: &mut Harness, user: &str) -> ConnId {
     c
 }
 
-/// The JSON of an API answer (the payload of the one message in `got`).
+/// The JSON of an API answer (the payload of the one message in `got`, past any PING).
 fn json(got: &str) -> serde_json::Value {
-    let body = got.split("\r\n").nth(1).unwrap_or_default();
+    let mut lines = got.split("\r\n").skip_while(|l| !l.starts_with("MSG "));
+    let body = lines.nth(1).unwrap_or_default();
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {got}"))
 }
 
@@ -83,6 +84,16 @@ fn mirrors_and_sources_copy_across_accounts() {
     assert_eq!(
         first["message"]["hdrs"],
         "TkFUUy8xLjANCk5hdHMtU3RyZWFtLVNvdXJjZTogT1JERVJTOkdQZGtSd3BHIDENCg0K"
+    );
+
+    // The origin goes: nothing more is heard from it, and its JetStream's error shows.
+    request(&mut h, orders, "$JS.API.STREAM.DELETE.ORDERS", "");
+    h.advance(Duration::from_secs(2));
+    let m = json(&request(&mut h, shop, "$JS.API.STREAM.INFO.M", ""));
+    assert_eq!(m["mirror"]["error"]["err_code"], 10059, "{m}");
+    assert_eq!(
+        m["mirror"]["active"], 2_200_000_000u64,
+        "since the last copy: {m}"
     );
 }
 

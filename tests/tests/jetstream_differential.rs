@@ -305,6 +305,9 @@ fn normalise(side: &Side, v: &Value) -> Value {
                     json!("<time>")
                 } else if account_info && k == "api" {
                     json!("<statistics>")
+                } else if k == "active" && v.as_i64().is_some_and(|n| n >= 0) {
+                    // How long since a mirror's or source's origin was heard from.
+                    json!("<active>")
                 } else {
                     normalise(side, v)
                 };
@@ -799,6 +802,56 @@ case!(publish_discard_new, |s| {
     s.publish_many(&["o"], 4).await;
     s.api("STREAM.INFO.N", "").await;
     s.api("STREAM.INFO.O", "").await;
+});
+
+case!(mirrors_and_sources, |s| {
+    s.api_json("STREAM.CREATE.A", json!({"name": "A", "subjects": ["a.*"]}))
+        .await;
+    s.publish_many(&["a.x", "a.y"], 4).await;
+    s.api_json(
+        "STREAM.CREATE.M",
+        json!({"name": "M", "mirror": {"name": "A"}}),
+    )
+    .await;
+    s.api_json(
+        "STREAM.CREATE.S",
+        json!({"name": "S", "sources": [{"name": "A", "filter_subject": "a.x", "opt_start_seq": 2}]}),
+    )
+    .await;
+    s.api_json(
+        "STREAM.CREATE.G",
+        json!({"name": "G", "sources": [{"name": "NOPE"}]}),
+    )
+    .await;
+    // Nothing answers under this prefix here (no import): never active, no error.
+    let elsewhere = json!({"api": "$JS.ELSEWHERE.API", "deliver": "deliver.x"});
+    s.api_json(
+        "STREAM.CREATE.X",
+        json!({"name": "X", "sources": [{"name": "A", "external": elsewhere}]}),
+    )
+    .await;
+    // Refused external prefixes: the own API, wildcards, a deliver prefix that A's
+    // subjects would capture.
+    for (api, deliver) in [
+        ("$JS.API", "d"),
+        ("$JS.*.API", "d"),
+        ("X.API", "d.>"),
+        ("X.API", "a"),
+    ] {
+        let external = json!({"api": api, "deliver": deliver});
+        s.api_json(
+            "STREAM.CREATE.B",
+            json!({"name": "B", "mirror": {"name": "A", "external": external}}),
+        )
+        .await;
+    }
+    s.publish_many(&["a.x"], 1).await;
+    // The reference copies through consumers of its own, a moment later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for name in ["M", "S", "G", "X"] {
+        s.api(&format!("STREAM.INFO.{name}"), "").await;
+    }
+    s.api("STREAM.MSG.GET.S", r#"{"seq": 1}"#).await;
 });
 
 // ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ use super::api_error::ApiError;
 use super::config::{StreamConfig, API_OVERLAP};
 use super::consumer::Delivery;
 use super::options::AccountLimits;
+use super::sourcing::SourceInfo;
 use super::store::{Store, StoreState, StoredMsg};
 use super::stream::{PubAck, Stream};
 use super::time::rfc3339;
@@ -117,6 +118,10 @@ pub(super) struct InfoJson<'a> {
     pub(super) state: StateJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) mirror: Option<SourceInfo<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) sources: Vec<SourceInfo<'a>>,
 }
 
 #[derive(Serialize)]
@@ -333,15 +338,33 @@ impl JetStream {
         self
     }
 
-    pub(super) fn stream_info<'a>(&'a self, stream: &'a Stream) -> InfoJson<'a> {
+    /// A stream's info at `now`.
+    pub(super) fn stream_info<'a>(&'a self, stream: &'a Stream, now: u64) -> InfoJson<'a> {
         let mut state = StateJson::from(stream.store().state());
         state.consumer_count = stream.consumers.len() as u64;
+        let (mirror, sources) = stream.source_infos(now);
         InfoJson {
             config: stream.config(),
             created: rfc3339(stream.created),
             state,
             domain: self.domain.as_deref(),
+            mirror,
+            sources,
         }
+    }
+
+    /// Checks `config`'s external delivery prefixes against the subjects of this account's
+    /// streams named like its origins, which is where the reference looks (it cannot see
+    /// another account's streams when it checks).
+    fn check_deliver_prefixes(&self, config: &StreamConfig) -> Result<(), ApiError> {
+        let subjects: Vec<String> = config
+            .mirror
+            .iter()
+            .chain(&config.sources)
+            .filter_map(|s| self.streams.get(&s.name))
+            .flat_map(|s| s.config().subjects.iter().cloned())
+            .collect();
+        config.check_deliver_prefixes(&subjects)
     }
 
     /// JetStream for one account; `seed` drives the names it makes up.
@@ -416,7 +439,7 @@ impl JetStream {
             if !details {
                 continue;
             }
-            let info = self.stream_info(stream);
+            let info = self.stream_info(stream, now);
             report.stream_detail.push(StreamDetail {
                 name: name.clone(),
                 created: stream.created,
@@ -477,10 +500,10 @@ impl JetStream {
         let result = match verb {
             "INFO" => Ok(self.account_info()),
             "STREAM.NAMES" => self.names(body),
-            "STREAM.LIST" => self.list(body),
+            "STREAM.LIST" => self.list(body, now),
             "STREAM.CREATE" => self.create(name, body, now),
             "STREAM.UPDATE" => self.update(name, body, now),
-            "STREAM.INFO" => self.info(name, body),
+            "STREAM.INFO" => self.info(name, body, now),
             "STREAM.DELETE" => self.delete(name, now),
             "STREAM.PURGE" => self.purge(name, body),
             "STREAM.MSG.GET" => self.msg_get(name, body),
@@ -564,7 +587,7 @@ impl JetStream {
         ))
     }
 
-    fn list(&self, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+    fn list(&self, body: &[u8], now: u64) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_list_response";
         let page: PageRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let offset = page.offset.min(self.streams.len());
@@ -573,7 +596,7 @@ impl JetStream {
             .values()
             .skip(offset)
             .take(LIST_PAGE)
-            .map(|s| self.stream_info(s))
+            .map(|s| self.stream_info(s, now))
             .collect();
         Ok(answer(
             KIND,
@@ -601,6 +624,8 @@ impl JetStream {
                 (KIND, e)
             }
         })?;
+        self.check_deliver_prefixes(&config)
+            .map_err(|e| (KIND, e))?;
         if config.sealed {
             return Err((
                 KIND,
@@ -609,36 +634,44 @@ impl JetStream {
                 ),
             ));
         }
-        if let Some(existing) = self.streams.get(name) {
+        let created = match self.streams.get(name) {
             // Creating a stream again with the same configuration is no error.
-            if existing.config() != &config {
+            Some(existing) if existing.config() != &config => {
                 return Err((KIND, ApiError::stream_name_in_use()));
             }
-        } else {
-            if self.restoring(name) {
-                return Err((KIND, ApiError::stream_name_in_use()));
+            Some(_) => false,
+            None => {
+                if self.restoring(name) {
+                    return Err((KIND, ApiError::stream_name_in_use()));
+                }
+                if self.streams.values().any(|s| s.config().overlaps(&config)) {
+                    return Err((KIND, ApiError::subjects_overlap()));
+                }
+                let max = self.limits.max_streams;
+                if max >= 0 && self.streams.len() as i64 >= max {
+                    return Err((KIND, ApiError::maximum_streams()));
+                }
+                let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
+                // A directory without `meta.json` (a restore cut short by a crash) would
+                // otherwise lend the new stream its blocks.
+                self.dir_removed(&config);
+                self.streams
+                    .insert(name.to_string(), Stream::new(config, store, now));
+                self.stream_written(name);
+                self.stream_action(name, Action::Create, now);
+                true
             }
-            if self.streams.values().any(|s| s.config().overlaps(&config)) {
-                return Err((KIND, ApiError::subjects_overlap()));
-            }
-            let max = self.limits.max_streams;
-            if max >= 0 && self.streams.len() as i64 >= max {
-                return Err((KIND, ApiError::maximum_streams()));
-            }
-            let store = (self.new_store)(&config).map_err(|e| (KIND, e))?;
-            // A directory without `meta.json` (a restore cut short by a crash) would
-            // otherwise lend the new stream its blocks.
-            self.dir_removed(&config);
-            self.streams
-                .insert(name.to_string(), Stream::new(config, store, now));
-            self.stream_written(name);
-            self.stream_action(name, Action::Create, now);
-            self.backfill();
-        }
-        let mut info = self.stream_info(&self.streams[name]);
-        // The reference leaves the domain out of this one answer.
+        };
+        let mut info = self.stream_info(&self.streams[name], now);
+        // The reference leaves the domain, mirror and sources out of this one answer.
         info.domain = None;
+        info.mirror = None;
+        info.sources = Vec::new();
         let mut fields = serde_json::to_value(info).expect("info serializes");
+        // A new mirror or source fills after the answer, as the reference's consumers do.
+        if created {
+            self.backfill(now);
+        }
         fields["did_create"] = serde_json::Value::Bool(true);
         Ok(answer(KIND, fields))
     }
@@ -651,6 +684,8 @@ impl JetStream {
     ) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_update_response";
         let mut config = StreamConfig::parse_create(body, name).map_err(|e| (KIND, e))?;
+        self.check_deliver_prefixes(&config)
+            .map_err(|e| (KIND, e))?;
         let existing = self.stream(name).map_err(|e| (KIND, e))?;
         existing
             .config()
@@ -669,18 +704,18 @@ impl JetStream {
             .set_config(config);
         self.stream_written(name);
         self.stream_action(name, Action::Modify, now);
-        self.backfill();
-        let fields =
-            serde_json::to_value(self.stream_info(&self.streams[name])).expect("info serializes");
+        self.backfill(now);
+        let fields = serde_json::to_value(self.stream_info(&self.streams[name], now))
+            .expect("info serializes");
         Ok(answer(KIND, fields))
     }
 
-    fn info(&self, name: &str, body: &[u8]) -> Result<String, (&'static str, ApiError)> {
+    fn info(&self, name: &str, body: &[u8], now: u64) -> Result<String, (&'static str, ApiError)> {
         const KIND: &str = "stream_info_response";
         let req: InfoRequest = body_or_default(body).map_err(|e| (KIND, e))?;
         let stream = self.stream(name).map_err(|e| (KIND, e))?;
         let mut fields = serde_json::json!({ "total": 0, "offset": 0, "limit": 0 });
-        let mut info = self.stream_info(stream);
+        let mut info = self.stream_info(stream, now);
         if req.deleted_details && info.state.num_deleted > 0 {
             let store = stream.store();
             let state = store.state();
@@ -721,6 +756,8 @@ impl JetStream {
         }
         self.stream_removed(&stream);
         self.stream_action(name, Action::Delete, now);
+        // What copied from it now finds it gone.
+        self.backfill(now);
         Ok(answer(KIND, serde_json::json!({ "success": true })))
     }
 

@@ -76,6 +76,34 @@ impl ApiError {
         ApiError::new(400, 10165, "invalid per-message TTL")
     }
 
+    /// A source's `external.api` that would send its requests to this account's own API.
+    pub fn stream_external_api_overlap(prefix: &str, subject: &str) -> ApiError {
+        ApiError::new(
+            400,
+            10021,
+            format!("stream external api prefix {prefix} must not overlap with {subject}"),
+        )
+    }
+
+    /// A source's `external.deliver` under which its messages would be captured again.
+    pub fn stream_external_del_prefix_overlaps(prefix: &str, subject: &str) -> ApiError {
+        ApiError::new(
+            400,
+            10022,
+            format!(
+                "stream external delivery prefix {prefix} overlaps with stream subject {subject}"
+            ),
+        )
+    }
+
+    pub fn stream_invalid_external_delivery_subj(prefix: &str) -> ApiError {
+        ApiError::new(
+            400,
+            10024,
+            format!("stream external delivery prefix {prefix} must not contain wildcards"),
+        )
+    }
+
     pub fn mirror_not_updatable() -> ApiError {
         ApiError::new(400, 10055, "stream mirror configuration can not be updated")
     }

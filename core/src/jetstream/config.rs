@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api_error::ApiError;
 use super::store::{Discard, Limits};
-use crate::subject::{is_valid_subject, overlaps};
+use crate::subject::{is_valid_literal_subject, is_valid_subject, overlaps};
 
 /// Why a stream may not take subjects of the JetStream API; the reference checks this only
 /// after it finds the stream's name free.
@@ -52,6 +52,7 @@ pub struct StreamConfig {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subjects: Vec<String>,
     pub retention: Retention,
     pub max_consumers: i64,
@@ -65,6 +66,8 @@ pub struct StreamConfig {
     pub num_replicas: i64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_ack: bool,
+    /// Nanoseconds; none for a mirror, which stores only what its origin stored.
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub duplicate_window: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mirror: Option<StreamSource>,
@@ -101,7 +104,8 @@ pub struct RePublish {
     pub headers_only: bool,
 }
 
-/// Another stream of the same account this one copies from (`mirror`, `sources`).
+/// Another stream this one copies from (`mirror`, `sources`): of the same account, or
+/// reached through another JetStream API prefix (`external`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StreamSource {
@@ -114,16 +118,42 @@ pub struct StreamSource {
     pub filter_subject: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subject_transforms: Vec<SubjectTransform>,
-    /// Another account or domain's API prefix: not supported, refused at create.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub external: Option<serde_json::Value>,
+    pub external: Option<ExternalStream>,
 }
+
+/// Where an origin stream of another account (or domain) is reached: the API prefix its
+/// JetStream answers under in this account (through a service import), and the prefix of
+/// the subjects its messages are delivered on (through a stream import).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExternalStream {
+    pub api: String,
+    pub deliver: String,
+}
+
+/// The JetStream API prefix an external `api` must not collide with (this account's own).
+const JS_API_PREFIX: &str = "$JS.API";
 
 fn is_zero_u64(v: &u64) -> bool {
     *v == 0
 }
 
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+
 impl StreamSource {
+    /// The name this source's progress is kept under (and that its copies' `Nats-Stream-Source`
+    /// header names), as the reference: the origin's name, with a hash of the API prefix for
+    /// an external one, so two origins of the same name in different accounts stay apart.
+    pub fn index_name(&self) -> String {
+        match &self.external {
+            Some(ext) => format!("{}:{}", self.name, super::sourcing::name_hash(&ext.api)),
+            None => self.name.clone(),
+        }
+    }
+
     /// Where a message of the origin stored under `subject` at `time` is copied to,
     /// if this source takes it (start and filter), and under which subject.
     pub fn takes(&self, seq: u64, time: u64, subject: &[u8]) -> Option<Vec<u8>> {
@@ -253,13 +283,31 @@ impl StreamConfig {
             }
         }
         for source in self.mirror.iter().chain(&self.sources) {
-            if source.external.is_some() {
-                return Err(invalid(
-                    "stream sources from other accounts or domains are not supported",
+            let own = source.external.is_none() && source.name == self.name;
+            if own || !is_valid_stream_name(&source.name) {
+                return Err(invalid("stream source name is not valid"));
+            }
+        }
+        let externals = self.externals();
+        for ext in externals.clone().filter(|e| !e.deliver.is_empty()) {
+            if !is_valid_literal_subject(ext.deliver.as_bytes()) {
+                return Err(ApiError::stream_invalid_external_delivery_subj(
+                    &ext.deliver,
                 ));
             }
-            if source.name == self.name || !is_valid_stream_name(&source.name) {
-                return Err(invalid("stream source name is not valid"));
+        }
+        for ext in externals.filter(|e| !e.api.is_empty()) {
+            if !is_valid_literal_subject(ext.api.as_bytes()) {
+                return Err(invalid(&format!(
+                    "stream external api prefix {:?} must be a valid subject without wildcards",
+                    ext.api
+                )));
+            }
+            if overlaps(ext.api.as_bytes(), JS_API_PREFIX.as_bytes()) {
+                return Err(ApiError::stream_external_api_overlap(
+                    &ext.api,
+                    JS_API_PREFIX,
+                ));
             }
         }
         if self.subjects.is_empty() && self.mirror.is_none() && self.sources.is_empty() {
@@ -289,7 +337,7 @@ impl StreamConfig {
         if self.duplicate_window < 0 || self.max_age < 0 {
             return Err(invalid("duplicates window can not be negative"));
         }
-        if self.duplicate_window == 0 {
+        if self.duplicate_window == 0 && self.mirror.is_none() {
             let default = DEFAULT_DUPLICATE_WINDOW.as_nanos() as i64;
             self.duplicate_window = match self.max_age {
                 0 => default,
@@ -331,12 +379,45 @@ impl StreamConfig {
         Ok(())
     }
 
-    /// The mirror or source that copies from stream `origin`, if any.
-    pub fn source(&self, origin: &str) -> Option<&StreamSource> {
+    /// The `external` settings of its mirror and sources.
+    fn externals(&self) -> impl Iterator<Item = &ExternalStream> + Clone {
         self.mirror
             .iter()
             .chain(&self.sources)
-            .find(|s| s.name == origin)
+            .filter_map(|s| s.external.as_ref())
+    }
+
+    /// Refuses an external delivery prefix under which the subjects of `origin_subjects`
+    /// (those of this account's streams named like its origins, as the reference looks
+    /// them up) would be captured again.
+    pub fn check_deliver_prefixes(&self, origin_subjects: &[String]) -> Result<(), ApiError> {
+        for ext in self.externals().filter(|e| !e.deliver.is_empty()) {
+            for subject in origin_subjects {
+                let delivered = format!("{}.{subject}", ext.deliver);
+                if overlaps(subject.as_bytes(), delivered.as_bytes()) {
+                    return Err(ApiError::stream_external_del_prefix_overlaps(
+                        &ext.deliver,
+                        subject,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The mirror or source kept under index name `iname` ([`StreamSource::index_name`]),
+    /// if any; looked up on every copy, so the hash is only made for a likely match.
+    pub fn source(&self, iname: &str) -> Option<&StreamSource> {
+        self.mirror
+            .iter()
+            .chain(&self.sources)
+            .find(|s| match &s.external {
+                None => s.name == iname,
+                Some(_) => {
+                    let hashed = iname.strip_prefix(s.name.as_str());
+                    hashed.is_some_and(|h| h.starts_with(':')) && s.index_name() == iname
+                }
+            })
     }
 
     /// The subject a message published on `subject` is stored under.

@@ -226,7 +226,7 @@ impl JetStream {
         }
         if let Ok(PubAck::Stored { seq }) = result {
             self.touched.insert(name.to_string());
-            self.copy_onwards(vec![(name.to_string(), seq)]);
+            self.copy_onwards(vec![(name.to_string(), seq)], now);
         }
     }
 
@@ -336,61 +336,6 @@ impl JetStream {
                 consumer.set_push_active(interest(subject), now);
             }
             consumer.deliver(store, now, &mut self.outbox);
-        }
-    }
-
-    /// Copies each (stream, sequence) just stored to the streams that mirror or source
-    /// that stream, and what that stores onwards again.
-    fn copy_onwards(&mut self, mut work: Vec<(String, u64)>) {
-        while let Some((origin, seq)) = work.pop() {
-            let targets: Vec<String> = self
-                .streams
-                .iter()
-                .filter(|(_, s)| s.config().source(&origin).is_some())
-                .map(|(name, _)| name.clone())
-                .collect();
-            for target in targets {
-                if let Some(copied) = self.copy(&target, &origin, seq) {
-                    work.push((target, copied));
-                }
-            }
-        }
-    }
-
-    /// Copies message `seq` of stream `origin` into stream `target`, if `target`'s source
-    /// takes it; its sequence in `target`.
-    fn copy(&mut self, target: &str, origin: &str, seq: u64) -> Option<u64> {
-        let msg = self.streams.get(origin)?.store().load(seq)?;
-        let stream = self.streams.get_mut(target)?;
-        let source = stream.config().source(origin)?;
-        let subject = source.takes(msg.seq, msg.time, &msg.subject)?;
-        let copied =
-            stream.copy_in(origin, msg.seq, &subject, &msg.headers, &msg.data, msg.time)?;
-        self.touched.insert(target.to_string());
-        Some(copied)
-    }
-
-    /// Copies into every mirror and sourcing stream what its origins hold beyond what it
-    /// has copied: after a stream is created or changed (a new source, or a new origin).
-    pub(super) fn backfill(&mut self) {
-        let mut pending = Vec::new();
-        for (name, stream) in &self.streams {
-            let config = stream.config();
-            for source in config.mirror.iter().chain(&config.sources) {
-                let Some(origin) = self.streams.get(&source.name) else {
-                    continue;
-                };
-                let mut seq = stream.sourced(&source.name).max(source.opt_start_seq) + 1;
-                while let Some(m) = origin.store().load_next(b">", seq) {
-                    seq = m.seq + 1;
-                    pending.push((name.clone(), source.name.clone(), m.seq));
-                }
-            }
-        }
-        for (target, origin, seq) in pending {
-            if let Some(copied) = self.copy(&target, &origin, seq) {
-                self.copy_onwards(vec![(target, copied)]);
-            }
         }
     }
 

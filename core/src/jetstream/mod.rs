@@ -8,8 +8,9 @@
 //! acknowledgements); [`consumer`] delivers a stream's messages and tracks their acks;
 //! [`api`] (with the consumer half in `consumer_api`) answers `$JS.API`, `snapshot` and
 //! `restore` send a stream out as an [`archive`] and bring it back; `flow` moves
-//! messages, acks and time through one account's JetStream; [`persist`] says what to keep
-//! on disk and brings it back.
+//! messages, acks and time through one account's JetStream; [`sourcing`] copies into
+//! mirrors and sourcing streams and tracks how their origins are doing; [`persist`] says
+//! what to keep on disk and brings it back.
 
 pub mod advisory;
 pub mod api;
@@ -26,6 +27,7 @@ pub mod options;
 pub mod persist;
 mod restore;
 mod snapshot;
+pub mod sourcing;
 pub mod store;
 pub mod stream;
 pub mod time;

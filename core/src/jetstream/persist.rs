@@ -315,6 +315,8 @@ impl JetStream {
             stream.consumers.insert(files.name, consumer);
         }
         self.streams.insert(name, stream);
+        // Its sources here (and the streams sourcing it) find their origins again.
+        self.backfill(now);
         Ok(recovery)
     }
 }

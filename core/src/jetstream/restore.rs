@@ -258,9 +258,11 @@ impl JetStream {
         }
         self.streams.insert(name.clone(), stream);
         self.stream_restored(&name);
-        let mut info = self.stream_info(&self.streams[&name]);
+        let mut info = self.stream_info(&self.streams[&name], now);
         // The reference answers with configuration, creation time and state only.
         info.domain = None;
+        info.mirror = None;
+        info.sources = Vec::new();
         let fields = serde_json::to_value(info).expect("info serializes");
         let json = answer("stream_create_response", fields);
         self.outbox.push(Delivery::answer(reply, json));

@@ -123,7 +123,7 @@ impl JetStream {
                 })
                 .collect(),
         };
-        let info = self.stream_info(stream);
+        let info = self.stream_info(stream, now);
         let fields = serde_json::json!({ "config": info.config, "state": info.state });
         let advised = Transfer::SnapshotCreate(fields["state"].clone());
         let chunk = match req.chunk_size {

@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::Serialize;
 
 use super::api_error::ApiError;
-use super::config::StreamConfig;
+use super::config::{StreamConfig, StreamSource};
 use super::consumer::Consumer;
 use super::headers::{
     header, ttl, with_extra, EXPECTED_LAST_MSG_ID, EXPECTED_LAST_SEQ, EXPECTED_LAST_SUBJECT_SEQ,
     EXPECTED_STREAM, MSG_ID, ROLLUP,
 };
-use super::store::{Store, StoreError};
+use super::sourcing::{Link, SourceInfo};
+use super::store::{Store, StoreError, StoredMsg};
 
 /// What a publish to a stream answers with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,8 +64,11 @@ pub struct Stream {
     pub created: u64,
     /// Its consumers, by name.
     pub consumers: BTreeMap<String, Consumer>,
-    /// For a mirror or a stream with sources: the last sequence copied from each origin.
+    /// For a mirror or a stream with sources: the last sequence copied from each origin,
+    /// by index name ([`super::config::StreamSource::index_name`]).
     sourced: BTreeMap<String, u64>,
+    /// How each origin is doing, by index name.
+    links: BTreeMap<String, Link>,
 }
 
 /// The header a sourced message carries: its origin stream and sequence there.
@@ -82,6 +86,7 @@ impl Stream {
             created,
             consumers: BTreeMap::new(),
             sourced: BTreeMap::new(),
+            links: BTreeMap::new(),
         }
     }
 
@@ -139,32 +144,32 @@ impl Stream {
         }
     }
 
-    /// Copies in message `seq` of stream `origin`, stored under `subject` at `time`: a
-    /// mirror keeps the sequence; a source takes the next one and says where the message
-    /// came from in a `Nats-Stream-Source` header (which also tells, after a restart, how
-    /// far it got). Its sequence here, or `None` if it was copied before or refused by
-    /// the limits.
+    /// Copies in, at `now`, message `msg` of the origin with index name `origin`, to be
+    /// stored under `subject`: a mirror keeps the sequence; a source takes the next one and
+    /// says where the message came from in a `Nats-Stream-Source` header (which also tells,
+    /// after a restart, how far it got). Its sequence here, or `None` if it was copied
+    /// before or refused by the limits.
     pub fn copy_in(
         &mut self,
         origin: &str,
-        seq: u64,
+        msg: &StoredMsg,
         subject: &[u8],
-        headers: &[u8],
-        data: &[u8],
-        time: u64,
+        now: u64,
     ) -> Option<u64> {
+        let seq = msg.seq;
         if self.sourced.get(origin).is_some_and(|&last| seq <= last) {
             return None;
         }
         self.sourced.insert(origin.to_string(), seq);
+        self.link(origin).copied(now);
         let held = self.store.state().msgs;
         let stored = if self.config.mirror.is_some() {
             self.store.skip_to(seq);
-            self.store.store(subject, headers, data, time)
+            self.store.store(subject, &msg.headers, &msg.data, msg.time)
         } else {
             let from = [(SOURCE_HEADER, format!("{origin} {seq}"))];
-            self.store
-                .store(subject, &with_extra(headers, &from), data, time)
+            let headers = with_extra(&msg.headers, &from);
+            self.store.store(subject, &headers, &msg.data, msg.time)
         }
         .ok()?;
         self.after_store(stored, subject, held);
@@ -176,12 +181,40 @@ impl Stream {
         self.sourced.get(origin).copied().unwrap_or(0)
     }
 
+    /// Everything of the origin with index name `origin` up to `seq` was read, whether
+    /// copied or not taken.
+    pub fn read_up_to(&mut self, origin: &str, seq: u64) {
+        let last = self.sourced.entry(origin.to_string()).or_default();
+        *last = (*last).max(seq);
+    }
+
+    /// The first sequence of `source`'s origin still to copy: past what was copied, and
+    /// not before its start sequence.
+    pub fn next_to_copy(&self, source: &StreamSource) -> u64 {
+        (self.sourced(&source.index_name()) + 1).max(source.opt_start_seq)
+    }
+
+    /// How the origin with index name `origin` is doing, to change.
+    pub fn link(&mut self, origin: &str) -> &mut Link {
+        self.links.entry(origin.to_string()).or_default()
+    }
+
+    /// Its `mirror` and `sources` as its info shows them at `now`.
+    pub fn source_infos<'a>(&'a self, now: u64) -> (Option<SourceInfo<'a>>, Vec<SourceInfo<'a>>) {
+        let info = |s: &'a StreamSource| {
+            let link = self.links.get(&s.index_name()).cloned().unwrap_or_default();
+            link.info(&s.name, s.external.as_ref(), now)
+        };
+        let mirror = self.config.mirror.as_ref().map(info);
+        (mirror, self.config.sources.iter().map(info).collect())
+    }
+
     /// After a restart, works out how far copying got from what is stored: a mirror's
     /// last sequence is its origin's, a source's messages carry their origin.
     pub fn recover_sourced(&mut self) {
         if let Some(mirror) = &self.config.mirror {
             let last = self.store.state().last_seq;
-            self.sourced.insert(mirror.name.clone(), last);
+            self.sourced.insert(mirror.index_name(), last);
             return;
         }
         if self.config.sources.is_empty() {

@@ -131,7 +131,7 @@ impl Node {
         js.paging = Some(paging);
     }
 
-    fn jetstream(&mut self, account: usize) -> Option<&mut JetStream> {
+    pub(super) fn jetstream(&mut self, account: usize) -> Option<&mut JetStream> {
         self.js.as_mut()?.accounts.get_mut(account)?.as_mut()
     }
 
@@ -196,6 +196,7 @@ impl Node {
             }
             Target::SysRequest => return,
         }
+        self.copy_external_sources(wall);
         // Consumers of the streams that changed send what they can, to listeners there are.
         self.with_listeners(account, |js, interest| js.deliver_touched(wall, interest));
         self.publish_outboxes();
@@ -208,7 +209,7 @@ impl Node {
 
     /// Runs `f` on `account`'s JetStream with a check of whether a subject has listeners in
     /// the account (push consumers deliver only to listeners there are).
-    fn with_listeners(
+    pub(super) fn with_listeners(
         &mut self,
         account: usize,
         f: impl FnOnce(&mut JetStream, &mut dyn FnMut(&[u8]) -> bool),
@@ -340,6 +341,7 @@ impl Node {
             .ok_or_else(|| format!("JetStream is not enabled for account {account:?}"))?;
         let recovery = js.recover_stream(account, meta, files, &paging, consumers, wall)?;
         self.sync_stream_subscriptions(index);
+        self.copy_external_sources(wall);
         self.publish_outboxes();
         Ok(recovery)
     }
@@ -393,6 +395,7 @@ impl Node {
                 self.deliver_consumers(account, wall);
             }
         }
+        self.copy_external_sources(wall);
         self.publish_outboxes();
         self.run_internal();
     }

@@ -21,6 +21,7 @@ mod monitor;
 mod reload;
 mod route;
 mod slots;
+mod sourcing;
 pub mod stall;
 mod system;
 

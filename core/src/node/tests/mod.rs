@@ -9,6 +9,7 @@ use crate::auth::AuthConfig;
 mod auth;
 mod cluster;
 mod jetstream;
+mod jetstream_external;
 mod lame_duck;
 mod monitor;
 mod reload;

@@ -169,6 +169,20 @@ fn purge_options() {
     let mut keep_all = fill();
     assert_eq!(keep_all.purge(None, None, Some(2)), 3);
     assert_eq!(keep_all.state().first_seq, 4);
+    // With a wildcard, `keep` counts the matching messages together, not per subject.
+    let mut keep_matching = fill();
+    assert_eq!(keep_matching.purge(Some(b"*"), None, Some(2)), 3);
+    assert_eq!(keep_matching.state().first_seq, 4);
+    // Without a filter it spares the newest sequences (the reference compacts below
+    // `last - keep + 1`), so a deleted one among them is not made up for.
+    let mut keep_seqs = fill();
+    keep_seqs.remove(4);
+    assert_eq!(keep_seqs.purge(None, None, Some(2)), 3);
+    assert_eq!(keep_seqs.state().msgs, 1);
+    assert_eq!(keep_seqs.state().first_seq, 5);
+    let mut keep_more = fill();
+    keep_more.remove(4);
+    assert_eq!(keep_more.purge(None, None, Some(4)), 0);
 }
 
 #[derive(Clone, Debug)]

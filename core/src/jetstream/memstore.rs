@@ -315,6 +315,10 @@ impl<M: Entry> MemStore<M> {
                     Some(k) => Some(self.next_seq - k),
                     None => upto,
                 };
+                // Past the end, the reference also makes `upto` the next sequence.
+                if let Some(upto) = upto {
+                    self.next_seq = self.next_seq.max(upto);
+                }
                 self.msgs
                     .keys()
                     .take_while(|&&seq| upto.is_none_or(|upto| seq < upto))

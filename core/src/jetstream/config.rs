@@ -298,6 +298,10 @@ impl StreamConfig {
         } else if self.max_age > 0 && self.duplicate_window > self.max_age {
             return Err(invalid("duplicates window can not be larger then max age"));
         }
+        // A roll-up purges, so a stream that denies purges cannot allow them.
+        if self.deny_purge && self.allow_rollup_hdrs {
+            return Err(invalid("roll-ups require the purge permission"));
+        }
         if self.discard_new_per_subject
             && (self.discard != DiscardPolicy::New || self.max_msgs_per_subject <= 0)
         {
@@ -483,6 +487,10 @@ mod tests {
             (
                 r#"{"name":"N","max_age":1000000000,"duplicate_window":5000000000}"#,
                 "duplicates window can not be larger then max age",
+            ),
+            (
+                r#"{"name":"N","deny_purge":true,"allow_rollup_hdrs":true}"#,
+                "roll-ups require the purge permission",
             ),
             (
                 r#"{"name":"N","discard_new_per_subject":true,"discard":"new"}"#,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::advisory::Action;
 use super::api_error::ApiError;
-use super::config::{Storage, StreamConfig, API_OVERLAP};
+use super::config::{Storage, StreamConfig, StreamSource, API_OVERLAP};
 use super::consumer::Delivery;
 use super::options::AccountLimits;
 use super::store::{Store, StoreState, StoredMsg};
@@ -110,6 +110,22 @@ struct InfoJson<'a> {
     state: StateJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror: Option<SourceInfoJson<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<SourceInfoJson<'a>>,
+}
+
+/// How a mirror or source is doing, as the reference reports it. Copies are made as the
+/// origin stores, in the same server, so none is ever behind (`lag` 0) and an origin that
+/// exists was heard from just now (`active` 0 ns); one that does not never was (-1).
+#[derive(Serialize)]
+struct SourceInfoJson<'a> {
+    name: &'a str,
+    lag: u64,
+    active: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ApiError>,
 }
 
 #[derive(Serialize)]
@@ -320,11 +336,23 @@ impl JetStream {
     fn stream_info<'a>(&'a self, stream: &'a Stream) -> InfoJson<'a> {
         let mut state = StateJson::from(stream.store().state());
         state.consumer_count = stream.consumers.len() as u64;
+        let source_info = |source: &'a StreamSource| {
+            let found = self.streams.contains_key(&source.name);
+            SourceInfoJson {
+                name: &source.name,
+                lag: 0,
+                active: if found { 0 } else { -1 },
+                error: (!found).then(ApiError::stream_not_found),
+            }
+        };
+        let config = stream.config();
         InfoJson {
-            config: stream.config(),
+            config,
             created: rfc3339(stream.created),
             state,
             domain: self.domain.as_deref(),
+            mirror: config.mirror.as_ref().map(source_info),
+            sources: config.sources.iter().map(source_info).collect(),
         }
     }
 
@@ -627,8 +655,10 @@ impl JetStream {
             self.backfill();
         }
         let mut info = self.stream_info(&self.streams[name]);
-        // The reference leaves the domain out of this one answer.
+        // The reference leaves the domain and how sources are doing out of this one answer.
         info.domain = None;
+        info.mirror = None;
+        info.sources.clear();
         let mut fields = serde_json::to_value(info).expect("info serializes");
         fields["did_create"] = serde_json::Value::Bool(true);
         Ok(answer(KIND, fields))

@@ -207,6 +207,28 @@ func core(url string) {
 	}
 	say("queue requests answered: %d", ok)
 
+	// The old request style (an inbox per request) and a connection that hears no echo.
+	oc, err := nats.Connect(url, nats.UseOldRequestStyle(), nats.NoEcho())
+	if err == nil {
+		oc.Subscribe("old.svc", func(m *nats.Msg) { m.Respond([]byte("old")) })
+		echo, _ := oc.SubscribeSync("echo.x")
+		oc.Flush()
+		rep, err := nc.Request("old.svc", nil, wait)
+		if err == nil {
+			say("old style responder: %q", rep.Data)
+		}
+		rep, err = oc.Request("core.svc2", nil, time.Second)
+		res("old style no responders", rep != nil, err)
+		oc.Publish("echo.x", []byte("mine"))
+		nc.Publish("echo.x", []byte("theirs"))
+		nc.Flush()
+		oc.Flush()
+		next("no echo", echo)
+		_, err = echo.NextMsg(100 * time.Millisecond)
+		res("no echo after", nil, err)
+		oc.Close()
+	}
+
 	// Stats of a connection of its own, so nothing else counts.
 	sc, err := nats.Connect(url)
 	if err == nil {
@@ -558,6 +580,44 @@ func js(url string) {
 	}
 	if qb != nil {
 		qb.Unsubscribe()
+	}
+
+	// Max deliver: naked until it is given up.
+	md, err := js.PullSubscribe("orders.0", "maxdeliver", nats.MaxDeliver(2))
+	if err == nil {
+		for i := 0; i < 3; i++ {
+			msgs, err := md.Fetch(1, nats.MaxWait(time.Second))
+			if err != nil {
+				res("max deliver fetch", nil, err)
+				continue
+			}
+			meta("max deliver", msgs[0])
+			msgs[0].Nak()
+			time.Sleep(100 * time.Millisecond)
+		}
+		consumerState(js, "ORDERS", "maxdeliver")
+		js.DeleteConsumer("ORDERS", "maxdeliver")
+	}
+	mw, err := js.PullSubscribe("orders.none", "maxwaiting", nats.PullMaxWaiting(1))
+	if err == nil {
+		ci, err := js.ConsumerInfo("ORDERS", "maxwaiting")
+		if err == nil {
+			say("max waiting: %d", ci.Config.MaxWaiting)
+		}
+		_, err = mw.Fetch(1, nats.MaxWait(300*time.Millisecond))
+		res("fetch from empty", nil, err)
+		js.DeleteConsumer("ORDERS", "maxwaiting")
+	}
+	f, err := js.PublishAsync("nostream.async", []byte("x"))
+	if err == nil {
+		select {
+		case <-f.Ok():
+			say("async to no stream: acked")
+		case err := <-f.Err():
+			res("async to no stream", nil, err)
+		case <-time.After(wait):
+			say("async to no stream: nothing")
+		}
 	}
 
 	// Consumers created explicitly, listed, and deleted.
@@ -949,6 +1009,19 @@ func kv(url string) {
 		watched("watch empty", w, 1)
 		w.Stop()
 	}
+	w, err = kv.Watch("c.*", nats.IgnoreDeletes(), nats.IncludeHistory())
+	if err == nil {
+		watched("watch ignore deletes with history", w, 3)
+		w.Stop()
+	}
+	w, err = kv.Watch("d", nats.MetaOnly())
+	if err == nil {
+		watched("watch meta only", w, 2)
+		w.Stop()
+	}
+	rd, _ := kv.Put("del", []byte("x"))
+	res("delete with stale revision", nil, kv.Delete("del", nats.LastRevision(rd-1)))
+	check("delete with revision", kv.Delete("del", nats.LastRevision(rd)))
 	st, err := kv.Status()
 	if err == nil {
 		say("status: %s values %d history %d ttl %v store %s", st.Bucket(), st.Values(), st.History(), st.TTL(), st.BackingStore())

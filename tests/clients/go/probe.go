@@ -76,6 +76,14 @@ func auth(upURL, tokURL string) {
 	nc, err := nats.Connect(upURL, nats.UserInfo("probe", "secret"), nats.Name("probe"))
 	if err == nil {
 		say("user/pass: connected, url matches %v", nc.ConnectedUrl() == upURL)
+		// This server runs without JetStream.
+		js, _ := nc.JetStream()
+		_, err = js.AccountInfo()
+		res("account info without jetstream", nil, err)
+		_, err = js.AddStream(&nats.StreamConfig{Name: "NOJS"})
+		res("add stream without jetstream", nil, err)
+		_, err = js.Publish("nojs", nil)
+		res("publish without jetstream", nil, err)
 		nc.Close()
 	} else {
 		res("user/pass", nil, err)
@@ -411,6 +419,7 @@ func js(url string) {
 	si, err = js.UpdateStream(&nats.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>", "extra"}, MaxMsgsPerSubject: 50, Duplicates: time.Minute})
 	if err == nil {
 		say("update stream: %v per subject %d", si.Config.Subjects, si.Config.MaxMsgsPerSubject)
+		say("stream config: %+v", si.Config)
 	} else {
 		res("update stream", nil, err)
 	}
@@ -624,6 +633,7 @@ func js(url string) {
 	ci, err := js.AddConsumer("ORDERS", &nats.ConsumerConfig{Durable: "explicit", AckPolicy: nats.AckExplicitPolicy, FilterSubject: "orders.2", MaxDeliver: 3, AckWait: 30 * time.Second})
 	if err == nil {
 		say("add consumer: %s pending %d max deliver %d ack wait %v", ci.Name, ci.NumPending, ci.Config.MaxDeliver, ci.Config.AckWait)
+		say("consumer config: %+v", ci.Config)
 	} else {
 		res("add consumer", nil, err)
 	}
@@ -664,6 +674,7 @@ func js(url string) {
 
 	if ai, err := js.AccountInfo(); err == nil {
 		say("account: streams %d consumers %d memory %d", ai.Streams, ai.Consumers, ai.Memory)
+		say("account limits: %+v domain %q tiers %d", ai.Limits, ai.Domain, len(ai.Tiers))
 	} else {
 		res("account info", nil, err)
 	}
@@ -1022,6 +1033,9 @@ func kv(url string) {
 	rd, _ := kv.Put("del", []byte("x"))
 	res("delete with stale revision", nil, kv.Delete("del", nats.LastRevision(rd-1)))
 	check("delete with revision", kv.Delete("del", nats.LastRevision(rd)))
+	if si, err := js.StreamInfo("KV_cfg"); err == nil {
+		say("kv stream config: %+v", si.Config)
+	}
 	st, err := kv.Status()
 	if err == nil {
 		say("status: %s values %d history %d ttl %v store %s", st.Bucket(), st.Values(), st.History(), st.TTL(), st.BackingStore())
@@ -1088,6 +1102,9 @@ func objects(url string) {
 	w, err := obs.Watch()
 	if err != nil {
 		res("watch", nil, err)
+	}
+	if si, err := js.StreamInfo("OBJ_files"); err == nil {
+		say("object stream config: %+v", si.Config)
 	}
 	small, err := obs.PutString("small", "hello")
 	if err == nil {

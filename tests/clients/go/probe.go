@@ -655,6 +655,56 @@ func js(url string) {
 	}
 	sort.Strings(names)
 	say("consumer names: %v", names)
+	// Consumer configurations the server refuses.
+	for _, bad := range []struct {
+		what string
+		cfg  nats.ConsumerConfig
+	}{
+		{"backoff longer than max deliver", nats.ConsumerConfig{Durable: "b1", AckPolicy: nats.AckExplicitPolicy, MaxDeliver: 2, BackOff: []time.Duration{time.Second, 2 * time.Second}}},
+		{"start sequence without policy", nats.ConsumerConfig{Durable: "b2", AckPolicy: nats.AckExplicitPolicy, OptStartSeq: 5}},
+		{"by start sequence without one", nats.ConsumerConfig{Durable: "b3", AckPolicy: nats.AckExplicitPolicy, DeliverPolicy: nats.DeliverByStartSequencePolicy}},
+		{"rate limit on pull", nats.ConsumerConfig{Durable: "b4", AckPolicy: nats.AckExplicitPolicy, RateLimit: 1000}},
+		{"heartbeat on pull", nats.ConsumerConfig{Durable: "b5", AckPolicy: nats.AckExplicitPolicy, Heartbeat: time.Second}},
+		{"flow control without heartbeat", nats.ConsumerConfig{Durable: "b6", DeliverSubject: "fc.here", AckPolicy: nats.AckExplicitPolicy, FlowControl: true}},
+		{"max waiting on push", nats.ConsumerConfig{Durable: "b7", DeliverSubject: "mw.here", AckPolicy: nats.AckExplicitPolicy, MaxWaiting: 5}},
+		{"name with a dot", nats.ConsumerConfig{Durable: "a.b", AckPolicy: nats.AckExplicitPolicy}},
+		{"ack none with max ack pending", nats.ConsumerConfig{Durable: "b8", DeliverSubject: "an.here", AckPolicy: nats.AckNonePolicy, MaxAckPending: 10}},
+		{"deliver group without subject", nats.ConsumerConfig{Durable: "b9", DeliverGroup: "g", AckPolicy: nats.AckExplicitPolicy}},
+	} {
+		cfg := bad.cfg
+		_, err := js.AddConsumer("ORDERS", &cfg)
+		res(bad.what, nil, err)
+	}
+	lps, err := js.SubscribeSync("orders.*", nats.DeliverLastPerSubject())
+	if err == nil {
+		var got []string
+		for i := 0; i < 3; i++ {
+			if m, err := lps.NextMsg(wait); err == nil {
+				got = append(got, string(m.Data))
+			}
+		}
+		sort.Strings(got)
+		say("last per subject: %v", got)
+		lps.Unsubscribe()
+	} else {
+		res("last per subject", nil, err)
+	}
+	eph, err := js.PullSubscribe("orders.1", "", nats.InactiveThreshold(time.Minute))
+	if err == nil {
+		msgs, err := eph.Fetch(1, nats.MaxWait(wait))
+		res("ephemeral pull", len(msgs), err)
+		if ci, err := eph.ConsumerInfo(); err == nil {
+			say("ephemeral pull: durable %q inactive %v ack %v", ci.Config.Durable, ci.Config.InactiveThreshold, ci.Config.AckPolicy)
+		}
+		eph.Unsubscribe()
+	} else {
+		res("ephemeral pull", nil, err)
+	}
+	names = nil
+	for n := range js.StreamNames(nats.StreamListFilter("orders.1")) {
+		names = append(names, n)
+	}
+	say("streams with orders.1: %v", names)
 	check("delete consumer", js.DeleteConsumer("ORDERS", "explicit"))
 	res("delete consumer again", nil, js.DeleteConsumer("ORDERS", "explicit"))
 

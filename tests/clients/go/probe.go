@@ -359,6 +359,29 @@ func js(url string) {
 	res("bad name", nil, err)
 	_, err = js.StreamInfo("MISSING")
 	res("missing stream", nil, err)
+	// Stream configurations the server refuses.
+	for _, bad := range []struct {
+		what string
+		cfg  nats.StreamConfig
+	}{
+		{"max age under 100ms", nats.StreamConfig{Name: "B1", MaxAge: 50 * time.Millisecond}},
+		{"duplicates under 100ms", nats.StreamConfig{Name: "B2", Duplicates: 50 * time.Millisecond}},
+		{"duplicates over max age", nats.StreamConfig{Name: "B3", MaxAge: time.Second, Duplicates: time.Minute}},
+		{"replicas", nats.StreamConfig{Name: "B4", Replicas: 3}},
+		{"too many replicas", nats.StreamConfig{Name: "B5", Replicas: 6}},
+		{"discard new per subject without discard new", nats.StreamConfig{Name: "B6", DiscardNewPerSubject: true, MaxMsgsPerSubject: 1}},
+		{"overlapping own subjects", nats.StreamConfig{Name: "B7", Subjects: []string{"b7.*", "b7.x"}}},
+		{"invalid subject", nats.StreamConfig{Name: "B8", Subjects: []string{"b8..x"}}},
+		{"api subjects", nats.StreamConfig{Name: "B9", Subjects: []string{"$JS.API.>"}}},
+		{"mirror with subjects", nats.StreamConfig{Name: "B10", Subjects: []string{"b10"}, Mirror: &nats.StreamSource{Name: "ORDERS"}}},
+		{"republish cycle", nats.StreamConfig{Name: "B11", Subjects: []string{"b11.>"}, RePublish: &nats.RePublish{Source: ">", Destination: "b11.x"}}},
+		{"max msg size over max payload", nats.StreamConfig{Name: "B12", MaxMsgSize: 2 << 20}},
+	} {
+		cfg := bad.cfg
+		_, err := js.AddStream(&cfg)
+		res(bad.what, nil, err)
+		js.DeleteStream(cfg.Name)
+	}
 
 	for i := 0; i < 6; i++ {
 		a, err := js.Publish(fmt.Sprintf("orders.%d", i%3), []byte(fmt.Sprintf("o%d", i)), nats.MsgId(fmt.Sprintf("id%d", i)))

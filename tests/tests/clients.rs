@@ -5,7 +5,7 @@
 //!
 //! - Go: `go` on `PATH` and the nats.go sources in a GOPATH (Debian:
 //!   `apt-get install golang-go golang-github-nats-io-go-nats-dev`; `$NATS_GO_GOPATH` to
-//!   use another). The probe is built in GOPATH mode into a temporary directory.
+//!   use another). The probe is built in GOPATH mode in a temporary directory.
 //! - Python: `python3` with `venv`; nats-py is installed into a virtual environment in the
 //!   target directory on first use (`$NATS_PY_VENV` to use another).
 //!
@@ -164,6 +164,8 @@ fn nats_go() {
         .arg(clients_dir().join("go/probe.go"))
         .env("GO111MODULE", "off")
         .env("GOPATH", &gopath)
+        // Its build cache too goes with the temporary directory: nothing is left behind.
+        .env("GOCACHE", build.path().join("cache"))
         .output()
         .expect("cannot run go build");
     assert!(

@@ -260,6 +260,13 @@ pub fn rnats_bin() -> PathBuf {
     .clone()
 }
 
+/// The cargo target directory the tests run from (the parent of [`rnats_bin`]'s profile
+/// directory), for things built or installed for tests that must stay out of the sources.
+pub fn target_dir() -> PathBuf {
+    let profile = profile_dir();
+    profile.parent().map_or(profile.clone(), Path::to_path_buf)
+}
+
 /// `target/<profile>` of the running test executable (`target/<profile>/deps/test-hash`),
 /// or `$CARGO_TARGET_DIR`/`<workspace>/target` + `debug` when not run from there.
 fn profile_dir() -> PathBuf {
@@ -291,4 +298,34 @@ pub fn reference_bin() -> Option<PathBuf> {
     on_path
         .chain([PathBuf::from("/usr/sbin/nats-server")])
         .find(|p| p.is_file())
+}
+
+/// Line diff (longest common subsequence): ` ` both, `-` reference only, `+` rnats only.
+pub fn line_diff(a: &[String], b: &[String]) -> String {
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            out += &format!("  {}\n", a[i]);
+            i += 1;
+            j += 1;
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out += &format!("- {}\n", a[i]);
+            i += 1;
+        } else {
+            out += &format!("+ {}\n", b[j]);
+            j += 1;
+        }
+    }
+    out
 }

@@ -9,7 +9,7 @@
 //! - `DIFF_SHOW=1`: print the reference transcript of every script, failing or not.
 //! - `CI`: when set, a missing reference server is an error instead of a skip.
 
-use rnats_tests::{reference_bin, rnats_bin, Server};
+use rnats_tests::{line_diff, reference_bin, rnats_bin, Server};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -608,36 +608,6 @@ fn escape_long(b: &[u8]) -> String {
     )
 }
 
-/// Line diff (longest common subsequence): ` ` both, `-` reference only, `+` rnats only.
-fn diff(a: &[String], b: &[String]) -> String {
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            out += &format!("  {}\n", a[i]);
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out += &format!("- {}\n", a[i]);
-            i += 1;
-        } else {
-            out += &format!("+ {}\n", b[j]);
-            j += 1;
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------------------
 // The test
 
@@ -670,7 +640,7 @@ fn check(script: &Script, reference: &Path, rnats: &Path) -> Outcome {
     } else {
         Outcome::Fail(format!(
             "transcripts differ (- reference, + rnats):\n{}",
-            diff(&want, &got)
+            line_diff(&want, &got)
         ))
     }
 }

@@ -333,6 +333,11 @@ impl StreamConfig {
                 return Err(invalid(&format!("subject {a:?} overlaps with {b:?}")));
             }
         }
+        // Shorter windows than the reference's smallest, 100 ms.
+        const SHORTEST: i64 = 100_000_000;
+        if self.max_age > 0 && self.max_age < SHORTEST {
+            return Err(invalid("max age needs to be >= 100ms"));
+        }
         // The reference reports a negative max_age with the duplicate window's text.
         if self.duplicate_window < 0 || self.max_age < 0 {
             return Err(invalid("duplicates window can not be negative"));
@@ -345,6 +350,13 @@ impl StreamConfig {
             };
         } else if self.max_age > 0 && self.duplicate_window > self.max_age {
             return Err(invalid("duplicates window can not be larger then max age"));
+        }
+        if self.duplicate_window > 0 && self.duplicate_window < SHORTEST {
+            return Err(invalid("duplicates window needs to be >= 100ms"));
+        }
+        // A roll-up purges, so a stream that denies purges cannot allow them.
+        if self.deny_purge && self.allow_rollup_hdrs {
+            return Err(invalid("roll-ups require the purge permission"));
         }
         if self.discard_new_per_subject
             && (self.discard != DiscardPolicy::New || self.max_msgs_per_subject <= 0)
@@ -564,6 +576,18 @@ mod tests {
             (
                 r#"{"name":"N","max_age":1000000000,"duplicate_window":5000000000}"#,
                 "duplicates window can not be larger then max age",
+            ),
+            (
+                r#"{"name":"N","max_age":99000000}"#,
+                "max age needs to be >= 100ms",
+            ),
+            (
+                r#"{"name":"N","duplicate_window":99000000}"#,
+                "duplicates window needs to be >= 100ms",
+            ),
+            (
+                r#"{"name":"N","deny_purge":true,"allow_rollup_hdrs":true}"#,
+                "roll-ups require the purge permission",
             ),
             (
                 r#"{"name":"N","discard_new_per_subject":true,"discard":"new"}"#,

@@ -292,25 +292,37 @@ impl<M: Entry> MemStore<M> {
 
     /// See [`Store::purge`].
     pub fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
-        let below = |seq: u64| upto.is_none_or(|upto| seq < upto);
+        let keep = keep.filter(|&k| k > 0);
         let doomed: Vec<u64> = match filter {
-            Some(filter) => self
-                .subjects
-                .iter()
-                .filter(|(subject, _)| matches(filter, subject))
-                .flat_map(|(_, seqs)| {
-                    let spare = keep.map_or(0, |k| k.min(seqs.len() as u64)) as usize;
-                    seqs.iter().take(seqs.len() - spare).copied()
-                })
-                .filter(|&seq| below(seq))
-                .collect(),
+            Some(filter) => {
+                let mut seqs: Vec<u64> = self
+                    .subjects
+                    .iter()
+                    .filter(|(subject, _)| matches(filter, subject))
+                    .flat_map(|(_, seqs)| seqs.iter().copied())
+                    .filter(|&seq| upto.is_none_or(|upto| seq < upto))
+                    .collect();
+                seqs.sort_unstable();
+                let spare = keep.map_or(0, |k| k.min(seqs.len() as u64)) as usize;
+                seqs.truncate(seqs.len() - spare);
+                seqs
+            }
             None => {
-                let spare = keep.map_or(0, |k| k.min(self.msgs.len() as u64)) as usize;
+                // The reference compacts the stream below `last - keep + 1`: it spares the
+                // newest `keep` sequences, which hold fewer messages when some were deleted.
+                let upto = match keep {
+                    Some(k) if k >= self.msgs.len() as u64 => return 0,
+                    Some(k) => Some(self.next_seq - k),
+                    None => upto,
+                };
+                // Past the end, the reference also makes `upto` the next sequence.
+                if let Some(upto) = upto {
+                    self.next_seq = self.next_seq.max(upto);
+                }
                 self.msgs
                     .keys()
-                    .take(self.msgs.len() - spare)
+                    .take_while(|&&seq| upto.is_none_or(|upto| seq < upto))
                     .copied()
-                    .filter(|&seq| below(seq))
                     .collect()
             }
         };

@@ -136,8 +136,9 @@ pub trait Store {
 
     /// Removes messages, as the reference's purge options `filter`, `seq` and `keep` say:
     /// those whose subject matches `filter` (all when `None`), only those below sequence
-    /// `upto` when given, sparing the newest `keep` (of each matching subject when there is
-    /// a filter, of the whole stream when not). How many were removed.
+    /// `upto` when given, sparing the newest `keep` matching messages (with a filter) or the
+    /// newest `keep` sequences (without one). Without a filter, an `upto` beyond the last
+    /// sequence becomes the next one. How many were removed.
     fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64;
 
     /// Removes the messages older than `max_age` at `now`; how many.

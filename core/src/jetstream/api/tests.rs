@@ -288,3 +288,45 @@ fn stream_info_subject_details() {
     // As async-nats asks for it.
     assert!(req("null").contains(r#""total":0,"offset":0,"limit":0,"config""#));
 }
+
+/// Mirrors and sources say how they are doing in `STREAM.INFO` and `STREAM.LIST` (nats.go's
+/// `StreamInfo.Mirror` was nil), not in the create answer; as nats-server 2.9.10 answered,
+/// but for `active`, which there is the time since the last heartbeat.
+#[test]
+fn stream_info_of_mirrors_and_sources() {
+    let mut js = jetstream();
+    let mut req = |s: &str, b: &str| js.request(s, b.as_bytes(), CREATED).unwrap();
+    req(
+        "$JS.API.STREAM.CREATE.O",
+        r#"{"name":"O","storage":"memory"}"#,
+    );
+    let created = req(
+        "$JS.API.STREAM.CREATE.M",
+        r#"{"name":"M","storage":"memory","mirror":{"name":"O"}}"#,
+    );
+    assert!(
+        !created.contains(r#""mirror":{"name":"O","lag""#),
+        "{created}"
+    );
+    req(
+        "$JS.API.STREAM.CREATE.S",
+        r#"{"name":"S","storage":"memory","sources":[{"name":"O"},{"name":"GHOST"}]}"#,
+    );
+    let mirror = req("$JS.API.STREAM.INFO.M", "");
+    assert!(
+        mirror.ends_with(r#""mirror":{"name":"O","lag":0,"active":0}}"#),
+        "{mirror}"
+    );
+    let sources = req("$JS.API.STREAM.INFO.S", "");
+    assert!(
+        sources.ends_with(r#""sources":[{"name":"O","lag":0,"active":0},{"name":"GHOST","lag":0,"active":-1,"error":{"code":404,"err_code":10059,"description":"stream not found"}}]}"#),
+        "{sources}"
+    );
+    let list = req("$JS.API.STREAM.LIST", "");
+    assert!(list.contains(r#""mirror":{"name":"O""#), "{list}");
+    let origin = req("$JS.API.STREAM.INFO.O", "");
+    assert!(
+        !origin.contains(r#""mirror":{"#) && !origin.contains(r#""sources":["#),
+        "{origin}"
+    );
+}

@@ -292,6 +292,15 @@ impl ConsumerConfig {
             if self.max_waiting != 0 {
                 return Err(code(10080, "consumer in push mode can not set max waiting"));
             }
+            if self.max_ack_pending > 0 && self.ack_policy == AckPolicy::None {
+                return Err(code(
+                    10082,
+                    "consumer requires ack policy for max ack pending",
+                ));
+            }
+            if self.idle_heartbeat > 0 && self.idle_heartbeat < 100_000_000 {
+                return Err(code(10083, "consumer idle heartbeat needs to be >= 100ms"));
+            }
         } else {
             if stream.retention == Retention::WorkQueue && self.ack_policy == AckPolicy::None {
                 return Err(code(10084, "consumer in pull mode requires ack policy"));
@@ -316,9 +325,6 @@ impl ConsumerConfig {
                     10089,
                     "consumer flow control requires a push based consumer",
                 ));
-            }
-            if !self.deliver_group.is_empty() {
-                return Err(invalid("consumer is pull mode but deliver group set"));
             }
         }
         if self.flow_control && self.idle_heartbeat == 0 {

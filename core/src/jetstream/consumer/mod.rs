@@ -606,7 +606,9 @@ impl Consumer {
         store: &dyn Store,
         now: u64,
     ) -> Delivery {
-        if self.pending.is_empty() {
+        // Nothing is ever pending without acks: the floor follows the deliveries. With
+        // acks only acks move it (a message given up after `max_deliver` does not).
+        if self.config.ack_policy == AckPolicy::None {
             self.ack_floor = self.delivered();
         }
         self.dirty = true;
@@ -667,14 +669,21 @@ impl Consumer {
         }
     }
 
+    /// Takes a message off pending and the redelivery queue; its pending entry, if any.
+    fn unpend(&mut self, seq: u64) -> Option<Pending> {
+        self.dirty = true;
+        self.redeliver.remove(&seq);
+        let p = self.pending.remove(&seq)?;
+        if let Some(d) = p.deadline {
+            self.deadlines.remove(&(d, seq));
+        }
+        Some(p)
+    }
+
     /// Forgets a message that is no longer pending (acked, terminated, gone).
     fn forget(&mut self, seq: u64) {
-        self.dirty = true;
         let was_first = self.pending.keys().next() == Some(&seq);
-        if let Some(p) = self.pending.remove(&seq) {
-            if let Some(d) = p.deadline {
-                self.deadlines.remove(&(d, seq));
-            }
+        if let Some(p) = self.unpend(seq) {
             if was_first {
                 self.ack_floor = match self.pending.keys().next() {
                     Some(&next) => SeqPair {
@@ -685,7 +694,6 @@ impl Consumer {
                 };
             }
         }
-        self.redeliver.remove(&seq);
         self.redelivered.remove(&seq);
     }
 
@@ -776,12 +784,13 @@ impl Consumer {
     }
 
     /// Queues a pending message for redelivery, unless it has been delivered as often as
-    /// `max_deliver` allows (then it is dropped from pending).
+    /// `max_deliver` allows. Then it is dropped from pending as the reference drops it:
+    /// unacknowledged, so the ack floor stays, and still counted as redelivered.
     fn due_again(&mut self, seq: u64) {
         let delivered = self.redelivered.get(&seq).copied().unwrap_or(1);
         let max = self.config.max_deliver;
         if max > 0 && delivered >= max as u64 {
-            self.forget(seq);
+            self.unpend(seq);
             self.advisories.push(Advisory::MaxDeliveries {
                 stream_seq: seq,
                 deliveries: delivered,
@@ -909,7 +918,7 @@ impl Consumer {
     pub fn info(&self, store: &dyn Store, now: u64) -> ConsumerInfo<'_> {
         let pause = self.config.paused_until(now).map(|until| until - now);
         let num_pending = self.num_pending_now(store);
-        let mut floor = if self.pending.is_empty() {
+        let mut floor = if self.config.ack_policy == AckPolicy::None {
             self.delivered()
         } else {
             self.ack_floor

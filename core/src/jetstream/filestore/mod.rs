@@ -607,6 +607,11 @@ impl Store for FileStore {
     fn purge(&mut self, filter: Option<&[u8]>, upto: Option<u64>, keep: Option<u64>) -> u64 {
         let n = self.msgs.purge(filter, upto, keep);
         self.persist_removals();
+        // A purge past the end moves the last sequence even when it removed nothing.
+        let now = self.floor_now();
+        if now.last_seq > self.disk.last_seq {
+            self.write_floor(now);
+        }
         n
     }
 

@@ -176,6 +176,24 @@ fn purge_of_everything_writes_one_record() {
 }
 
 #[test]
+fn a_purge_past_the_end_moves_the_sequence_for_good() {
+    let mut disk = Disk::default();
+    let mut s = small(Limits::default());
+    store_n(&mut s, "a", 5, 100);
+    assert_eq!(s.purge(None, Some(50), None), 5);
+    // Again on the empty stream: nothing to remove, the sequence still moves.
+    assert_eq!(s.purge(None, Some(70), None), 0);
+    sync(&mut s, &mut disk);
+    let st = s.state();
+    assert_eq!((st.msgs, st.first_seq, st.last_seq), (0, 70, 69));
+    let mut r = assert_recovers(&s, &mut disk, Limits::default());
+    assert_eq!(r.store(b"a", b"", b"x", 500), Ok(70));
+    // With a filter it is only a bound.
+    assert_eq!(r.purge(Some(b"a"), Some(90), None), 1);
+    assert_eq!(r.store(b"a", b"", b"y", 501), Ok(71));
+}
+
+#[test]
 fn state_survives_removing_everything_one_by_one() {
     let mut disk = Disk::default();
     let mut s = small(Limits::default());

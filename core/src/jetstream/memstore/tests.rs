@@ -169,6 +169,25 @@ fn purge_options() {
     let mut keep_all = fill();
     assert_eq!(keep_all.purge(None, None, Some(2)), 3);
     assert_eq!(keep_all.state().first_seq, 4);
+    // With a wildcard, `keep` counts the matching messages together, not per subject.
+    let mut keep_matching = fill();
+    assert_eq!(keep_matching.purge(Some(b"*"), None, Some(2)), 3);
+    assert_eq!(keep_matching.state().first_seq, 4);
+    // Without a filter it spares the newest sequences (the reference compacts below
+    // `last - keep + 1`), so a deleted one among them is not made up for.
+    let mut keep_seqs = fill();
+    keep_seqs.remove(4);
+    assert_eq!(keep_seqs.purge(None, None, Some(2)), 3);
+    assert_eq!(keep_seqs.state().msgs, 1);
+    assert_eq!(keep_seqs.state().first_seq, 5);
+    // Past the end, everything goes and `upto` is the next sequence.
+    let mut past = fill();
+    assert_eq!(past.purge(None, Some(10), None), 5);
+    assert_eq!((past.state().first_seq, past.state().last_seq), (10, 9));
+    assert_eq!(past.store(b"a", b"", b"x", 0), Ok(10));
+    let mut keep_more = fill();
+    keep_more.remove(4);
+    assert_eq!(keep_more.purge(None, None, Some(4)), 0);
 }
 
 #[derive(Clone, Debug)]
@@ -232,6 +251,10 @@ proptest! {
                 Step::Purge(f, upto, keep) => {
                     let filter = f.map(|f| format!("s.{f}"));
                     s.purge(filter.as_deref().map(str::as_bytes), upto.map(u64::from), keep.map(u64::from));
+                    // Past the end, a purge of everything moves the last sequence.
+                    if let (None, Some(upto), None | Some(0)) = (f, upto, keep) {
+                        last_seq = last_seq.max(u64::from(upto).saturating_sub(1));
+                    }
                 }
                 Step::Expire(at) => { s.expire(u64::from(at)); }
             }

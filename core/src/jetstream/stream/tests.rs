@@ -125,7 +125,7 @@ fn duplicates_limits_and_last_msg_id() {
 #[test]
 fn rollups_and_the_duplicate_window() {
     let mut s = stream(
-        r#"{"name":"R","subjects":["r.>"],"storage":"memory","allow_rollup_hdrs":true,"duplicate_window":1000}"#,
+        r#"{"name":"R","subjects":["r.>"],"storage":"memory","allow_rollup_hdrs":true,"duplicate_window":100000000}"#,
     );
     for subject in ["r.a", "r.a", "r.b"] {
         s.publish(subject.as_bytes(), b"", b"x", 0).unwrap();
@@ -145,11 +145,11 @@ fn rollups_and_the_duplicate_window() {
         Ok(PubAck::Stored { seq: 6 })
     );
     assert_eq!(
-        s.publish(b"r.d", &id, b"1", 1099),
+        s.publish(b"r.d", &id, b"1", 100_000_099),
         Ok(PubAck::Duplicate { seq: 6 })
     );
     assert_eq!(
-        s.publish(b"r.d", &id, b"1", 1100),
+        s.publish(b"r.d", &id, b"1", 100_000_100),
         Ok(PubAck::Stored { seq: 7 })
     );
 }

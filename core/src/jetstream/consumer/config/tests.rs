@@ -73,6 +73,11 @@ fn refusals() {
         (r#"{"idle_heartbeat":1000}"#, 10088),
         (r#"{"flow_control":true}"#, 10089),
         (r#"{"rate_limit_bps":1000}"#, 10086),
+        (r#"{"deliver_subject":"d","max_ack_pending":10}"#, 10082),
+        (
+            r#"{"deliver_subject":"d","idle_heartbeat":99000000}"#,
+            10083,
+        ),
     ] {
         let body = format!(r#"{{"stream_name":"S","config":{config}}}"#);
         assert_eq!(code(&body, CreateKind::Ephemeral), err_code, "{config}");
@@ -91,6 +96,9 @@ fn refusals() {
     // Pull options on a push consumer are taken.
     let push_batch = r#"{"stream_name":"S","config":{"deliver_subject":"d","max_batch":5}}"#;
     assert!(create(push_batch, CreateKind::Ephemeral).is_ok());
+    // A deliver group on a pull consumer is taken (and unused), as by the reference.
+    let pull_group = r#"{"stream_name":"S","config":{"deliver_group":"g"}}"#;
+    assert!(create(pull_group, CreateKind::Ephemeral).is_ok());
     let bad_name = r#"{"stream_name":"S","config":{"durable_name":"a.b"}}"#;
     assert_eq!(code(bad_name, CreateKind::Durable("a.b")), 10103);
     let filter = r#"{"stream_name":"S","config":{"filter_subject":"s.y"}}"#;

@@ -31,6 +31,23 @@ async fn publish(js: &jetstream::Context, subject: &'static str, payload: &'stat
 }
 
 /// A source or mirror of ORDERS' stream of the same name, as SHOP imports it.
+/// The two accounts' JetStream, the ORDERS stream made in the first.
+async fn orders_and_shop(srv: &rnats_tests::Server) -> (jetstream::Context, jetstream::Context) {
+    let orders = login(srv, "orders").await;
+    let shop = login(srv, "shop").await;
+    within(
+        "create ORDERS",
+        orders.create_stream(stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
+    (orders, shop)
+}
+
 fn from_orders(filter: Option<&str>) -> stream::Source {
     stream::Source {
         name: "ORDERS".into(),
@@ -47,18 +64,7 @@ fn from_orders(filter: Option<&str>) -> stream::Source {
 async fn mirrors_and_sources_follow_another_accounts_stream() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start_cross_account(&dir);
-    let orders = login(&srv, "orders").await;
-    let shop = login(&srv, "shop").await;
-    within(
-        "create ORDERS",
-        orders.create_stream(stream::Config {
-            name: "ORDERS".into(),
-            subjects: vec!["orders.>".into()],
-            ..Default::default()
-        }),
-    )
-    .await
-    .unwrap();
+    let (orders, shop) = orders_and_shop(&srv).await;
     for subject in ["orders.new", "orders.paid", "orders.new"] {
         publish(&orders, subject, "o").await;
     }
@@ -135,18 +141,7 @@ async fn mirrors_and_sources_follow_another_accounts_stream() {
 async fn sourced_streams_carry_on_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start_cross_account(&dir);
-    let orders = login(&srv, "orders").await;
-    let shop = login(&srv, "shop").await;
-    within(
-        "create ORDERS",
-        orders.create_stream(stream::Config {
-            name: "ORDERS".into(),
-            subjects: vec!["orders.>".into()],
-            ..Default::default()
-        }),
-    )
-    .await
-    .unwrap();
+    let (orders, shop) = orders_and_shop(&srv).await;
     within(
         "create COPY",
         shop.create_stream(stream::Config {

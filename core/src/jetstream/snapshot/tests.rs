@@ -494,18 +494,23 @@ fn damaged_or_foreign_archives_are_refused() {
     );
 }
 
-#[test]
-fn a_silent_restore_is_dropped() {
-    let mut js = jetstream();
+/// Starts restoring stream `S`: where its chunks go.
+fn start_restore(js: &mut JetStream) -> String {
     let (answer, _) = api(
-        &mut js,
+        js,
         "$JS.API.STREAM.RESTORE.S",
         &format!(r#"{{"config":{CONFIG}}}"#),
     );
-    let deliver = json(&answer)["deliver_subject"]
+    json(&answer)["deliver_subject"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+#[test]
+fn a_silent_restore_is_dropped() {
+    let mut js = jetstream();
+    let deliver = start_restore(&mut js);
     js.on_snapshot_message(&deliver, Some(b"ack"), b"RNATSNAP", NOW + 1);
     assert_eq!(drain(&mut js).len(), 1);
     assert_eq!(js.next_deadline(), Some(NOW + 1 + INACTIVE));
@@ -516,15 +521,7 @@ fn a_silent_restore_is_dropped() {
     js.on_snapshot_message(&deliver, Some(b"ack"), b"", NOW + 2 + INACTIVE);
     assert!(drain(&mut js).is_empty());
     // A chunk without a reply ends a restore too.
-    let (answer, _) = api(
-        &mut js,
-        "$JS.API.STREAM.RESTORE.S",
-        &format!(r#"{{"config":{CONFIG}}}"#),
-    );
-    let deliver = json(&answer)["deliver_subject"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let deliver = start_restore(&mut js);
     js.on_snapshot_message(&deliver, None, b"RNATSNAP", NOW);
     assert!(js.restores.is_empty());
 }

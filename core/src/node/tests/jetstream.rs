@@ -15,6 +15,19 @@ fn js_harness() -> (Harness, ConnId) {
     (h, c)
 }
 
+/// JetStream in domain `hub`, and a client subscribed to the replies of [`request`].
+pub(super) fn hub_harness() -> (Harness, ConnId) {
+    let mut opts = Options {
+        jetstream: true,
+        ..Options::default()
+    };
+    opts.js.domain = Some("hub".into());
+    let mut h = Harness::new(opts);
+    let c = h.client(QUIET);
+    h.send(c, "SUB r 1\r\n");
+    (h, c)
+}
+
 /// Publishes `body` to `subject` with reply `r` and returns what came back.
 pub(super) fn request(h: &mut Harness, c: ConnId, subject: &str, body: &str) -> String {
     h.send(c, &format!("PUB {subject} r {}\r\n{body}\r\n", body.len()));
@@ -493,14 +506,7 @@ fn sampled_acks_are_reported_as_metrics() {
 
 #[test]
 fn a_domain_answers_under_its_prefix_and_names_itself() {
-    let mut opts = Options {
-        jetstream: true,
-        ..Options::default()
-    };
-    opts.js.domain = Some("hub".into());
-    let mut h = Harness::new(opts);
-    let c = h.client(QUIET);
-    h.send(c, "SUB r 1\r\n");
+    let (mut h, c) = hub_harness();
     let info = request(&mut h, c, "$JS.hub.API.INFO", "");
     assert!(info.contains(r#""domain":"hub","api":{"#), "{info}");
     let created = request(&mut h, c, "$JS.hub.API.STREAM.CREATE.S", STREAM);

@@ -2,7 +2,7 @@
 //! `configs/jetstream-cross-account.conf`: ORDERS exports its consumer API and delivery
 //! subjects, SHOP imports them, OTHER imports nothing.
 
-use super::jetstream::request;
+use super::jetstream::{hub_harness, request};
 use super::*;
 
 fn cross_account() -> Harness {
@@ -166,14 +166,7 @@ fn external_prefixes_are_checked_as_the_reference() {
 
 #[test]
 fn own_domain_prefix_sources_in_the_same_account() {
-    let mut opts = Options {
-        jetstream: true,
-        ..Options::default()
-    };
-    opts.js.domain = Some("hub".into());
-    let mut h = Harness::new(opts);
-    let c = h.client(QUIET);
-    h.send(c, "SUB r 1\r\n");
+    let (mut h, c) = hub_harness();
     let origin = r#"{"name":"A","subjects":["a.>"],"storage":"memory"}"#;
     request(&mut h, c, "$JS.API.STREAM.CREATE.A", origin);
     request(&mut h, c, "a.1", "one");

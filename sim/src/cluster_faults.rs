@@ -75,11 +75,7 @@ impl ClusterSchedule {
 pub async fn run(schedule: &ClusterSchedule, servers: &[ServerHost]) {
     let start = madsim::time::Instant::now();
     for (at, fault) in &schedule.faults {
-        let due = start + *at;
-        let now = madsim::time::Instant::now();
-        if due > now {
-            madsim::time::sleep(due - now).await;
-        }
+        faults::sleep_until(start + *at).await;
         apply(fault, servers).await;
     }
     apply(&ClusterFault::HealAll, servers).await;

@@ -202,16 +202,20 @@ pub struct Target {
     pub resets: Resets,
 }
 
+/// Waits until `due` (at once if it has passed: a crash's downtime may have overrun it).
+pub(crate) async fn sleep_until(due: madsim::time::Instant) {
+    let now = madsim::time::Instant::now();
+    if due > now {
+        madsim::time::sleep(due - now).await;
+    }
+}
+
 /// Applies `schedule` (times relative to now). Afterwards the server is up and latency is
 /// back to madsim's default.
 pub async fn run(schedule: &Schedule, target: &Target) {
     let start = madsim::time::Instant::now();
     for (at, fault) in &schedule.faults {
-        let due = start + *at;
-        let now = madsim::time::Instant::now();
-        if due > now {
-            madsim::time::sleep(due - now).await;
-        }
+        sleep_until(start + *at).await;
         match fault {
             Fault::Reset { client } => target.resets.request(*client),
             Fault::Latency { min, max } => {

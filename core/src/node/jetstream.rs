@@ -30,6 +30,10 @@ pub(super) struct JsNode {
     accounts: Vec<Option<JetStream>>,
     /// Subscriptions changed since push consumers last looked for their listeners.
     interest_changed: bool,
+    /// Whether any stream copies through another API prefix (`sourcing.rs`): looked at
+    /// again whenever the streams may have changed, so that the messages and acks that
+    /// follow do not each scan every stream for it.
+    external: bool,
     /// What to write next, gathered while the shell writes the batch before.
     open: Vec<DiskOp>,
     /// The batch the shell is writing, if any.
@@ -64,6 +68,7 @@ impl Node {
         let mut js = JsNode {
             accounts: Vec::new(),
             interest_changed: false,
+            external: false,
             open: Vec::new(),
             writing: None,
             next_batch: 1,
@@ -378,6 +383,18 @@ impl Node {
                 self.subscribe_internal(account, Bytes::from(subject), Target::Stream { name });
             }
         }
+        let external = (0..self.accounts.len()).any(|a| {
+            self.jetstream(a)
+                .is_some_and(|js| !js.external_origins().is_empty())
+        });
+        if let Some(js) = self.js.as_mut() {
+            js.external = external;
+        }
+    }
+
+    /// Whether any stream copies through another API prefix (see [`JsNode`]).
+    pub(super) fn has_external_sources(&self) -> bool {
+        self.js.as_ref().is_some_and(|js| js.external)
     }
 
     /// Time reached `now`: JetStream's timers, then whatever they let consumers send.

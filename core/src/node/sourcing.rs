@@ -36,8 +36,11 @@ fn collapse_dots(subject: String) -> String {
 impl Node {
     /// Copies what external origins hold beyond what their mirrors and sources have, in
     /// every account, then lets the consumers of the streams that changed send. Runs after
-    /// everything JetStream handles, so it costs little where nothing is external.
+    /// everything JetStream handles; nothing at all where no stream is external.
     pub(super) fn copy_external_sources(&mut self, wall: u64) {
+        if !self.has_external_sources() {
+            return;
+        }
         let mut any = false;
         for _ in 0..MAX_ROUNDS {
             let mut read = 0;

@@ -177,18 +177,22 @@ fn push_common(out: &mut OutBuf, subject: &[u8], sid: &[u8], reply: Option<&[u8]
     }
 }
 
-pub(crate) fn push_num(out: &mut OutBuf, mut n: usize) {
+pub(crate) fn push_num(out: &mut OutBuf, n: usize) {
     let mut digits = [0u8; 20];
+    out.push_slice(format_num(n, &mut digits));
+}
+
+/// `n` in decimal, in the end of `digits`.
+pub(crate) fn format_num(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
     let mut i = digits.len();
     loop {
         i -= 1;
         digits[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return &digits[i..];
         }
     }
-    out.push_slice(&digits[i..]);
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! (callgrind on a 1→4 fan-out). Here the part before the sid and the parts after it are
 //! laid out once, on the stack, and each delivery copies three pieces.
 
-use super::encode::{encode_hmsg_header, encode_msg_header, Body, OutBuf};
+use super::encode::{encode_hmsg_header, encode_msg_header, format_num, Body, OutBuf};
 
 /// Room for the prepared pieces; a message whose subject and reply do not fit is written
 /// piece by piece instead.
@@ -138,19 +138,6 @@ impl Writer<'_> {
         }
         self.put(b"\r\n");
         (start, self.at)
-    }
-}
-
-/// `n` in decimal, in the end of `digits`.
-fn format_num(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &digits[i..];
-        }
     }
 }
 

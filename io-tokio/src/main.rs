@@ -5,6 +5,7 @@
 //! mode has drained it). SIGHUP reloads the configuration, SIGUSR1 reopens the log file,
 //! SIGUSR2 enters lame duck mode; `--signal` sends these to a running server.
 
+mod allocator;
 mod cli;
 mod disk;
 mod log;
@@ -26,6 +27,7 @@ use crate::cli::Cli;
 use crate::log::Logger;
 
 fn main() -> ExitCode {
+    allocator::tune();
     let args = cli::normalize(std::env::args());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,

@@ -102,8 +102,14 @@ async fn read_all(js: &Context, srv: &Server) {
         .await
         .expect("messages");
     for seq in 1..=MSGS {
-        let m = slowly("message", messages.try_next())
+        let m = timeout(SLOW_STEP, messages.try_next())
             .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "message {seq} did not come within {SLOW_STEP:?}; server log:\n{}",
+                    srv.log()
+                )
+            })
             .unwrap_or_else(|e| panic!("message {seq}: {e}; server log:\n{}", srv.log()))
             .expect("stream open");
         assert_eq!(m.info().unwrap().stream_sequence, seq);

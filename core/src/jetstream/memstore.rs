@@ -407,6 +407,22 @@ impl<M: Entry> MemStore<M> {
         }
     }
 
+    /// See [`Store::count_matching`]: from the subjects' sequence sets, every message at
+    /// or after `start` when any filter is `>`.
+    pub fn count_matching(&self, filters: &[&str], start: u64) -> u64 {
+        if filters.contains(&">") {
+            return match self.msgs.first_key_value() {
+                Some((&first, _)) if first >= start => self.msgs.len() as u64,
+                _ => self.msgs.range(start..).count() as u64,
+            };
+        }
+        self.subjects
+            .iter()
+            .filter(|(subject, _)| filters.iter().any(|f| matches(f.as_bytes(), subject)))
+            .map(|(_, seqs)| seqs.range(start..).count() as u64)
+            .sum()
+    }
+
     /// See [`Store::subjects`].
     pub fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {
         self.subjects
@@ -479,6 +495,10 @@ impl Store for MemStore {
 
     fn state(&self) -> StoreState {
         MemStore::state(self)
+    }
+
+    fn count_matching(&self, filters: &[&str], start: u64) -> u64 {
+        MemStore::count_matching(self, filters, start)
     }
 
     fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {

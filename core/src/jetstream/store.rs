@@ -152,6 +152,11 @@ pub trait Store {
 
     fn state(&self) -> StoreState;
 
+    /// How many messages at or after `start` match any of `filters` (subject patterns;
+    /// `>` for all), counted from the index without reading any of them: a consumer
+    /// created on a large file stream must not read the stream through to learn it.
+    fn count_matching(&self, filters: &[&str], start: u64) -> u64;
+
     /// How many messages each subject matching `filter` holds, by subject.
     fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)>;
 

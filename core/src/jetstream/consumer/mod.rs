@@ -347,15 +347,9 @@ impl Consumer {
         n + self.initial.len() as u64
     }
 
-    /// Matching messages at or after `next_seq`, counted one by one.
+    /// Matching messages at or after `next_seq`.
     fn count_pending(&self, store: &dyn Store) -> u64 {
-        let mut n = 0;
-        let mut seq = self.next_seq;
-        while let Some(m) = self.next_matching(store, seq) {
-            n += 1;
-            seq = m.seq + 1;
-        }
-        n
+        store.count_matching(&self.config.filters(), self.next_seq)
     }
 
     /// The first message at or after `seq` that the consumer's filters take.

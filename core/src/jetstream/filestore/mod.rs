@@ -640,6 +640,10 @@ impl Store for FileStore {
         self.msgs.state()
     }
 
+    fn count_matching(&self, filters: &[&str], start: u64) -> u64 {
+        self.msgs.count_matching(filters, start)
+    }
+
     fn subjects(&self, filter: &[u8]) -> Vec<(Bytes, u64)> {
         self.msgs.subjects(filter)
     }

@@ -744,6 +744,10 @@ fn a_stream_larger_than_the_cache_is_read_back_from_disk() {
     assert!(blocks > 20, "{blocks} blocks");
     assert!(s.cache.borrow().held() <= PAGED_BUDGET + PAGED_BLOCK);
     assert_eq!(live.reads(), 0, "appends read nothing back");
+    // Counting what a consumer has left reads nothing back either.
+    assert_eq!(s.count_matching(&[">"], 1), 600);
+    assert_eq!(s.count_matching(&["a.1", "a.2"], 301), 150);
+    assert_eq!(live.reads(), 0, "counts read nothing back");
     assert_reads_back(&mut s);
     // In order, each block evicted is read back once.
     let after_forward = live.reads();

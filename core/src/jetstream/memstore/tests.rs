@@ -270,6 +270,17 @@ proptest! {
             }
             let per_subject: u64 = s.subjects(b">").iter().map(|(_, n)| n).sum();
             prop_assert_eq!(per_subject, st.msgs);
+            // Counting from the index agrees with the messages held.
+            for filters in [&[">"][..], &["s.1"], &["s.*"], &["s.0", "s.3"], &["s.2", ">"]] {
+                for start in [0, st.first_seq, st.last_seq / 2, st.last_seq + 1] {
+                    let held = held
+                        .iter()
+                        .filter(|m| m.seq >= start)
+                        .filter(|m| filters.iter().any(|f| matches(f.as_bytes(), &m.subject)))
+                        .count() as u64;
+                    prop_assert_eq!(s.count_matching(filters, start), held);
+                }
+            }
         }
     }
 }

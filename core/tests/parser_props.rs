@@ -129,6 +129,56 @@ proptest! {
         prop_assert_eq!(ops, vec![expected]);
     }
 
+    /// `PUB` lines near the plain form the parser reads in one pass (odd blanks and line
+    /// ends, missing or extra arguments, long or bad sizes, payloads too long or cut
+    /// short): read whole or a byte at a time, the same ops come out and the same error.
+    #[test]
+    fn pub_lines_near_the_plain_form_parse_alike(
+        parts in prop::collection::vec(
+            prop_oneof![
+                6 => token(),
+                3 => Just(" ".to_string()),
+                1 => Just("PUB".to_string()),
+                1 => Just("  ".to_string()),
+                1 => Just("\t".to_string()),
+                1 => Just("\r\n".to_string()),
+                1 => Just("\n".to_string()),
+                1 => Just("\r".to_string()),
+                1 => Just("\x01".to_string()),
+                1 => "[0-9]{1,11}",
+            ],
+            1..5,
+        ),
+        size in 0usize..12,
+        // Mostly a payload of the size given, sometimes one byte off.
+        off in prop_oneof![4 => Just(0i8), 1 => Just(-1i8), 1 => Just(1i8)],
+        end in prop_oneof![4 => Just("\r\n"), 1 => Just("\n"), 1 => Just(" \r\n")],
+        max_line in 4usize..24,
+    ) {
+        let mut line = format!("PUB {}", parts.concat()).into_bytes();
+        line.extend_from_slice(format!(" {size}{end}").as_bytes());
+        let len = (size as i64 + i64::from(off)).max(0) as usize;
+        line.extend((0..len).map(|i| b'a' + i as u8));
+        line.extend_from_slice(b"\r\nPING\r\n");
+        let run = |chunks: &[&[u8]]| {
+            let mut parser = Parser::new(max_line, 8);
+            let mut ops = Vec::new();
+            for chunk in chunks {
+                let mut data = Bytes::copy_from_slice(chunk);
+                loop {
+                    match parser.next(&mut data) {
+                        Ok(Some(op)) => ops.push(op),
+                        Ok(None) => break,
+                        Err(e) => return (ops, Some(std::mem::discriminant(&e))),
+                    }
+                }
+            }
+            (ops, None)
+        };
+        let bytewise: Vec<&[u8]> = line.chunks(1).collect();
+        prop_assert_eq!(run(&[&line]), run(&bytewise));
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..512), size in 1usize..32) {
         let chunks: Vec<&[u8]> = data.chunks(size).collect();

@@ -277,6 +277,7 @@ async fn run(
         start_routing(&opts, bound, &shared, &logger).await?;
     }
     tokio::spawn(server::timer_loop(shared.clone()));
+    tokio::spawn(server::busy_poll_loop(shared.clone()));
     if let Some((listener, _, _, acceptor)) = http {
         tokio::spawn(monitor::serve(monitor, listener, acceptor));
     }

@@ -30,6 +30,7 @@ use crate::log::Logger;
 use crate::monitor::Monitor;
 use crate::tls::{RouteTls, Tls};
 
+mod busy_poll;
 mod writer;
 
 use writer::{write_all, write_loop, Claim, Direct};
@@ -100,6 +101,8 @@ pub struct Shared {
     tls: Mutex<Option<Arc<Tls>>>,
     /// TLS for routes, when the cluster block has it.
     route_tls: OnceLock<Arc<RouteTls>>,
+    /// Told of every read, so that workers poll for a moment before sleeping.
+    busy_poll: busy_poll::BusyPoll,
 }
 
 impl Shared {
@@ -126,6 +129,7 @@ impl Shared {
             monitor: OnceLock::new(),
             tls: Mutex::new(None),
             route_tls: OnceLock::new(),
+            busy_poll: busy_poll::BusyPoll::default(),
         })
     }
 
@@ -722,6 +726,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, id: ConnId, mut rd
                 } else if n < want / 4 {
                     want = (want / 2).max(MIN_READ);
                 }
+                shared.busy_poll.input();
                 let data = buf.split().freeze();
                 let now = shared.now();
                 let stall = shared.with_node(|node| {
@@ -745,6 +750,11 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, id: ConnId, mut rd
             }
         }
     }
+}
+
+/// Polls for I/O a moment after each read (see [`busy_poll`]).
+pub async fn busy_poll_loop(shared: Arc<Shared>) {
+    shared.busy_poll.run().await
 }
 
 /// Ticks the node whenever it asked to be ticked.

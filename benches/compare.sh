@@ -97,6 +97,7 @@ echo "rnats on 127.0.0.1:$RPORT, reference ($("$REF" --version)) on 127.0.0.1:$G
 # name | loadgen arguments | metrics to tabulate
 SCENARIOS=(
     "pub16_1p0s|--mode pubsub --pubs 1 --subs 0 --msgs 2000000 --size 16|pub_msgs_s"
+    "pub128_1p0s|--mode pubsub --pubs 1 --subs 0 --msgs 2000000 --size 128|pub_msgs_s"
     "pubsub16_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 2000000 --size 16|pub_msgs_s sub_msgs_s"
     "pubsub128_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 1000000 --size 128|pub_msgs_s sub_msgs_s sub_mb_s"
     "pubsub1k_1p1s|--mode pubsub --pubs 1 --subs 1 --msgs 500000 --size 1024|pub_msgs_s sub_msgs_s sub_mb_s"

@@ -7,16 +7,27 @@ use rnats_core::proto::{
     encode_hmsg_header, encode_msg_header, ClientOp, OutBuf, ParseError, Parser,
 };
 
-fn parse_chunks(chunks: &[&[u8]]) -> Result<Vec<ClientOp>, ParseError> {
-    let mut parser = Parser::new(4096, 64 * 1024);
+/// The ops parsed from `chunks` fed one after another, and the error that stopped it.
+fn run_chunks(mut parser: Parser, chunks: &[&[u8]]) -> (Vec<ClientOp>, Option<ParseError>) {
     let mut ops = Vec::new();
     for chunk in chunks {
         let mut data = Bytes::copy_from_slice(chunk);
-        while let Some(op) = parser.next(&mut data)? {
-            ops.push(op);
+        loop {
+            match parser.next(&mut data) {
+                Ok(Some(op)) => ops.push(op),
+                Ok(None) => break,
+                Err(e) => return (ops, Some(e)),
+            }
         }
     }
-    Ok(ops)
+    (ops, None)
+}
+
+fn parse_chunks(chunks: &[&[u8]]) -> Result<Vec<ClientOp>, ParseError> {
+    match run_chunks(Parser::new(4096, 64 * 1024), chunks) {
+        (ops, None) => Ok(ops),
+        (_, Some(e)) => Err(e),
+    }
 }
 
 fn token() -> impl Strategy<Value = String> {
@@ -161,19 +172,8 @@ proptest! {
         line.extend((0..len).map(|i| b'a' + i as u8));
         line.extend_from_slice(b"\r\nPING\r\n");
         let run = |chunks: &[&[u8]]| {
-            let mut parser = Parser::new(max_line, 8);
-            let mut ops = Vec::new();
-            for chunk in chunks {
-                let mut data = Bytes::copy_from_slice(chunk);
-                loop {
-                    match parser.next(&mut data) {
-                        Ok(Some(op)) => ops.push(op),
-                        Ok(None) => break,
-                        Err(e) => return (ops, Some(std::mem::discriminant(&e))),
-                    }
-                }
-            }
-            (ops, None)
+            let (ops, e) = run_chunks(Parser::new(max_line, 8), chunks);
+            (ops, e.map(|e| std::mem::discriminant(&e)))
         };
         let bytewise: Vec<&[u8]> = line.chunks(1).collect();
         prop_assert_eq!(run(&[&line]), run(&bytewise));

@@ -98,6 +98,14 @@ mod tests {
         assert!(!node.is_stalling(sub));
     }
 
+    /// A client subscribed to `x`, where it publishes.
+    fn self_subscriber(node: &mut Node) -> ConnId {
+        let client = node.accept(Instant::ZERO, "127.0.0.1:1".parse().unwrap());
+        let setup = b"CONNECT {\"verbose\":false}\r\nSUB x 1\r\n";
+        node.receive(Instant::ZERO, client, Bytes::from_static(setup));
+        client
+    }
+
     /// With the default `max_pending` (64 MiB) publishers stall once a subscriber has
     /// 4 MiB waiting, not 48 MiB: a larger backlog only costs memory.
     #[test]
@@ -105,20 +113,14 @@ mod tests {
         assert_eq!(threshold(4000), 3000);
         assert_eq!(threshold(Options::default().max_pending as usize), 4 << 20);
         let mut node = Node::new(Options::default(), 4222, 1);
-        let now = Instant::ZERO;
-        let client = node.accept(now, "127.0.0.1:1".parse().unwrap());
-        node.receive(
-            now,
-            client,
-            Bytes::from_static(b"CONNECT {\"verbose\":false}\r\nSUB x 1\r\n"),
-        );
+        let client = self_subscriber(&mut node);
         let msg = Bytes::from(format!("PUB x 65536\r\n{}\r\n", "y".repeat(65536)));
         for _ in 0..63 {
-            node.receive(now, client, msg.clone());
+            node.receive(Instant::ZERO, client, msg.clone());
         }
         assert_eq!(node.take_stall(client), None, "just under 4 MiB waiting");
-        node.receive(now, client, msg.clone());
-        node.receive(now, client, msg);
+        node.receive(Instant::ZERO, client, msg.clone());
+        node.receive(Instant::ZERO, client, msg);
         assert_eq!(node.take_stall(client), Some(client));
     }
 
@@ -128,16 +130,10 @@ mod tests {
     #[test]
     fn a_publisher_backed_up_with_its_own_messages_stalls_itself() {
         let mut node = small_pending_node();
-        let now = Instant::ZERO;
-        let client = node.accept(now, "127.0.0.1:1".parse().unwrap());
-        node.receive(
-            now,
-            client,
-            Bytes::from_static(b"CONNECT {\"verbose\":false}\r\nSUB x 1\r\n"),
-        );
+        let client = self_subscriber(&mut node);
         let msg = Bytes::from(format!("PUB x 1000\r\n{}\r\n", "y".repeat(1000)));
         for _ in 0..3 {
-            node.receive(now, client, msg.clone());
+            node.receive(Instant::ZERO, client, msg.clone());
         }
         assert_eq!(node.take_stall(client), Some(client));
     }

@@ -4,9 +4,8 @@
 //! of `max_pending` waiting (here at most 4 MiB), the publisher is marked; the shell then
 //! pauses reading from the publisher for a few milliseconds (or until the subscriber
 //! drains), which lets TCP push back on the publisher instead of the server cutting the
-//! subscriber off. The pause is
-//! short and bounded, so a subscriber that does not read at all still ends up a slow
-//! consumer.
+//! subscriber off. The pause is short and bounded, so a subscriber that does not read at
+//! all still ends up a slow consumer.
 
 use std::time::Duration;
 

@@ -306,6 +306,22 @@ func ack(step string, a *nats.PubAck, err error) {
 	say("%s: stream %s seq %d dup %v", step, a.Stream, a.Sequence, a.Duplicate)
 }
 
+// metaEach prints the metadata of the next n messages of sub (acking each, synchronously,
+// when ack is set), or the error that ends them early.
+func metaEach(step string, sub *nats.Subscription, n int, ack bool) {
+	for i := 0; i < n; i++ {
+		m, err := sub.NextMsg(wait)
+		if err != nil {
+			res(step, nil, err)
+			return
+		}
+		meta(step, m)
+		if ack {
+			m.AckSync()
+		}
+	}
+}
+
 func meta(step string, m *nats.Msg) {
 	if m == nil {
 		return
@@ -536,15 +552,7 @@ func js(url string) {
 	// Push consumers.
 	dsub, err := js.SubscribeSync("orders.0", nats.Durable("pusher"), nats.AckExplicit(), nats.DeliverAll())
 	if err == nil {
-		for i := 0; i < 2; i++ {
-			m, err := dsub.NextMsg(wait)
-			if err != nil {
-				res("durable push", nil, err)
-				break
-			}
-			meta("durable push", m)
-			m.AckSync()
-		}
+		metaEach("durable push", dsub, 2, true)
 		ci, err := dsub.ConsumerInfo()
 		if err == nil {
 			say("durable info: %s filter %s ack %v deliver %v", ci.Name, ci.Config.FilterSubject, ci.Config.AckPolicy, ci.Config.DeliverPolicy)
@@ -564,14 +572,7 @@ func js(url string) {
 	}
 	osub, err := js.SubscribeSync("orders.1", nats.OrderedConsumer())
 	if err == nil {
-		for i := 0; i < 4; i++ {
-			m, err := osub.NextMsg(wait)
-			if err != nil {
-				res("ordered", nil, err)
-				break
-			}
-			meta("ordered", m)
-		}
+		metaEach("ordered", osub, 4, false)
 		osub.Unsubscribe()
 	} else {
 		res("ordered", nil, err)
